@@ -1,0 +1,1 @@
+"""Glassbox: an observability-first inference service for scikit-learn models."""

@@ -1,0 +1,76 @@
+"""`python -m app`: validate settings, prepare multiprocess metrics, run uvicorn.
+
+This is the one entrypoint (make run, the container, the chart), so every way
+of starting the service gets the same logging, workers and metrics setup.
+"""
+
+import json
+import os
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import ValidationError
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # duplicated: prometheus_client must not load yet
+
+
+def _fail(event: str, **fields: object) -> None:
+    line = {
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "level": "critical",
+        "logger": "glassbox.startup",
+        "event": event,
+        **fields,
+    }
+    print(json.dumps(line), flush=True)
+    sys.exit(2)
+
+
+def _prepare_multiprocess_dir(workers: int) -> None:
+    """Workers share metrics through files; start each run from an empty directory."""
+    if workers <= 1 and not os.environ.get(MULTIPROC_ENV):
+        return
+    path = Path(os.environ.get(MULTIPROC_ENV) or tempfile.mkdtemp(prefix="glassbox-metrics-"))
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):  # a previous run's counters would otherwise resurface
+        stale.unlink()
+    os.environ[MULTIPROC_ENV] = str(path)
+
+
+def main() -> None:
+    from app.core.config import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        _fail(
+            "invalid_settings",
+            message="fix these environment variables and restart",
+            errors=[
+                {"setting": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()
+            ],
+        )
+        return
+    _prepare_multiprocess_dir(settings.WEB_CONCURRENCY)
+
+    import uvicorn
+
+    from app.core.logging import build_log_config
+
+    uvicorn.run(
+        "app.main:app",
+        host=settings.HOST,
+        port=settings.PORT,
+        workers=settings.WEB_CONCURRENCY,
+        log_config=build_log_config(settings.LOG_LEVEL, settings.LOG_FORMAT),
+        access_log=False,
+        server_header=False,
+        proxy_headers=True,
+        timeout_graceful_shutdown=20,
+    )
+
+
+if __name__ == "__main__":
+    main()

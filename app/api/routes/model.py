@@ -1,0 +1,17 @@
+"""GET /model: the metadata of the model in service, as train.py wrote it."""
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from app.api.deps import PredictorDep
+from app.api.schemas import ErrorResponse
+
+router = APIRouter(tags=["model"])
+
+
+@router.get("/model", responses={503: {"model": ErrorResponse}})
+async def model_metadata(predictor: PredictorDep, request: Request) -> dict[str, Any]:
+    """Version, metrics, feature ranges, class priors and checksums of the served model."""
+    request.state.model_version = predictor.version
+    return predictor.metadata

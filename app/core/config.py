@@ -1,0 +1,44 @@
+"""Every runtime setting, read once from environment variables.
+
+The Helm chart, the compose file and the Dockerfile set these same variables, so
+this class is the one place that says what the service can be told.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    HOST: str = Field(default="127.0.0.1", description="Interface to bind.")
+    PORT: int = Field(default=8000, ge=1, le=65535, description="TCP port to listen on.")
+    MODEL_DIR: Path = Field(
+        default=Path("artifacts/latest"),
+        description="Directory holding model.joblib and metadata.json.",
+    )
+    LOG_LEVEL: LogLevel = Field(default="INFO", description="Minimum level written to stdout.")
+    LOG_FORMAT: Literal["json", "console"] = Field(
+        default="json", description="json for machines (Loki), console for humans."
+    )
+    MAX_BODY_BYTES: int = Field(
+        default=1_048_576, ge=1024, le=64 * 1_048_576, description="Largest request body accepted."
+    )
+    MAX_BATCH_SIZE: int = Field(
+        default=1000, ge=1, le=100_000, description="Most instances in one /predict/batch call."
+    )
+    WEB_CONCURRENCY: int = Field(
+        default=1, ge=1, le=64, description="Worker processes; >1 turns on multiprocess metrics."
+    )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings()

@@ -1,0 +1,70 @@
+"""Give every request an id, bind it to the logs, and return it to the client.
+
+Pure ASGI (not BaseHTTPMiddleware) so the contextvars binding is visible in the
+route, in exception handlers and in the access log, and streaming is untouched.
+"""
+
+import re
+import uuid
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.logging import get_logger
+
+HEADER = "X-Request-ID"
+_HEADER_KEY = HEADER.lower().encode("latin-1")
+# Anything outside this set could forge log fields or break header parsing.
+VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+logger = get_logger("glassbox.request_id")
+
+
+class RequestIdMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        incoming = [value for key, value in scope["headers"] if key == _HEADER_KEY]
+        request_id = _accepted(incoming[0]) if incoming else None
+        if request_id is None:
+            request_id = uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        if incoming and request_id != incoming[0].decode("latin-1"):
+            # Say why, never what: the raw value may be an injection attempt.
+            logger.warning(
+                "request_id_rejected",
+                reason="invalid format",
+                received_length=len(incoming[0]),
+                header_count=len(incoming),
+            )
+
+        header = (_HEADER_KEY, request_id.encode("latin-1"))
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *(h for h in message.get("headers", []) if h[0].lower() != _HEADER_KEY),
+                    header,
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            structlog.contextvars.clear_contextvars()
+
+
+def _accepted(raw: bytes) -> str | None:
+    try:
+        value = raw.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    return value if VALID_REQUEST_ID.fullmatch(value) else None

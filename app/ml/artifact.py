@@ -1,0 +1,162 @@
+"""The model artifact on disk: `model.joblib` plus `metadata.json`.
+
+train.py writes it and the service reads it, both through this module, so the
+two sides cannot disagree about the format. Loading checks everything that
+turns a version skew or a corrupt file into a clear refusal instead of a
+`KeyError` or a crash loop at the first request.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import sklearn
+
+MODEL_FILE = "model.joblib"
+METADATA_FILE = "metadata.json"
+
+
+class ModelLoadError(Exception):
+    """The artifact cannot be served; `reason` is a stable code, `details` the evidence."""
+
+    def __init__(self, reason: str, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.details = details
+
+
+@dataclass(frozen=True)
+class LoadedArtifact:
+    model: Any
+    metadata: dict[str, Any]
+    path: Path
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 16), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def major_minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def write_artifact(model: Any, metadata: dict[str, Any], output_dir: Path, version: str) -> Path:
+    """Write `output_dir/<version>/` atomically and return it; `latest` is not touched."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=output_dir))
+    staging.chmod(0o755)  # mkdtemp's 0700 would hide the model from a non-root runtime user
+    try:
+        joblib.dump(model, staging / MODEL_FILE)
+        full = {**metadata, "model_sha256": sha256_file(staging / MODEL_FILE)}
+        (staging / METADATA_FILE).write_text(json.dumps(full, indent=2, sort_keys=True) + "\n")
+        target = output_dir / version
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def point_latest(output_dir: Path, version: str) -> Path:
+    """Atomically repoint the `latest` symlink at `version` (relative, so the tree can move)."""
+    latest = output_dir / "latest"
+    tmp_link = output_dir / f".latest-{os.getpid()}"
+    tmp_link.unlink(missing_ok=True)
+    tmp_link.symlink_to(version, target_is_directory=True)
+    tmp_link.replace(latest)
+    return latest
+
+
+def read_metadata(model_dir: Path) -> dict[str, Any]:
+    path = model_dir / METADATA_FILE
+    if not path.is_file():
+        raise ModelLoadError(
+            "artifact_missing",
+            f"no {METADATA_FILE} in {model_dir}; run `make train`",
+            model_dir=str(model_dir),
+        )
+    try:
+        metadata: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(
+            "metadata_invalid", f"{path} is not readable JSON: {exc}", model_dir=str(model_dir)
+        ) from exc
+    required = ("model_name", "model_version", "feature_names", "class_names", "model_sha256")
+    missing = [key for key in required if key not in metadata]
+    if missing or "sklearn" not in metadata.get("versions", {}):
+        raise ModelLoadError(
+            "metadata_invalid",
+            f"{path} lacks required keys",
+            missing=missing or ["versions.sklearn"],
+        )
+    return metadata
+
+
+def load_artifact(model_dir: Path) -> LoadedArtifact:
+    """Load and verify an artifact, raising ModelLoadError with the reason it cannot serve."""
+    metadata = read_metadata(model_dir)
+    model_path = model_dir / MODEL_FILE
+    if not model_path.is_file():
+        raise ModelLoadError(
+            "artifact_missing", f"no {MODEL_FILE} in {model_dir}", model_dir=str(model_dir)
+        )
+
+    actual_sha = sha256_file(model_path)
+    if actual_sha != metadata["model_sha256"]:
+        raise ModelLoadError(
+            "checksum_mismatch",
+            f"{MODEL_FILE} does not match the SHA-256 recorded in {METADATA_FILE}",
+            expected_sha256=metadata["model_sha256"],
+            actual_sha256=actual_sha,
+        )
+
+    trained_with = str(metadata["versions"]["sklearn"])
+    if major_minor(trained_with) != major_minor(sklearn.__version__):
+        # Refuse before unpickling: pickles across scikit-learn minors load with
+        # a warning and then fail or mispredict at the first request.
+        raise ModelLoadError(
+            "sklearn_version_mismatch",
+            f"model trained with scikit-learn {trained_with}, "
+            f"but {sklearn.__version__} is installed; retrain or pin scikit-learn",
+            trained_sklearn_version=trained_with,
+            installed_sklearn_version=sklearn.__version__,
+        )
+
+    try:
+        model = joblib.load(model_path)
+    except Exception as exc:
+        raise ModelLoadError(
+            "unpickle_failed",
+            f"{MODEL_FILE} could not be unpickled: {type(exc).__name__}: {exc}",
+        ) from exc
+
+    n_features = len(metadata["feature_names"])
+    if not hasattr(model, "predict_proba") or getattr(model, "n_features_in_", None) != n_features:
+        raise ModelLoadError(
+            "model_incompatible",
+            "model lacks predict_proba or expects a different number of features",
+            expected_features=n_features,
+            model_features=getattr(model, "n_features_in_", None),
+        )
+    classes = list(getattr(model, "classes_", []))
+    if len(classes) != len(metadata["class_names"]):
+        raise ModelLoadError(
+            "model_incompatible",
+            "model classes do not match metadata class_names",
+            model_classes=len(classes),
+            metadata_classes=len(metadata["class_names"]),
+        )
+    return LoadedArtifact(model=model, metadata=metadata, path=model_dir)

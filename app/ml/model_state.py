@@ -1,0 +1,62 @@
+"""Load the model at startup and remember either the predictor or why it failed.
+
+A failed load keeps the process alive (liveness passes) but never ready: the pod
+stays out of the Service with one clear log line, instead of crash-looping.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.core.logging import get_logger
+from app.ml.artifact import ModelLoadError, load_artifact
+from app.ml.predictor import Predictor
+from app.observability.metrics import MODEL_LOADED
+
+logger = get_logger("glassbox.model")
+
+
+@dataclass
+class ModelState:
+    """What startup learned about the model: a predictor, or the reason there is none."""
+
+    predictor: Predictor | None = None
+    reason: str = "starting"
+    message: str = "model not loaded yet"
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def load_model_state(model_dir: Path, expected_features: Sequence[str]) -> ModelState:
+    """Load `model_dir`, check it matches the API's features, and set model_loaded."""
+    try:
+        predictor = Predictor(load_artifact(model_dir))
+        if predictor.feature_names != list(expected_features):
+            raise ModelLoadError(
+                "model_incompatible",
+                "model feature_names differ from the API's request fields",
+                model_features=predictor.feature_names,
+                api_features=list(expected_features),
+            )
+    except ModelLoadError as exc:
+        MODEL_LOADED.set(0)
+        logger.error(
+            "model_load_failed",
+            reason=exc.reason,
+            message=exc.message,
+            model_dir=str(model_dir),
+            **exc.details,
+        )
+        return ModelState(reason=exc.reason, message=exc.message, details=exc.details)
+
+    predictor.warm_up()
+    predictor.mark_serving()
+    MODEL_LOADED.set(1)
+    logger.info(
+        "model_loaded",
+        model_name=predictor.name,
+        model_version=predictor.version,
+        model_dir=str(model_dir),
+        sklearn_version=predictor.sklearn_version,
+    )
+    return ModelState(predictor=predictor, reason="loaded", message="model loaded")

@@ -1,0 +1,214 @@
+"""Train the Iris classifier and write a versioned, verifiable artifact.
+
+    python train.py [--data data/iris.csv] [--output-dir artifacts] [--seed 42]
+                    [--min-accuracy 0.90] [--model-version V] [--c 1.0] [--max-iter 1000]
+
+Writes artifacts/<version>/{model.joblib,metadata.json} and repoints
+artifacts/latest, unless held-out accuracy is below --min-accuracy: then it
+exits 1 and leaves latest where it was. Logs are JSON lines, like the service.
+"""
+
+import argparse
+import csv
+import hashlib
+import json
+import os
+import platform
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import numpy.typing as npt
+import sklearn
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from app.api.schemas import IrisFeatures
+from app.core.logging import configure_logging, get_logger
+from app.ml.artifact import point_latest, sha256_file, write_artifact
+
+MODEL_NAME = "iris-classifier"
+FEATURES = list(IrisFeatures.model_fields)  # the API's field order is the model's column order
+TARGET = "species"
+EXIT_QUALITY_GATE = 1
+
+logger = get_logger("glassbox.train")
+
+
+class DatasetError(ValueError):
+    pass
+
+
+def load_dataset(path: Path) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], list[str]]:
+    """Read the CSV into X (FEATURES order), integer y, and the sorted class names."""
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in (*FEATURES, TARGET) if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DatasetError(f"{path} lacks columns {missing}")
+        rows = list(reader)
+    if not rows:
+        raise DatasetError(f"{path} has no rows")
+    try:
+        features = np.array([[float(row[c]) for c in FEATURES] for row in rows], dtype=np.float64)
+    except ValueError as exc:
+        raise DatasetError(f"{path} has a non-numeric feature value: {exc}") from exc
+    if not np.isfinite(features).all():
+        raise DatasetError(f"{path} has NaN or infinite feature values")
+    labels = [row[TARGET] for row in rows]
+    class_names = sorted(set(labels))
+    target = np.array([class_names.index(label) for label in labels], dtype=np.int64)
+    return features, target, class_names
+
+
+def build_pipeline(seed: int, c: float, max_iter: int) -> Pipeline:
+    return Pipeline(
+        [
+            ("scaler", StandardScaler()),
+            ("classifier", LogisticRegression(C=c, max_iter=max_iter, random_state=seed)),
+        ]
+    )
+
+
+def evaluate(
+    model: Pipeline,
+    features: npt.NDArray[np.float64],
+    target: npt.NDArray[np.int64],
+    class_names: list[str],
+) -> dict[str, Any]:
+    predicted = model.predict(features)
+    labels = list(range(len(class_names)))
+    report = classification_report(
+        target, predicted, labels=labels, target_names=class_names, output_dict=True,
+        zero_division=0,
+    )  # fmt: skip
+    return {
+        "accuracy": float(accuracy_score(target, predicted)),
+        "f1_macro": float(f1_score(target, predicted, average="macro")),
+        "per_class": {name: {k: float(v) for k, v in report[name].items()} for name in class_names},
+        "confusion_matrix": confusion_matrix(target, predicted, labels=labels).tolist(),
+        "test_rows": len(target),
+    }
+
+
+def default_version(data_sha256: str, params: dict[str, Any]) -> str:
+    """Same data, parameters and scikit-learn -> same version: retraining is idempotent."""
+    fingerprint = json.dumps(
+        {"data": data_sha256, "params": params, "sklearn": sklearn.__version__}, sort_keys=True
+    )
+    return "v-" + hashlib.sha256(fingerprint.encode()).hexdigest()[:12]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=Path("data/iris.csv"))
+    parser.add_argument("--output-dir", type=Path, default=Path("artifacts"))
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--test-size", type=float, default=0.2)
+    parser.add_argument("--min-accuracy", type=float, default=0.90)
+    parser.add_argument("--model-version", default=None, help="default: a hash of data + params")
+    parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
+    parser.add_argument("--max-iter", type=int, default=1000)
+    args = parser.parse_args(argv)
+    if args.model_version is not None and not _safe_version(args.model_version):
+        parser.error("--model-version must match [A-Za-z0-9._-]{1,64} and not start with '.'")
+    return args
+
+
+def _safe_version(version: str) -> bool:
+    allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+    return 0 < len(version) <= 64 and not version.startswith(".") and set(version) <= allowed
+
+
+def main(argv: list[str] | None = None) -> int:
+    configure_logging(os.environ.get("LOG_LEVEL", "INFO"), os.environ.get("LOG_FORMAT", "json"))
+    args = parse_args(argv)
+    try:
+        features, target, class_names = load_dataset(args.data)
+    except (OSError, DatasetError) as exc:
+        logger.error("dataset_invalid", data=str(args.data), message=str(exc))
+        return 2
+
+    params = {
+        "seed": args.seed,
+        "test_size": args.test_size,
+        "C": args.c,
+        "max_iter": args.max_iter,
+    }
+    x_train, x_test, y_train, y_test = train_test_split(
+        features, target, test_size=args.test_size, random_state=args.seed, stratify=target
+    )
+    model = build_pipeline(args.seed, args.c, args.max_iter).fit(x_train, y_train)
+    metrics = evaluate(model, x_test, y_test, class_names)
+    data_sha256 = sha256_file(args.data)
+    version = args.model_version or default_version(data_sha256, params)
+    logger.info(
+        "model_evaluated",
+        model_version=version,
+        accuracy=metrics["accuracy"],
+        f1_macro=metrics["f1_macro"],
+        confusion_matrix=metrics["confusion_matrix"],
+    )
+
+    if metrics["accuracy"] < args.min_accuracy:
+        logger.error(
+            "quality_gate_failed",
+            model_version=version,
+            accuracy=metrics["accuracy"],
+            min_accuracy=args.min_accuracy,
+            message="artifact not written; latest unchanged",
+        )
+        return EXIT_QUALITY_GATE
+
+    counts = np.bincount(target, minlength=len(class_names))
+    metadata = {
+        "model_name": MODEL_NAME,
+        "model_version": version,
+        "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "feature_names": FEATURES,
+        "class_names": class_names,
+        "metrics": metrics,
+        "quality_gate": {"min_accuracy": args.min_accuracy, "passed": True},
+        "params": params,
+        "training_data": {
+            "path": str(args.data),
+            "sha256": data_sha256,
+            "rows": len(target),
+            "train_rows": len(y_train),
+        },
+        "feature_ranges": {
+            name: {"min": float(features[:, i].min()), "max": float(features[:, i].max())}
+            for i, name in enumerate(FEATURES)
+        },
+        "class_priors": {
+            name: float(count / len(target))
+            for name, count in zip(class_names, counts, strict=True)
+        },
+        "versions": {
+            "python": platform.python_version(),
+            "sklearn": sklearn.__version__,
+            "joblib": joblib.__version__,
+            "numpy": np.__version__,
+        },
+    }
+    path = write_artifact(model, metadata, args.output_dir, version)
+    point_latest(args.output_dir, version)
+    logger.info(
+        "model_trained",
+        model_name=MODEL_NAME,
+        model_version=version,
+        path=str(path),
+        latest=str(args.output_dir / "latest"),
+        accuracy=metrics["accuracy"],
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
