@@ -7,6 +7,7 @@ so Promtail's `json` stage can parse every line the process writes.
 
 import logging
 import logging.config
+import os
 import sys
 from types import TracebackType
 from typing import Any
@@ -23,6 +24,12 @@ def _tidy_foreign_fields(_: Any, __: str, event_dict: EventDict) -> EventDict:
     return event_dict
 
 
+def _add_pid(_: Any, __: str, event_dict: EventDict) -> EventDict:
+    """Which worker wrote the line: with WEB_CONCURRENCY > 1 a pod runs several."""
+    event_dict["pid"] = os.getpid()
+    return event_dict
+
+
 # Runs for structlog and stdlib records alike: merge_contextvars first so the
 # request id bound by the middleware lands on every line of that request.
 SHARED_PROCESSORS: list[Processor] = [
@@ -32,6 +39,7 @@ SHARED_PROCESSORS: list[Processor] = [
     structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
     structlog.stdlib.ExtraAdder(),
     _tidy_foreign_fields,
+    _add_pid,
 ]
 
 

@@ -40,13 +40,8 @@ def load_model_state(model_dir: Path, expected_features: Sequence[str]) -> Model
             )
     except ModelLoadError as exc:
         MODEL_LOADED.set(0)
-        logger.error(
-            "model_load_failed",
-            reason=exc.reason,
-            message=exc.message,
-            model_dir=str(model_dir),
-            **exc.details,
-        )
+        fields = {"model_dir": str(model_dir), **exc.details}
+        logger.error("model_load_failed", reason=exc.reason, message=exc.message, **fields)
         return ModelState(reason=exc.reason, message=exc.message, details=exc.details)
 
     predictor.warm_up()

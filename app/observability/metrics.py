@@ -13,6 +13,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
+    disable_created_metrics,
     Counter,
     Gauge,
     Histogram,
@@ -20,6 +21,9 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_fastapi_instrumentator import Instrumentator, metrics
+
+# `*_created` timestamps double the series count and no panel or rule reads them.
+disable_created_metrics()
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 MODEL_LABELS = ("model_name", "model_version")

@@ -1,5 +1,7 @@
 """Exactly one `http_request` line per request, with the fields Loki queries rely on."""
 
+from typing import Any
+
 import requests
 
 from tests.service import VALID_FLOWER, Service
@@ -8,7 +10,7 @@ REQUIRED = {"method", "path", "status", "duration_ms", "client", "user_agent", "
 
 
 def test_every_request_has_exactly_one_access_line(service: Service) -> None:
-    calls = [
+    calls: list[tuple[str, str, Any, int]] = [
         ("POST", "/predict", VALID_FLOWER, 200),
         ("POST", "/predict", {"sepal_length": -1}, 422),
         ("POST", "/predict/batch", {"instances": [VALID_FLOWER] * 3}, 200),
@@ -32,10 +34,12 @@ def test_every_request_has_exactly_one_access_line(service: Service) -> None:
 
     for number, (method, _, _, status) in enumerate(calls):
         access = [
-            line for line in service.lines_for(f"access-{number}") if line["event"] == "http_request"
+            line
+            for line in service.lines_for(f"access-{number}")
+            if line["event"] == "http_request"
         ]
         assert len(access) == 1, access
-        assert REQUIRED <= access[0].keys()
+        assert access[0].keys() >= REQUIRED
         assert access[0]["method"] == method
         assert access[0]["status"] == status
         assert access[0]["user_agent"] == "glassbox-tests/1"
@@ -46,7 +50,9 @@ def test_every_request_has_exactly_one_access_line(service: Service) -> None:
 def test_access_line_uses_route_template_and_prediction_fields(service: Service) -> None:
     service.post("/predict", VALID_FLOWER, headers={"X-Request-ID": "tmpl-1"})
     service.post(
-        "/predict/batch", {"instances": [VALID_FLOWER, VALID_FLOWER]}, headers={"X-Request-ID": "tmpl-2"}
+        "/predict/batch",
+        {"instances": [VALID_FLOWER, VALID_FLOWER]},
+        headers={"X-Request-ID": "tmpl-2"},
     )
     requests.get(f"{service.url}/no/such/page", headers={"X-Request-ID": "tmpl-3"}, timeout=5)
 

@@ -54,7 +54,9 @@ def test_unsafe_id_is_replaced_and_never_echoed(service: Service, unsafe: str) -
 
 def test_max_length_id_is_accepted(service: Service) -> None:
     request_id = "a" * 128
-    response = requests.get(f"{service.url}/healthz", headers={"X-Request-ID": request_id}, timeout=5)
+    response = requests.get(
+        f"{service.url}/healthz", headers={"X-Request-ID": request_id}, timeout=5
+    )
     assert response.headers["x-request-id"] == request_id
 
 
@@ -62,7 +64,9 @@ def test_max_length_id_is_accepted(service: Service) -> None:
     ("method", "path", "status"),
     [("GET", "/nope", 404), ("GET", "/predict", 405), ("POST", "/predict", 415)],
 )
-def test_error_responses_carry_the_id(service: Service, method: str, path: str, status: int) -> None:
+def test_error_responses_carry_the_id(
+    service: Service, method: str, path: str, status: int
+) -> None:
     response = requests.request(
         method, f"{service.url}{path}", headers={"X-Request-ID": "err-1"}, timeout=5
     )

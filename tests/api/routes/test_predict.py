@@ -37,9 +37,10 @@ def test_predict_returns_class_probabilities_version_and_request_id(service: Ser
     assert set(body["probabilities"]) == {"setosa", "versicolor", "virginica"}
     assert sum(body["probabilities"].values()) == pytest.approx(1.0)
     assert max(body["probabilities"], key=body["probabilities"].get) == "setosa"
-    assert body["model_version"] == requests.get(f"{service.url}/model", timeout=5).json()[
-        "model_version"
-    ]
+    assert (
+        body["model_version"]
+        == requests.get(f"{service.url}/model", timeout=5).json()["model_version"]
+    )
     assert body["request_id"] == response.headers["x-request-id"]
 
 
@@ -181,13 +182,16 @@ def test_wrong_method_is_405_with_allow_header(service: Service) -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
     max_leaves=20,
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     body=st.one_of(
         json_values,

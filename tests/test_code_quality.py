@@ -1,0 +1,31 @@
+"""ruff and mypy --strict are part of the suite, so CI enforces them on every change."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.service import ROOT
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["ruff", "check", "."],
+        ["ruff", "format", "--check", "."],
+        ["mypy", "app", "train.py", "tests"],
+    ],
+    ids=["ruff-check", "ruff-format", "mypy"],
+)
+def test_code_is_clean(command: list[str]) -> None:
+    result = subprocess.run(
+        [str(BIN / command[0]), *command[1:]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,107 @@
+"""train.py: the shipped dataset, the artifact it writes, and its quality gate."""
+
+import csv
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+import sklearn
+from sklearn.datasets import load_iris
+
+from tests.service import ROOT, train
+
+FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+
+
+def test_shipped_csv_is_scikit_learns_iris() -> None:
+    with (ROOT / "data" / "iris.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    iris = load_iris()
+    assert len(rows) == len(iris.target) == 150
+    np.testing.assert_allclose([[float(r[f]) for f in FEATURES] for r in rows], iris.data)
+    assert [r["species"] for r in rows] == [iris.target_names[t] for t in iris.target]
+
+
+def test_artifact_has_model_and_complete_metadata(artifacts_dir: Path) -> None:
+    latest = artifacts_dir / "latest"
+    assert latest.is_symlink()
+    assert not os.path.isabs(os.readlink(latest))  # relative, so the tree can be copied
+    metadata = json.loads((latest / "metadata.json").read_text())
+
+    assert metadata["model_name"] == "iris-classifier"
+    assert latest.resolve().name == metadata["model_version"]
+    assert metadata["feature_names"] == FEATURES
+    assert metadata["class_names"] == ["setosa", "versicolor", "virginica"]
+    assert metadata["created_at"].endswith("Z")
+    assert metadata["metrics"]["accuracy"] >= 0.9
+    assert 0 < metadata["metrics"]["f1_macro"] <= 1
+    assert set(metadata["metrics"]["per_class"]) == set(metadata["class_names"])
+    matrix = np.array(metadata["metrics"]["confusion_matrix"])
+    assert matrix.shape == (3, 3)
+    assert matrix.sum() == metadata["metrics"]["test_rows"] == 30
+    assert (
+        metadata["model_sha256"]
+        == hashlib.sha256((latest / "model.joblib").read_bytes()).hexdigest()
+    )
+    assert (
+        metadata["training_data"]["sha256"]
+        == hashlib.sha256((ROOT / "data" / "iris.csv").read_bytes()).hexdigest()
+    )
+    assert metadata["versions"]["sklearn"] == sklearn.__version__
+    assert {"python", "joblib", "numpy"} <= metadata["versions"].keys()
+    assert metadata["feature_ranges"]["petal_length"] == {"min": 1.0, "max": 6.9}
+    assert metadata["class_priors"] == pytest.approx(
+        {"setosa": 1 / 3, "versicolor": 1 / 3, "virginica": 1 / 3}
+    )
+    model = joblib.load(latest / "model.joblib")
+    assert [step for step, _ in model.steps] == ["scaler", "classifier"]
+
+
+def test_same_inputs_give_the_same_version(artifacts_dir: Path, tmp_path: Path) -> None:
+    assert train(tmp_path).returncode == 0
+    assert (tmp_path / "latest").resolve().name == (artifacts_dir / "latest").resolve().name
+    assert train(tmp_path, "--seed", "7").returncode == 0
+    assert (tmp_path / "latest").resolve().name != (artifacts_dir / "latest").resolve().name
+
+
+def test_quality_gate_fails_and_leaves_latest_alone(tmp_path: Path) -> None:
+    assert train(tmp_path, "--model-version", "good").returncode == 0
+
+    result = train(tmp_path, "--model-version", "strict", "--min-accuracy", "0.999")
+
+    assert result.returncode == 1
+    assert (tmp_path / "latest").resolve().name == "good"
+    assert not (tmp_path / "strict").exists()
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    gate = [e for e in events if e["event"] == "quality_gate_failed"]
+    assert gate[0]["min_accuracy"] == 0.999
+    assert gate[0]["accuracy"] < 0.999
+
+
+def test_logs_are_json_lines(tmp_path: Path) -> None:
+    result = train(tmp_path)
+    events = [json.loads(line)["event"] for line in result.stdout.splitlines()]
+    assert events == ["model_evaluated", "model_trained"]
+
+
+def test_bad_dataset_exits_2_with_a_clear_line(tmp_path: Path) -> None:
+    data = tmp_path / "bad.csv"
+    data.write_text("sepal_length,species\n1.0,setosa\n")
+
+    result = train(tmp_path / "out", "--data", str(data))
+
+    assert result.returncode == 2
+    (line,) = (json.loads(x) for x in result.stdout.splitlines())
+    assert line["event"] == "dataset_invalid"
+    assert "sepal_width" in line["message"]
+
+
+@pytest.mark.parametrize("version", ["../escape", "a/b", ".hidden", "x" * 65])
+def test_unsafe_model_version_is_refused(tmp_path: Path, version: str) -> None:
+    result = train(tmp_path, "--model-version", version)
+    assert result.returncode == 2
+    assert not any(tmp_path.iterdir())
