@@ -36,7 +36,7 @@ test: install ## Run the whole test suite (real processes, real HTTP)
 lint: install ## ruff (lint + format check) and mypy --strict
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy app train.py tests
+	$(BIN)/mypy app train.py tests monitoring
 
 format: install ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .

@@ -16,7 +16,7 @@ BIN = Path(sys.executable).parent
     [
         ["ruff", "check", "."],
         ["ruff", "format", "--check", "."],
-        ["mypy", "app", "train.py", "tests"],
+        ["mypy", "app", "train.py", "tests", "monitoring"],
     ],
     ids=["ruff-check", "ruff-format", "mypy"],
 )

@@ -14,6 +14,7 @@ import numpy.typing as npt
 from app.ml.artifact import LoadedArtifact
 from app.observability.metrics import (
     MODEL_BATCH_SIZE,
+    MODEL_CLASS_PRIOR,
     MODEL_INFERENCE_DURATION,
     MODEL_INFO,
     MODEL_PREDICTION_CONFIDENCE,
@@ -58,6 +59,8 @@ class Predictor:
 
     def mark_serving(self) -> None:
         MODEL_INFO.labels(self.name, self.version, self.sklearn_version).set(1)
+        for label, prior in self.metadata.get("class_priors", {}).items():
+            MODEL_CLASS_PRIOR.labels(self.name, self.version, label).set(prior)
 
     def predict(self, rows: npt.NDArray[np.float64]) -> list[Prediction]:
         """Predict every row with one model call; rows are in `feature_names` order."""

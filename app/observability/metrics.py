@@ -67,6 +67,12 @@ MODEL_INFO = Gauge(
     [*MODEL_LABELS, "sklearn_version"],
     multiprocess_mode="livemax",
 )
+MODEL_CLASS_PRIOR = Gauge(
+    "model_class_prior",
+    "Share of each class in the training data, from metadata.json: the baseline for drift.",
+    [*MODEL_LABELS, "class"],
+    multiprocess_mode="livemax",
+)
 # livemin: if any live worker failed to load, the pod reports 0.
 MODEL_LOADED = Gauge(
     "model_loaded",

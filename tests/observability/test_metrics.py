@@ -54,6 +54,10 @@ def test_model_info_and_loaded_gauges(service: Service) -> None:
 
     assert sample(scraped, "model_info", **labels, sklearn_version=sklearn.__version__) == 1
     assert sample(scraped, "model_loaded") == 1
+    for label in ("setosa", "versicolor", "virginica"):
+        assert sample(scraped, "model_class_prior", **labels, **{"class": label}) == pytest.approx(
+            1 / 3
+        )
 
 
 def test_unmatched_paths_share_one_handler_label(service: Service) -> None:

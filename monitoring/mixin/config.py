@@ -1,0 +1,65 @@
+"""Every tunable of the rules and dashboards, in one place.
+
+Change a value here, run `make monitoring`, and the rules, their promtool tests'
+expectations (by hand) and the dashboards follow.
+"""
+
+from dataclasses import dataclass
+
+# Which series are Glassbox's. The local config, the Kubernetes scrape config and
+# the chart's ServiceMonitor all set job="glassbox".
+JOB = "glassbox"
+SELECTOR = f'job="{JOB}"'
+# Container name in the chart's pods, for kube-state-metrics and cAdvisor series.
+CONTAINER = "glassbox"
+
+RUNBOOK_URL = "https://github.com/glassbox-ml/glassbox/blob/main/monitoring/runbook.md"
+
+
+@dataclass(frozen=True)
+class Slo:
+    name: str
+    objective: float  # fraction of good requests, e.g. 0.999
+    description: str
+
+
+SLO_HANDLER = "/predict"
+SLO_PERIOD = "30d"
+AVAILABILITY = Slo("availability", 0.999, f"{SLO_HANDLER} requests that are not 5xx")
+LATENCY = Slo("latency", 0.99, f"{SLO_HANDLER} requests answered within 100 ms")
+# Must be a bucket edge of http_request_duration_seconds (app/observability/metrics.py).
+LATENCY_THRESHOLD_SECONDS = "0.1"
+
+
+@dataclass(frozen=True)
+class BurnWindow:
+    """Multiwindow, multi-burn-rate alerting (Google SRE workbook, chapter 5)."""
+
+    long: str
+    short: str
+    factor: float
+    severity: str
+
+
+# Page: 2 % of a 30-day budget in 1 h, or 5 % in 6 h. Ticket: 10 % in 3 days.
+FAST_BURN = (BurnWindow("1h", "5m", 14.4, "critical"), BurnWindow("6h", "30m", 6, "critical"))
+SLOW_BURN = (BurnWindow("3d", "6h", 1, "warning"),)
+RATE_WINDOWS = ("5m", "30m", "1h", "6h", "3d")
+
+# Symptom thresholds.
+HIGH_5XX_RATIO = 0.05
+HIGH_5XX_FOR = "5m"
+HIGH_P99_SECONDS = 0.5
+HIGH_P99_FOR = "10m"
+TARGET_DOWN_FOR = "2m"
+MODEL_NOT_LOADED_FOR = "5m"
+NO_TRAFFIC_FOR = "30m"
+# Predicted-class share differing from its training prior by more than this, over 1 h.
+CLASS_DRIFT_MAX_DIFFERENCE = 0.25
+CLASS_DRIFT_MIN_PREDICTIONS_PER_SECOND = 0.05  # ignore drift on a trickle of traffic
+CLASS_DRIFT_FOR = "30m"
+RESTARTS_PER_HOUR = 3
+CRASHLOOP_FOR = "15m"
+HPA_MAXED_FOR = "15m"
+
+DASHBOARD_TAG = "glassbox"

@@ -1,0 +1,318 @@
+"""Prometheus recording and alerting rules, named `level:metric:operations`.
+
+Error ratios are written `(errors or total * 0) / total` so they are 0, not
+absent, while nothing fails: recording rules always produce series and an
+alert can tell "no errors" from "no data".
+"""
+
+from typing import Any
+
+from monitoring.mixin import config as c
+
+Rule = dict[str, Any]
+
+PREDICT_HANDLERS = 'handler=~"/predict|/predict/batch"'
+SERVER_ERROR = 'status=~"5.."'
+SLO_HANDLER = f'handler="{c.SLO_HANDLER}"'
+LATENCY_BUCKET = f'le="{c.LATENCY_THRESHOLD_SECONDS}"'
+
+
+def _sel(*matchers: str) -> str:
+    return "{" + ", ".join((c.SELECTOR, *matchers)) + "}"
+
+
+def _ratio(errors: str, total: str, by: str) -> str:
+    return f"(\n  sum by ({by}) ({errors})\n  or\n  sum by ({by}) ({total}) * 0\n)\n/\nsum by ({by}) ({total})"
+
+
+def http_rules() -> list[Rule]:
+    rules: list[Rule] = [
+        {
+            "record": "job:http_requests:rate5m",
+            "expr": f"sum by (job) (rate(http_requests_total{_sel()}[5m]))",
+        },
+        {
+            "record": "job_handler_status:http_requests:rate5m",
+            "expr": f"sum by (job, handler, status) (rate(http_requests_total{_sel()}[5m]))",
+        },
+        {
+            "record": "job:http_request_errors:ratio_rate5m",
+            "expr": _ratio(
+                f"rate(http_requests_total{_sel(SERVER_ERROR)}[5m])",
+                f"rate(http_requests_total{_sel()}[5m])",
+                "job",
+            ),
+        },
+        {
+            "record": "job_handler:http_request_errors:ratio_rate5m",
+            "expr": _ratio(
+                f"rate(http_requests_total{_sel(SERVER_ERROR)}[5m])",
+                f"rate(http_requests_total{_sel()}[5m])",
+                "job, handler",
+            ),
+        },
+    ]
+    for quantile in ("50", "90", "99"):
+        rules.append(
+            {
+                "record": f"job_handler:http_request_duration_seconds:p{quantile}_5m",
+                "expr": f"histogram_quantile(0.{quantile}, sum by (job, handler, le) "
+                f"(rate(http_request_duration_seconds_bucket{_sel()}[5m])))",
+            }
+        )
+    return rules
+
+
+def model_rules() -> list[Rule]:
+    predictions = f"model_predictions_total{_sel()}"
+    rules: list[Rule] = [
+        {
+            "record": "job_model_class:model_predictions:rate5m",
+            "expr": f"sum by (job, model_name, model_version, predicted_class) "
+            f"(rate({predictions}[5m]))",
+        },
+        {
+            "record": "job_model:model_predictions:rate5m",
+            "expr": f"sum by (job, model_name, model_version) (rate({predictions}[5m]))",
+        },
+        {
+            # The label is renamed to `class` so the share joins the training prior.
+            "record": "job_model_class:model_predictions:share_rate1h",
+            "expr": (
+                f"sum by (job, model_version, class) (\n"
+                f'  label_replace(rate({predictions}[1h]), "class", "$1", "predicted_class", "(.*)")\n'
+                f")\n/ on (job, model_version) group_left\n"
+                f"sum by (job, model_version) (rate({predictions}[1h]))"
+            ),
+        },
+        {
+            "record": "job_model_class:model_class_prior:max",
+            "expr": f"max by (job, model_version, class) (model_class_prior{_sel()})",
+        },
+    ]
+    for quantile in ("50", "99"):
+        rules.append(
+            {
+                "record": f"job_model:model_inference_duration_seconds:p{quantile}_5m",
+                "expr": f"histogram_quantile(0.{quantile}, sum by (job, model_version, le) "
+                f"(rate(model_inference_duration_seconds_bucket{_sel()}[5m])))",
+            }
+        )
+    return rules
+
+
+def slo_error_ratio(slo: c.Slo, window: str) -> str:
+    total = f"rate(http_requests_total{_sel(SLO_HANDLER)}[{window}])"
+    if slo is c.AVAILABILITY:
+        errors = f"rate(http_requests_total{_sel(SLO_HANDLER, SERVER_ERROR)}[{window}])"
+        return _ratio(errors, total, "job")
+    count = f"rate(http_request_duration_seconds_count{_sel(SLO_HANDLER)}[{window}])"
+    fast = (
+        f"rate(http_request_duration_seconds_bucket{_sel(SLO_HANDLER, LATENCY_BUCKET)}[{window}])"
+    )
+    return f"1 - (\n  sum by (job) ({fast})\n  /\n  sum by (job) ({count})\n)"
+
+
+def slo_record(slo: c.Slo, window: str) -> str:
+    return f"job:slo_{slo.name}_errors:ratio_rate{window}"
+
+
+def slo_rules() -> list[Rule]:
+    return [
+        {"record": slo_record(slo, window), "expr": slo_error_ratio(slo, window)}
+        for slo in (c.AVAILABILITY, c.LATENCY)
+        for window in (*c.RATE_WINDOWS, c.SLO_PERIOD)
+    ]
+
+
+def _annotations(alert: str, summary: str, description: str) -> dict[str, str]:
+    return {
+        "summary": summary,
+        "description": description,
+        "runbook_url": f"{c.RUNBOOK_URL}#{alert.lower()}",
+    }
+
+
+def _alert(
+    name: str,
+    expr: str,
+    duration: str,
+    severity: str,
+    summary: str,
+    description: str,
+    **labels: str,
+) -> Rule:
+    return {
+        "alert": name,
+        "expr": expr,
+        "for": duration,
+        "labels": {"severity": severity, **labels},
+        "annotations": _annotations(name, summary, description),
+    }
+
+
+def _burn_expr(slo: c.Slo, windows: tuple[c.BurnWindow, ...]) -> str:
+    budget = round(1 - slo.objective, 6)
+    clauses = [
+        f"(\n  {slo_record(slo, w.long)} > ({w.factor} * {budget})\n  and\n"
+        f"  {slo_record(slo, w.short)} > ({w.factor} * {budget})\n)"
+        for w in windows
+    ]
+    return "\nor\n".join(clauses)
+
+
+def burn_alerts() -> list[Rule]:
+    alerts: list[Rule] = []
+    for slo in (c.AVAILABILITY, c.LATENCY):
+        objective = f"{slo.objective:.1%}".replace(".0%", "%")
+        for name, windows, speed in (
+            ("GlassboxErrorBudgetBurnFast", c.FAST_BURN, "fast"),
+            ("GlassboxErrorBudgetBurnSlow", c.SLOW_BURN, "slow"),
+        ):
+            spans = " or ".join(f"{w.long}/{w.short} at {w.factor}x" for w in windows)
+            alerts.append(
+                _alert(
+                    name,
+                    _burn_expr(slo, windows),
+                    "2m" if speed == "fast" else "1h",
+                    windows[0].severity,
+                    f"Glassbox is burning its {slo.name} error budget {speed}.",
+                    f"{{{{ $labels.job }}}}: {{{{ $value | humanizePercentage }}}} of "
+                    f"{c.SLO_HANDLER} requests failed the {slo.name} SLO ({slo.description}) "
+                    f"over the long window ({spans}); the {objective} objective over "
+                    f"{c.SLO_PERIOD} is at risk.",
+                    slo=slo.name,
+                )
+            )
+    return alerts
+
+
+def service_alerts() -> list[Rule]:
+    predict_rate = f"sum by (job) (rate(http_requests_total{_sel(PREDICT_HANDLERS)}[15m]))"
+    running = f"count by (job) (up{_sel()} == 1)"
+    return [
+        _alert(
+            "GlassboxTargetDown",
+            f"up{_sel()} == 0",
+            c.TARGET_DOWN_FOR,
+            "critical",
+            "Prometheus cannot scrape a Glassbox target.",
+            "{{ $labels.instance }} of job {{ $labels.job }} has not answered /metrics for "
+            f"{c.TARGET_DOWN_FOR}: the process is down, hung or unreachable.",
+        ),
+        _alert(
+            "GlassboxModelNotLoaded",
+            f"model_loaded{_sel()} == 0",
+            c.MODEL_NOT_LOADED_FOR,
+            "critical",
+            "A Glassbox instance runs without a model and is not ready.",
+            "{{ $labels.instance }} of job {{ $labels.job }} reports model_loaded=0 for "
+            f"{c.MODEL_NOT_LOADED_FOR}: /readyz answers 503 and the pod receives no traffic. "
+            "Its model_load_failed log line says why.",
+        ),
+        _alert(
+            "GlassboxHighServerErrorRatio",
+            f"job:http_request_errors:ratio_rate5m{_sel()} > {c.HIGH_5XX_RATIO}",
+            c.HIGH_5XX_FOR,
+            "critical",
+            "Glassbox answers too many requests with 5xx.",
+            "{{ $value | humanizePercentage }} of requests to {{ $labels.job }} failed with a "
+            f"5xx over 5 minutes (threshold {c.HIGH_5XX_RATIO:.0%}).",
+        ),
+        _alert(
+            "GlassboxHighLatencyP99",
+            f"job_handler:http_request_duration_seconds:p99_5m{_sel(PREDICT_HANDLERS)} "
+            f"> {c.HIGH_P99_SECONDS}",
+            c.HIGH_P99_FOR,
+            "warning",
+            "Glassbox prediction latency is high.",
+            "p99 latency of {{ $labels.handler }} on {{ $labels.job }} is "
+            "{{ $value | humanizeDuration }} "
+            f"(threshold {c.HIGH_P99_SECONDS}s).",
+        ),
+        *burn_alerts(),
+        _alert(
+            "GlassboxNoTraffic",
+            f"(\n  {predict_rate}\n  or\n  {running} * 0\n) == 0\nand on (job)\n{running} > 0",
+            c.NO_TRAFFIC_FOR,
+            "info",
+            "Glassbox is up but receives no prediction requests.",
+            "{{ $labels.job }} has running targets but served no /predict or /predict/batch "
+            "request in 15 minutes: check the Service, Ingress and the clients.",
+        ),
+        _alert(
+            "GlassboxPredictionClassDrift",
+            "abs(\n  job_model_class:model_predictions:share_rate1h\n  - on (job, model_version, class)\n"
+            "  job_model_class:model_class_prior:max\n"
+            f") > {c.CLASS_DRIFT_MAX_DIFFERENCE}\n"
+            "and on (job, model_version)\n"
+            f"sum by (job, model_version) (rate(model_predictions_total{_sel()}[1h])) "
+            f"> {c.CLASS_DRIFT_MIN_PREDICTIONS_PER_SECOND}",
+            c.CLASS_DRIFT_FOR,
+            "warning",
+            "Glassbox's predicted-class mix has drifted from the training data.",
+            "Over the last hour the share of {{ $labels.class }} predictions by model "
+            "{{ $labels.model_version }} differs from its training prior by "
+            "{{ $value | humanizePercentage }} "
+            f"(threshold {c.CLASS_DRIFT_MAX_DIFFERENCE:.0%}): the input distribution may have "
+            "shifted.",
+        ),
+    ]
+
+
+def kubernetes_alerts() -> list[Rule]:
+    container = f'container="{c.CONTAINER}"'
+    return [
+        _alert(
+            "GlassboxPodCrashLooping",
+            "max_over_time(kube_pod_container_status_waiting_reason"
+            f'{{{container}, reason="CrashLoopBackOff"}}[5m]) >= 1',
+            c.CRASHLOOP_FOR,
+            "warning",
+            "A Glassbox pod is crash looping.",
+            "Pod {{ $labels.namespace }}/{{ $labels.pod }} ({{ $labels.container }}) has been in "
+            f"CrashLoopBackOff for {c.CRASHLOOP_FOR}.",
+        ),
+        _alert(
+            "GlassboxPodRestarting",
+            f"increase(kube_pod_container_status_restarts_total{{{container}}}[1h]) "
+            f"> {c.RESTARTS_PER_HOUR}",
+            "0m",
+            "warning",
+            "A Glassbox container restarts repeatedly.",
+            "Container {{ $labels.container }} of pod {{ $labels.namespace }}/{{ $labels.pod }} "
+            "restarted {{ $value | humanize }} times in the last hour.",
+        ),
+        _alert(
+            "GlassboxHpaMaxedOut",
+            "kube_horizontalpodautoscaler_status_current_replicas"
+            '{horizontalpodautoscaler=~".*glassbox.*"}\n'
+            "== on (namespace, horizontalpodautoscaler)\n"
+            "kube_horizontalpodautoscaler_spec_max_replicas"
+            '{horizontalpodautoscaler=~".*glassbox.*"}',
+            c.HPA_MAXED_FOR,
+            "warning",
+            "Glassbox's HPA is pinned at its maximum replicas.",
+            "HPA {{ $labels.namespace }}/{{ $labels.horizontalpodautoscaler }} has run at its "
+            f"maximum of {{{{ $value }}}} replicas for {c.HPA_MAXED_FOR}: load may exceed capacity.",
+        ),
+    ]
+
+
+def recording_groups() -> dict[str, Any]:
+    return {
+        "groups": [
+            {"name": "glassbox.http.rules", "rules": http_rules()},
+            {"name": "glassbox.model.rules", "rules": model_rules()},
+            {"name": "glassbox.slo.rules", "rules": slo_rules()},
+        ]
+    }
+
+
+def alert_groups() -> dict[str, Any]:
+    return {
+        "groups": [
+            {"name": "glassbox.alerts", "rules": service_alerts()},
+            {"name": "glassbox.kubernetes.alerts", "rules": kubernetes_alerts()},
+        ]
+    }
