@@ -9,7 +9,7 @@ PORT ?= 8000
 MODEL := artifacts/latest/metadata.json
 PYTEST_ARGS ?=
 
-.PHONY: help install train run test lint format clean
+.PHONY: help install tools train run test lint format monitoring clean
 
 help: ## List every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -22,6 +22,13 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed ## Create .venv and install the service and its dev tools
 
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+tools: install node_modules/.installed ## Install what the tests run for real: promtool, amtool, LogQL grammar
+	@scripts/install-system-deps.sh
+
 train: install ## Train the Iris model into artifacts/ (fails below --min-accuracy)
 	$(BIN)/python train.py $(TRAIN_ARGS)
 
@@ -29,7 +36,7 @@ run: install ## Serve on http://127.0.0.1:$(PORT), training a model first if the
 	@test -f $(MODEL) || $(MAKE) --no-print-directory train
 	PORT=$(PORT) $(BIN)/python -m app
 
-test: install ## Run the whole test suite (real processes, real HTTP)
+test: tools ## Run the whole test suite (real processes, real HTTP, real Prometheus)
 	@$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; fi; exit $$status
 
@@ -42,5 +49,8 @@ format: install ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+monitoring: install ## Regenerate rules and dashboards from monitoring/mixin/
+	$(BIN)/python -m monitoring.mixin
+
 clean: ## Remove the venv, caches and trained artifacts
-	rm -rf $(VENV) artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) artifacts node_modules .pytest_cache .mypy_cache .ruff_cache

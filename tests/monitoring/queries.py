@@ -1,0 +1,101 @@
+"""Collect every PromQL and LogQL query the project ships, and check their syntax."""
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import promql_parser
+import yaml
+
+from tests.service import ROOT
+
+DASHBOARDS = sorted((ROOT / "dashboards").glob("*.json"))
+RULE_FILES = sorted((ROOT / "monitoring" / "prometheus" / "rules").glob("*.yml"))
+DOCS = [ROOT / "README.md", ROOT / "monitoring" / "runbook.md"]
+PROVISIONING = ROOT / "monitoring" / "grafana" / "provisioning"
+
+# What Grafana substitutes before a query reaches Prometheus or Loki.
+GRAFANA_VARIABLES = {
+    "$__rate_interval": "1m",
+    "$__interval": "15s",
+    "$__auto": "1m",
+    "$__range": "5m",
+    "${__value.raw}": "0123456789abcdef",
+    "$namespace": ".*",
+    "$pod": ".*",
+    "$model_version": ".*",
+    "$handler": ".*",
+    "$request_id": "0123456789abcdef",
+}
+
+
+def substitute(query: str) -> str:
+    for variable, value in GRAFANA_VARIABLES.items():
+        query = query.replace(variable, value)
+    return query
+
+
+def load_dashboard(path: Path) -> dict[str, Any]:
+    dashboard: dict[str, Any] = json.loads(path.read_text())
+    return dashboard
+
+
+def dashboard_targets(kind: str) -> Iterator[tuple[str, str, str]]:
+    """(dashboard file, panel title, query) for every target of the given datasource type."""
+    for path in DASHBOARDS:
+        for panel in load_dashboard(path)["panels"]:
+            for target in panel.get("targets", []):
+                if target["datasource"]["type"] == kind:
+                    yield path.name, panel["title"], target["expr"]
+
+
+def dashboard_variable_queries(kind: str) -> Iterator[str]:
+    for path in DASHBOARDS:
+        for variable in load_dashboard(path)["templating"]["list"]:
+            if variable["type"] == "query" and variable["datasource"]["type"] == kind:
+                yield variable["definition"]
+
+
+def rule_expressions() -> Iterator[tuple[str, str]]:
+    for path in RULE_FILES:
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                yield rule.get("alert") or rule["record"], rule["expr"]
+
+
+def fenced_blocks(language: str) -> Iterator[tuple[str, str]]:
+    pattern = re.compile(rf"```{language}\n(.*?)```", re.DOTALL)
+    for path in DOCS:
+        for block in pattern.findall(path.read_text()):
+            yield path.name, block.strip()
+
+
+def provisioning_logql() -> Iterator[str]:
+    datasources = yaml.safe_load((PROVISIONING / "datasources" / "glassbox.yml").read_text())
+    for source in datasources["datasources"]:
+        for field in source.get("jsonData", {}).get("derivedFields", []):
+            yield field["url"]
+
+
+def promql_error(query: str) -> str | None:
+    try:
+        promql_parser.parse(query)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def logql_errors(queries: list[str]) -> list[dict[str, str]]:
+    result = subprocess.run(
+        ["node", str(Path(__file__).with_name("logql_check.cjs"))],
+        input=json.dumps(queries),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    failures: list[dict[str, str]] = json.loads(result.stdout)
+    return failures

@@ -1,0 +1,110 @@
+"""Promtail, Loki and Grafana provisioning, checked against the service's real log lines.
+
+Promtail, Loki and Grafana do not run here: these tests check the configs'
+structure against the documented options, and check the pieces that touch our
+log format (json stage keys, derived-field regex) against lines the service
+really wrote.
+"""
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.service import ROOT, VALID_FLOWER, Service
+
+MONITORING = ROOT / "monitoring"
+LOW_CARDINALITY = {"namespace", "app", "pod", "container", "level", "job"}
+
+
+def load(path: Path) -> Any:
+    return yaml.safe_load(path.read_text())
+
+
+def promtail_job() -> dict[str, Any]:
+    (job,) = load(MONITORING / "promtail" / "promtail.yml")["scrape_configs"]
+    assert isinstance(job, dict)
+    return job
+
+
+def glassbox_stages() -> dict[str, Any]:
+    job = promtail_job()
+    assert list(job["pipeline_stages"][0]) == ["cri"], "container runtime lines come first"
+    (match,) = [stage["match"] for stage in job["pipeline_stages"] if "match" in stage]
+    assert match["selector"] == '{app="glassbox"}'
+    return {name: body for stage in match["stages"] for name, body in stage.items()}
+
+
+def test_promtail_discovers_pods_and_sets_low_cardinality_labels() -> None:
+    job = promtail_job()
+    assert job["kubernetes_sd_configs"] == [{"role": "pod"}]
+    targets = {rule["target_label"] for rule in job["relabel_configs"] if "target_label" in rule}
+    assert {"namespace", "app", "pod", "container", "__path__"} <= targets
+    assert targets - {"__path__"} <= LOW_CARDINALITY
+
+
+def test_promtail_keeps_request_id_out_of_the_labels() -> None:
+    stages = glassbox_stages()
+    assert set(stages["json"]["expressions"]) >= {"level", "logger", "request_id"}
+    assert set(stages["labels"]) <= LOW_CARDINALITY
+    assert "request_id" not in stages["labels"]
+    assert "request_id" in stages["structured_metadata"]
+
+
+def test_promtail_json_keys_exist_in_the_services_real_lines(service: Service) -> None:
+    service.post("/predict", VALID_FLOWER, headers={"X-Request-ID": "promtail-1"})
+    expressions = glassbox_stages()["json"]["expressions"]
+    lines = service.log_lines()
+    for line in lines:
+        for key in ("level", "logger", "timestamp"):
+            assert expressions[key] in line, (key, line)
+    (access,) = service.lines_for("promtail-1")
+    assert access[expressions["request_id"]] == "promtail-1"
+
+
+def test_loki_is_a_single_binary_with_retention() -> None:
+    loki = load(MONITORING / "loki" / "loki.yml")
+    assert loki["auth_enabled"] is False
+    assert loki["common"]["ring"]["kvstore"]["store"] == "inmemory"
+    assert loki["common"]["replication_factor"] == 1
+    (schema,) = loki["schema_config"]["configs"]
+    assert (schema["store"], schema["schema"], schema["object_store"]) == ("tsdb", "v13", "filesystem")
+    assert loki["compactor"]["retention_enabled"] is True
+    # Loki 3 refuses to start with retention on and no delete request store.
+    assert loki["compactor"]["delete_request_store"] == "filesystem"
+    assert loki["limits_config"]["retention_period"] == "168h"
+    assert loki["limits_config"]["allow_structured_metadata"] is True
+
+
+def datasources() -> dict[str, dict[str, Any]]:
+    config = load(MONITORING / "grafana" / "provisioning" / "datasources" / "glassbox.yml")
+    return {source["uid"]: source for source in config["datasources"]}
+
+
+def test_grafana_gets_prometheus_loki_and_alertmanager() -> None:
+    sources = datasources()
+    assert {uid: source["type"] for uid, source in sources.items()} == {
+        "prometheus": "prometheus",
+        "loki": "loki",
+        "alertmanager": "alertmanager",
+    }
+    assert sources["alertmanager"]["jsonData"]["implementation"] == "prometheus"
+
+
+def test_loki_derived_field_links_a_real_request_id(service: Service) -> None:
+    (field,) = datasources()["loki"]["jsonData"]["derivedFields"]
+    service.post("/predict", VALID_FLOWER, headers={"X-Request-ID": "derived-42"})
+    (raw,) = [line for line in service.raw_lines() if '"derived-42"' in line]
+
+    match = re.search(field["matcherRegex"], raw)
+    assert match is not None and match.group(1) == "derived-42"
+    assert field["datasourceUid"] == "loki"
+    assert field["url"] == '{app="glassbox"} | json | request_id="${__value.raw}"'
+
+
+def test_dashboard_provider_loads_the_dashboards_folder() -> None:
+    config = load(MONITORING / "grafana" / "provisioning" / "dashboards" / "glassbox.yml")
+    (provider,) = config["providers"]
+    assert provider["type"] == "file"
+    assert provider["options"]["path"].endswith("/glassbox")
