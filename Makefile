@@ -9,7 +9,7 @@ PORT ?= 8000
 MODEL := artifacts/latest/metadata.json
 PYTEST_ARGS ?=
 
-.PHONY: help install tools train run test lint format monitoring clean
+.PHONY: help install tools train run test lint format monitor monitoring clean
 
 help: ## List every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -48,6 +48,9 @@ lint: install ## ruff (lint + format check) and mypy --strict
 format: install ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+monitor: tools ## Run the shipped Prometheus (:9090) and Alertmanager (:9093) against `make run`
+	@scripts/monitor-local.sh
 
 monitoring: install ## Regenerate rules and dashboards from monitoring/mixin/
 	$(BIN)/python -m monitoring.mixin

@@ -100,10 +100,10 @@ def service_env(model_dir: Path, **overrides: str) -> dict[str, str]:
 
 @contextmanager
 def running_service(
-    model_dir: Path, log_dir: Path, wait_ready: bool = True, **env: str
+    model_dir: Path, log_dir: Path, wait_ready: bool = True, port: int | None = None, **env: str
 ) -> Iterator[Service]:
     """Start `python -m app`, wait until it answers, stop it afterwards."""
-    port = free_port()
+    port = port or free_port()
     log_dir.mkdir(parents=True, exist_ok=True)
     stdout = log_dir / f"service-{port}.stdout"
     stderr = log_dir / f"service-{port}.stderr"

@@ -32,7 +32,9 @@ def pod_meta_labels(port: int, **overrides: str) -> dict[str, str]:
     }
 
 
-def kubernetes_jobs_with_static_targets(targets: list[tuple[str, dict[str, str]]]) -> list[dict[str, Any]]:
+def kubernetes_jobs_with_static_targets(
+    targets: list[tuple[str, dict[str, str]]],
+) -> list[dict[str, Any]]:
     """The shipped scrape jobs, each with discovery replaced by `targets` (address, labels)."""
     jobs: list[dict[str, Any]] = yaml.safe_load(KUBERNETES_SCRAPE.read_text())["scrape_configs"]
     for job in jobs:
@@ -43,6 +45,9 @@ def kubernetes_jobs_with_static_targets(targets: list[tuple[str, dict[str, str]]
     return jobs
 
 
-def write_config(path: Path, scrape_configs: list[dict[str, Any]], **extra: Any) -> Path:
-    path.write_text(yaml.safe_dump({**extra, "scrape_configs": scrape_configs}, sort_keys=False))
+def write_config(
+    path: Path, scrape_configs: list[dict[str, Any]], scrape_interval: str = "15s"
+) -> Path:
+    config = {"global": {"scrape_interval": scrape_interval}, "scrape_configs": scrape_configs}
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path

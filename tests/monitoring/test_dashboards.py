@@ -45,7 +45,8 @@ def test_dashboard_structure(path: Path) -> None:
     assert datasource_vars
 
     for ref in datasource_refs(dashboard):
-        assert ref["uid"].startswith("${") and ref["uid"][2:-1] in datasource_vars, ref
+        assert ref["uid"].startswith("${"), f"hard-coded datasource uid: {ref}"
+        assert ref["uid"][2:-1] in datasource_vars, ref
 
     ids = [panel["id"] for panel in dashboard["panels"]]
     assert len(ids) == len(set(ids))
@@ -58,7 +59,9 @@ def test_dashboard_structure(path: Path) -> None:
 
 def test_prometheus_dashboards_filter_by_namespace_and_pod() -> None:
     for name in ("glassbox-overview.json", "glassbox-model.json", "glassbox-capacity.json"):
-        variables = {v["name"] for v in load_dashboard(DASHBOARDS[0].parent / name)["templating"]["list"]}
+        variables = {
+            v["name"] for v in load_dashboard(DASHBOARDS[0].parent / name)["templating"]["list"]
+        }
         assert {"datasource", "namespace", "pod"} <= variables, name
     model = load_dashboard(DASHBOARDS[0].parent / "glassbox-model.json")
     assert "model_version" in {v["name"] for v in model["templating"]["list"]}
@@ -69,7 +72,9 @@ def test_logs_dashboard_finds_every_line_of_one_request() -> None:
     (textbox,) = [v for v in logs["templating"]["list"] if v["name"] == "request_id"]
     assert textbox["type"] == "textbox"
     request_panels = [
-        p for p in logs["panels"] if any('request_id="$request_id"' in t["expr"] for t in p["targets"])
+        p
+        for p in logs["panels"]
+        if any('request_id="$request_id"' in t["expr"] for t in p["targets"])
     ]
     assert [p["type"] for p in request_panels] == ["logs"]
 

@@ -69,7 +69,11 @@ def test_loki_is_a_single_binary_with_retention() -> None:
     assert loki["common"]["ring"]["kvstore"]["store"] == "inmemory"
     assert loki["common"]["replication_factor"] == 1
     (schema,) = loki["schema_config"]["configs"]
-    assert (schema["store"], schema["schema"], schema["object_store"]) == ("tsdb", "v13", "filesystem")
+    assert (schema["store"], schema["schema"], schema["object_store"]) == (
+        "tsdb",
+        "v13",
+        "filesystem",
+    )
     assert loki["compactor"]["retention_enabled"] is True
     # Loki 3 refuses to start with retention on and no delete request store.
     assert loki["compactor"]["delete_request_store"] == "filesystem"
@@ -98,7 +102,8 @@ def test_loki_derived_field_links_a_real_request_id(service: Service) -> None:
     (raw,) = [line for line in service.raw_lines() if '"derived-42"' in line]
 
     match = re.search(field["matcherRegex"], raw)
-    assert match is not None and match.group(1) == "derived-42"
+    assert match is not None
+    assert match.group(1) == "derived-42"
     assert field["datasourceUid"] == "loki"
     assert field["url"] == '{app="glassbox"} | json | request_id="${__value.raw}"'
 

@@ -90,10 +90,12 @@ def test_alerts_follow_the_conventions() -> None:
         assert re.fullmatch(r"Glassbox([A-Z][a-z0-9]*)+", name), name
         assert alert["labels"]["severity"] in {"critical", "warning", "info"}, name
         annotations = alert["annotations"]
-        assert annotations["summary"] and "{{" not in annotations["summary"], name
+        assert annotations["summary"], name
+        assert "{{" not in annotations["summary"], f"{name}: summary must be static"
         assert "{{" in annotations["description"], f"{name}: description is not templated"
         anchor = annotations["runbook_url"].rsplit("#", 1)[1]
-        assert anchor == name.lower() and anchor in headings, f"{name}: no runbook section"
+        assert anchor == name.lower(), name
+        assert anchor in headings, f"{name}: no runbook section"
 
 
 def test_recording_rules_are_named_level_metric_operations() -> None:

@@ -1,0 +1,297 @@
+"""The shipped monitoring against real processes: the service, Prometheus, Alertmanager.
+
+Prometheus loads the shipped prometheus.yml and rules through a test overlay
+(1 s scrape and evaluation, `for: 0s`, local ports); the shipped files are not
+edited. After real traffic, every dashboard query must return data and every
+recording rule must produce series; then real faults must reach Alertmanager.
+"""
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from tests.api.routes.test_predict import SETOSA, VERSICOLOR, VIRGINICA
+from tests.monitoring.kubernetes_sd import (
+    kubernetes_jobs_with_static_targets,
+    pod_meta_labels,
+    write_config,
+)
+from tests.monitoring.queries import DASHBOARDS, RULE_FILES, load_dashboard, substitute
+from tests.monitoring.stack import Server, alertmanager, prometheus, query, wait_for
+from tests.service import ROOT, Service, free_port, running_service
+
+MONITORING = ROOT / "monitoring"
+
+# Panels that read kube-state-metrics or cAdvisor, which do not run here.
+# The test below also fails if this list and the dashboards disagree.
+KUBERNETES_ONLY_PANELS = {
+    ("glassbox-capacity.json", "Replicas"),
+    ("glassbox-capacity.json", "HPA current / desired / min / max"),
+    ("glassbox-capacity.json", "CPU per pod against requests and limits"),
+    ("glassbox-capacity.json", "Memory per pod against requests and limits"),
+    ("glassbox-capacity.json", "Container restarts (1h)"),
+}
+# Only has data once an alert fires; checked in the fault test instead.
+ALERTS_PANEL = ("glassbox-overview.json", "Active alerts")
+
+
+@dataclass
+class Stack:
+    service: Service
+    port: int
+    prometheus: Server
+    alertmanager: Server
+    workdir: Path
+
+
+def overlay_rules(workdir: Path) -> list[str]:
+    """Copies of the shipped rules with every `for:` at 0s, so alerts fire at once."""
+    paths = []
+    for source in RULE_FILES:
+        document = yaml.safe_load(source.read_text())
+        for group in document["groups"]:
+            for rule in group["rules"]:
+                if "alert" in rule:
+                    rule["for"] = "0s"
+        target = workdir / source.name
+        target.write_text(yaml.safe_dump(document, sort_keys=False))
+        paths.append(str(target))
+    return paths
+
+
+def overlay_prometheus_config(workdir: Path, service_port: int, alertmanager_url: str) -> Path:
+    config = yaml.safe_load((MONITORING / "prometheus" / "prometheus.yml").read_text())
+    config["global"].update(scrape_interval="1s", evaluation_interval="1s")
+    config["rule_files"] = overlay_rules(workdir)
+    config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = [
+        alertmanager_url.removeprefix("http://")
+    ]
+    (job,) = config["scrape_configs"]
+    job["static_configs"][0]["targets"] = [f"127.0.0.1:{service_port}"]
+    path = workdir / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def drive_traffic(url: str) -> None:
+    """Successes and every kind of client error, in waves so rate() sees change."""
+    for _ in range(3):
+        for flower in (SETOSA, VERSICOLOR, VIRGINICA, SETOSA):
+            assert requests.post(f"{url}/predict", json=flower, timeout=5).status_code == 200
+        batch = {"instances": [SETOSA, VIRGINICA, VERSICOLOR] * 5}
+        assert requests.post(f"{url}/predict/batch", json=batch, timeout=5).status_code == 200
+        assert (
+            requests.post(f"{url}/predict", json={"sepal_length": -1}, timeout=5).status_code == 422
+        )
+        bad_json = requests.post(
+            f"{url}/predict", data="{", headers={"content-type": "application/json"}, timeout=5
+        )
+        assert bad_json.status_code == 400
+        assert requests.get(f"{url}/does-not-exist", timeout=5).status_code == 404
+        assert requests.get(f"{url}/predict", timeout=5).status_code == 405
+        time.sleep(1.5)
+
+
+@pytest.fixture(scope="module")
+def stack(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    workdir = tmp_path_factory.mktemp("stack")
+    port = free_port()
+    with (
+        running_service(model_dir, workdir / "service", port=port) as service,
+        alertmanager(MONITORING / "alertmanager" / "alertmanager.yml", workdir) as am,
+        prometheus(overlay_prometheus_config(workdir, port, am.url), workdir) as prom,
+    ):
+        wait_for(lambda: query(prom, 'up{job="glassbox"} == 1'), 30, "the first scrape")
+        drive_traffic(service.url)
+        wait_for(
+            lambda: query(prom, "job_model_class:model_predictions:share_rate1h"),
+            20,
+            "recording rules to see the traffic",
+        )
+        yield Stack(service, port, prom, am, workdir)
+
+
+def prometheus_panels() -> list[tuple[str, str, list[str]]]:
+    panels = []
+    for path in DASHBOARDS:
+        for panel in load_dashboard(path)["panels"]:
+            exprs = [t["expr"] for t in panel["targets"] if t["datasource"]["type"] == "prometheus"]
+            if exprs:
+                panels.append((path.name, panel["title"], exprs))
+    return panels
+
+
+def test_kubernetes_only_panels_are_exactly_the_listed_ones() -> None:
+    reads_kubernetes = {
+        (name, title)
+        for name, title, exprs in prometheus_panels()
+        if all(re.search(r"\b(kube_|container_)", expr) for expr in exprs)
+    }
+    assert reads_kubernetes == KUBERNETES_ONLY_PANELS
+
+
+def test_every_dashboard_query_returns_data(stack: Stack) -> None:
+    empty = []
+    checked = 0
+    for name, title, exprs in prometheus_panels():
+        if (name, title) in KUBERNETES_ONLY_PANELS or (name, title) == ALERTS_PANEL:
+            continue
+        for expr in exprs:
+            checked += 1
+            if not query(stack.prometheus, substitute(expr)):
+                empty.append(f"{name} / {title}: {expr}")
+    assert checked >= 25
+    assert empty == []
+
+
+def test_dashboard_variables_list_the_served_model(stack: Stack) -> None:
+    version = requests.get(f"{stack.service.url}/model", timeout=5).json()["model_version"]
+    values = stack.prometheus.get(
+        "/api/v1/label/model_version/values", **{"match[]": 'model_info{job="glassbox"}'}
+    )["data"]
+    assert values == [version]
+
+
+def test_every_recording_rule_produces_series(stack: Stack) -> None:
+    records = [
+        rule["record"]
+        for path in RULE_FILES
+        for group in yaml.safe_load(path.read_text())["groups"]
+        for rule in group["rules"]
+        if "record" in rule
+    ]
+    assert len(records) >= 20
+    missing = [record for record in records if not query(stack.prometheus, record)]
+    assert missing == []
+
+
+def test_recording_rules_compute_the_right_values(stack: Stack) -> None:
+    # Client errors are not server errors: the availability SLO is untouched.
+    (ratio,) = query(stack.prometheus, "job:slo_availability_errors:ratio_rate5m")
+    assert float(ratio["value"][1]) == 0
+    priors = {
+        s["metric"]["class"]: float(s["value"][1])
+        for s in query(stack.prometheus, "job_model_class:model_class_prior:max")
+    }
+    assert priors == pytest.approx({"setosa": 1 / 3, "versicolor": 1 / 3, "virginica": 1 / 3})
+    shares = query(stack.prometheus, "job_model_class:model_predictions:share_rate1h")
+    assert sum(float(s["value"][1]) for s in shares) == pytest.approx(1.0)
+
+
+def firing(am: Server, alertname: str) -> list[dict[str, Any]]:
+    alerts: list[dict[str, Any]] = am.get("/api/v2/alerts", filter=f'alertname="{alertname}"')
+    return [a for a in alerts if a["status"]["state"] == "active"]
+
+
+def test_real_faults_reach_alertmanager(stack: Stack, tmp_path: Path) -> None:
+    assert firing(stack.alertmanager, "GlassboxTargetDown") == []
+
+    # Fault 1: the service goes away.
+    stack.service.stop()
+    (down,) = wait_for(
+        lambda: firing(stack.alertmanager, "GlassboxTargetDown"), 30, "GlassboxTargetDown"
+    )
+    assert down["labels"]["severity"] == "critical"
+    assert down["labels"]["instance"] == f"127.0.0.1:{stack.port}"
+    assert down["annotations"]["runbook_url"].endswith("#glassboxtargetdown")
+    assert [r["name"] for r in down["receivers"]] == ["pager"]
+
+    # Fault 2: it comes back on the same port, without a model.
+    with running_service(tmp_path / "no-model", tmp_path, wait_ready=False, port=stack.port):
+        (not_loaded,) = wait_for(
+            lambda: firing(stack.alertmanager, "GlassboxModelNotLoaded"),
+            30,
+            "GlassboxModelNotLoaded",
+        )
+        assert not_loaded["labels"]["severity"] == "critical"
+        assert "model_load_failed" in not_loaded["annotations"]["description"]
+
+        # The overview's active-alerts panel now has rows.
+        (panel,) = [
+            p
+            for p in load_dashboard(ROOT / "dashboards" / ALERTS_PANEL[0])["panels"]
+            if p["title"] == ALERTS_PANEL[1]
+        ]
+        rows = query(stack.prometheus, panel["targets"][0]["expr"])
+        assert "GlassboxModelNotLoaded" in {row["metric"]["alertname"] for row in rows}
+
+
+def test_alertmanager_inhibits_symptoms_of_a_down_target(stack: Stack) -> None:
+    def alert(name: str, instance: str) -> dict[str, Any]:
+        return {
+            "labels": {"alertname": name, "job": "inhibition-test", "instance": instance,
+                       "severity": "critical"},
+            "annotations": {"summary": "inhibition test"},
+        }  # fmt: skip
+
+    requests.post(
+        f"{stack.alertmanager.url}/api/v2/alerts",
+        data=json.dumps(
+            [
+                alert("GlassboxTargetDown", "pod-a"),
+                alert("GlassboxModelNotLoaded", "pod-a"),
+                alert("GlassboxModelNotLoaded", "pod-b"),
+            ]
+        ),
+        headers={"content-type": "application/json"},
+        timeout=5,
+    ).raise_for_status()
+
+    def states() -> dict[str, list[str]]:
+        alerts = stack.alertmanager.get(
+            "/api/v2/alerts", filter=['job="inhibition-test"', 'alertname="GlassboxModelNotLoaded"']
+        )
+        return {a["labels"]["instance"]: a["status"]["inhibitedBy"] for a in alerts}
+
+    result = wait_for(lambda: len(states()) == 2 and states(), 10, "alerts to be stored")
+    assert result["pod-a"], "the down target's own model alert is inhibited"
+    assert result["pod-b"] == [], "another instance's alert is not"
+
+
+def test_kubernetes_scrape_job_relabels_a_pod_into_job_glassbox(tmp_path: Path) -> None:
+    port = free_port()
+    address = "127.0.0.1:9"  # what discovery reports; the port annotation must replace it
+    unannotated = {
+        "__meta_kubernetes_pod_annotation_prometheus_io_scrape": "false",
+        "__meta_kubernetes_pod_name": "unannotated",
+    }
+    finished = {
+        "__meta_kubernetes_pod_phase": "Succeeded",
+        "__meta_kubernetes_pod_name": "finished-job",
+    }
+    jobs = kubernetes_jobs_with_static_targets(
+        [
+            (address, pod_meta_labels(port)),
+            (address, pod_meta_labels(port, **unannotated)),
+            (address, pod_meta_labels(port, **finished)),
+        ]
+    )
+    config = write_config(tmp_path / "prometheus.yml", jobs, scrape_interval="1s")
+    with (
+        # Only /metrics is scraped here, so a service without a model will do.
+        running_service(tmp_path / "no-model", tmp_path, wait_ready=False, port=port),
+        prometheus(config, tmp_path) as prom,
+    ):
+        (series,) = wait_for(lambda: query(prom, "up == 1"), 30, "the relabelled target")
+        labels = series["metric"]
+        assert labels["job"] == "glassbox"
+        assert labels["instance"] == f"127.0.0.1:{port}"
+        assert {k: labels[k] for k in ("namespace", "pod", "container")} == {
+            "namespace": "ml",
+            "pod": "glassbox-7d9f-abc",
+            "container": "glassbox",
+        }
+        targets = prom.get("/api/v1/targets")["data"]
+        assert len(targets["activeTargets"]) == 1
+        dropped_pods = {
+            t["discoveredLabels"]["__meta_kubernetes_pod_name"] for t in targets["droppedTargets"]
+        }
+        assert dropped_pods == {"unannotated", "finished-job"}
