@@ -9,7 +9,7 @@ PORT ?= 8000
 MODEL := artifacts/latest/metadata.json
 PYTEST_ARGS ?=
 
-.PHONY: help install tools train run test lint format monitor monitoring clean
+.PHONY: help install tools train run test lint format monitor monitoring chart-sync clean
 
 help: ## List every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -26,8 +26,9 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-tools: install node_modules/.installed ## Install what the tests run for real: promtool, amtool, LogQL grammar
+tools: install node_modules/.installed ## Install what the tests run for real: promtool, amtool, helm, LogQL grammar
 	@scripts/install-system-deps.sh
+	@$(BIN)/python scripts/install-helm.py
 
 train: install ## Train the Iris model into artifacts/ (fails below --min-accuracy)
 	$(BIN)/python train.py $(TRAIN_ARGS)
@@ -52,8 +53,14 @@ format: install ## Apply ruff fixes and formatting
 monitor: tools ## Run the shipped Prometheus (:9090) and Alertmanager (:9093) against `make run`
 	@scripts/monitor-local.sh
 
-monitoring: install ## Regenerate rules and dashboards from monitoring/mixin/
+monitoring: install ## Regenerate rules and dashboards from monitoring/mixin/, then chart-sync
 	$(BIN)/python -m monitoring.mixin
+	@$(MAKE) --no-print-directory chart-sync
+
+chart-sync: ## Copy dashboards/ and monitoring/prometheus/rules/ into the Helm chart
+	rm -f helm/glassbox/files/dashboards/*.json helm/glassbox/files/rules/*.yml
+	cp dashboards/*.json helm/glassbox/files/dashboards/
+	cp monitoring/prometheus/rules/*.yml helm/glassbox/files/rules/
 
 clean: ## Remove the venv, caches and trained artifacts
 	rm -rf $(VENV) artifacts node_modules .pytest_cache .mypy_cache .ruff_cache

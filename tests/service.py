@@ -45,8 +45,21 @@ class Service:
         """Every stdout line, parsed; a line that is not one JSON object fails the test."""
         return [json.loads(line) for line in self.raw_lines()]
 
-    def lines_for(self, request_id: str) -> list[dict[str, Any]]:
-        return [line for line in self.log_lines() if line.get("request_id") == request_id]
+    def lines_for(self, request_id: str, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """Every line of one request, once its access line is written.
+
+        The access line is written just after the response is sent, so a client
+        can read the log before it lands; every request writes one, so wait for it.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = [line for line in self.log_lines() if line.get("request_id") == request_id]
+            if (
+                any(line["event"] == "http_request" for line in lines)
+                or time.monotonic() > deadline
+            ):
+                return lines
+            time.sleep(0.02)
 
     def wait_for_log(self, event: str, timeout: float = 5.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout

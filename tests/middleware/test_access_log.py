@@ -71,5 +71,6 @@ def test_access_line_uses_route_template_and_prediction_fields(service: Service)
 
 
 def test_uvicorn_access_log_is_off(service: Service) -> None:
-    requests.get(f"{service.url}/healthz", timeout=5)
+    requests.get(f"{service.url}/healthz", headers={"X-Request-ID": "uvicorn-off"}, timeout=5)
+    assert [line["logger"] for line in service.lines_for("uvicorn-off")] == ["glassbox.access"]
     assert not [line for line in service.log_lines() if line["logger"] == "uvicorn.access"]

@@ -99,6 +99,7 @@ def test_grafana_gets_prometheus_loki_and_alertmanager() -> None:
 def test_loki_derived_field_links_a_real_request_id(service: Service) -> None:
     (field,) = datasources()["loki"]["jsonData"]["derivedFields"]
     service.post("/predict", VALID_FLOWER, headers={"X-Request-ID": "derived-42"})
+    service.lines_for("derived-42")  # waits for the access line
     (raw,) = [line for line in service.raw_lines() if '"derived-42"' in line]
 
     match = re.search(field["matcherRegex"], raw)

@@ -1,0 +1,58 @@
+{{/* Chart name, overridable. */}}
+{{- define "glassbox.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Fully qualified app name; the release name alone when it already contains the chart name. */}}
+{{- define "glassbox.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "glassbox.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels on every resource. */}}
+{{- define "glassbox.labels" -}}
+helm.sh/chart: {{ include "glassbox.chart" . }}
+{{ include "glassbox.selectorLabels" . }}
+app.kubernetes.io/version: {{ include "glassbox.imageTag" . | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: glassbox
+{{- end }}
+
+{{/* Selector labels: stable across upgrades. */}}
+{{- define "glassbox.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "glassbox.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "glassbox.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "glassbox.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "glassbox.imageTag" -}}
+{{- default .Chart.AppVersion .Values.image.tag }}
+{{- end }}
+
+{{- define "glassbox.image" -}}
+{{- printf "%s:%s" .Values.image.repository (include "glassbox.imageTag" .) }}
+{{- end }}
+
+{{/* The Prometheus query KEDA scales on: prediction requests per second in this release. */}}
+{{- define "glassbox.kedaQuery" -}}
+sum(rate(http_requests_total{job="{{ include "glassbox.name" . }}", namespace="{{ .Release.Namespace }}", handler=~"/predict|/predict/batch"}[1m]))
+{{- end }}

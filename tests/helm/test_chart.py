@@ -1,0 +1,275 @@
+"""The Helm chart, rendered by the real helm and checked against Kubernetes schemas."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from fastapi import FastAPI
+
+from app.api.main import api_router
+from app.core.config import Settings
+from tests.helm.chart import CHART, SCENARIOS, helm, of_kind, only, render
+from tests.monitoring.queries import promql_error
+from tests.service import ROOT
+
+KUBERNETES_VERSIONS = ["1.30.0", "1.31.0", "1.32.0", "1.33.0", "1.34.0"]
+# Custom resources: no schema in kubernetes-validate; checked by the tests below instead.
+CRD_KINDS = {"ServiceMonitor", "PrometheusRule", "ScaledObject"}
+MONITORING = CHART / "ci" / "monitoring-values.yaml"
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=str)
+def test_helm_lint_strict(scenario: str) -> None:
+    values = SCENARIOS[scenario]
+    result = helm("lint", "--strict", str(CHART), *(["-f", str(values)] if values else []))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=str)
+def test_rendered_manifests_match_kubernetes_schemas(scenario: str, version: str) -> None:
+    for doc in render(SCENARIOS[scenario]):
+        try:
+            kubernetes_validate.validate(doc, version, strict=True)
+        except kubernetes_validate.SchemaNotFoundError:
+            assert doc["kind"] in CRD_KINDS, f"no schema for {doc['kind']}"
+
+
+def test_default_release_has_the_expected_resources() -> None:
+    kinds = sorted(doc["kind"] for doc in render())
+    assert kinds == sorted(
+        ["ServiceAccount", "Service", "Deployment", "HorizontalPodAutoscaler",
+         "PodDisruptionBudget", "Pod"]
+    )  # fmt: skip
+
+
+def test_hpa_scales_the_deployment_on_cpu() -> None:
+    docs = render()
+    hpa, deployment = only(docs, "HorizontalPodAutoscaler"), only(docs, "Deployment")
+    target = hpa["spec"]["scaleTargetRef"]
+    assert (target["kind"], target["name"]) == ("Deployment", deployment["metadata"]["name"])
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 10)
+    (cpu,) = hpa["spec"]["metrics"]
+    assert cpu["resource"]["name"] == "cpu"
+    assert cpu["resource"]["target"]["averageUtilization"] == 60
+    assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 300
+    assert "replicas" not in deployment["spec"], "the HPA owns the replica count"
+
+
+def container(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    (main,) = only(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+    assert isinstance(main, dict)
+    return main
+
+
+def env_of(main: dict[str, Any]) -> dict[str, str]:
+    return {item["name"]: item["value"] for item in main["env"]}
+
+
+def test_probes_hit_routes_the_service_has() -> None:
+    main = container(render())
+    api = FastAPI()
+    api.include_router(api_router)
+    routes = set(api.openapi()["paths"])
+    assert main["startupProbe"]["httpGet"]["path"] == "/healthz"
+    assert main["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert main["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert main[probe]["httpGet"]["path"] in routes
+        assert main[probe]["httpGet"]["port"] == "http"
+
+
+def test_container_port_is_the_port_the_service_listens_on() -> None:
+    docs = render(None, "containerPort=9000")
+    main = container(docs)
+    (port,) = main["ports"]
+    assert port == {"name": "http", "containerPort": 9000, "protocol": "TCP"}
+    assert env_of(main)["PORT"] == "9000"
+    (service_port,) = only(docs, "Service")["spec"]["ports"]
+    assert service_port["targetPort"] == "http"
+    pod = only(docs, "Deployment")["spec"]["template"]["metadata"]
+    assert pod["annotations"]["prometheus.io/port"] == "9000"
+
+
+def test_values_map_onto_every_setting() -> None:
+    main = container(render(None, "config.webConcurrency=3", "config.logLevel=DEBUG"))
+    env = env_of(main)
+    assert set(Settings.model_fields) <= set(env), "every Settings field is set by the chart"
+    assert env["WEB_CONCURRENCY"] == "3"
+    assert env["LOG_LEVEL"] == "DEBUG"
+    assert env["HOST"] == "0.0.0.0"
+    assert env["PROMETHEUS_MULTIPROC_DIR"] == "/var/run/glassbox/metrics"
+    # The values the chart passes are values the service accepts.
+    Settings.model_validate({k: v for k, v in env.items() if k in Settings.model_fields})
+
+
+def test_single_worker_does_not_switch_to_multiprocess_metrics() -> None:
+    assert "PROMETHEUS_MULTIPROC_DIR" not in env_of(container(render()))
+
+
+def test_pods_are_locked_down_and_sized() -> None:
+    docs = render()
+    pod = only(docs, "Deployment")["spec"]["template"]["spec"]
+    main = container(docs)
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["automountServiceAccountToken"] is False
+    assert only(docs, "ServiceAccount")["automountServiceAccountToken"] is False
+    security = main["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert security["runAsUser"] != 0
+    assert set(main["resources"]) == {"requests", "limits"}
+    assert {"cpu", "memory"} <= set(main["resources"]["limits"])
+    mounts = {m["mountPath"] for m in main["volumeMounts"]}
+    assert {"/tmp", "/var/run/glassbox/metrics"} <= mounts
+    assert all("emptyDir" in v for v in pod["volumes"])
+
+
+def test_rollouts_drain_in_flight_requests() -> None:
+    docs = render()
+    deployment = only(docs, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    pre_stop = container(docs)["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert pre_stop > 0
+    # preStop pause plus uvicorn's 20 s graceful shutdown fit in the grace period.
+    assert pod["terminationGracePeriodSeconds"] >= pre_stop + 20
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    (spread,) = pod["topologySpreadConstraints"]
+    assert spread["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    assert only(docs, "PodDisruptionBudget")["spec"]["selector"] == deployment["spec"]["selector"]
+
+
+def test_service_monitor_selects_the_service_port_and_kube_prometheus_stack() -> None:
+    docs = render(MONITORING)
+    monitor, service = only(docs, "ServiceMonitor"), only(docs, "Service")
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= service["metadata"]["labels"].items()
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
+    assert endpoint["path"] == "/metrics"
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    # job = the Service's app.kubernetes.io/name label = "glassbox", what the rules select.
+    assert service["metadata"]["labels"][monitor["spec"]["jobLabel"]] == "glassbox"
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["ml"]}
+
+
+def test_prometheus_rules_are_exactly_the_monitoring_rules() -> None:
+    rules = of_kind(render(MONITORING), "PrometheusRule")
+    shipped = sorted((ROOT / "monitoring" / "prometheus" / "rules").glob("*.yml"))
+    assert len(rules) == len(shipped)
+    rendered_groups = [group for rule in rules for group in rule["spec"]["groups"]]
+    source_groups = [g for path in shipped for g in yaml.safe_load(path.read_text())["groups"]]
+    assert sorted(rendered_groups, key=str) == sorted(source_groups, key=str)
+    for rule in rules:
+        assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+
+
+def test_dashboard_configmaps_carry_exactly_the_dashboards() -> None:
+    maps = of_kind(render(MONITORING), "ConfigMap")
+    dashboards = {
+        name: text
+        for cm in maps
+        if cm["metadata"]["labels"].get("grafana_dashboard") == "1"
+        for name, text in cm["data"].items()
+    }
+    sources = {p.name: p.read_text() for p in (ROOT / "dashboards").glob("*.json")}
+    assert set(dashboards) == set(sources)
+    for name, text in dashboards.items():
+        assert text + "\n" == sources[name], name
+        assert json.loads(text)["uid"] == json.loads(sources[name])["uid"]
+
+
+def test_chart_copies_have_not_drifted_from_the_sources() -> None:
+    pairs = [
+        (CHART / "files" / "dashboards", ROOT / "dashboards", "*.json"),
+        (CHART / "files" / "rules", ROOT / "monitoring" / "prometheus" / "rules", "*.yml"),
+    ]
+    for copies, sources, pattern in pairs:
+        copy_texts = {p.name: p.read_text() for p in copies.glob(pattern)}
+        source_texts = {p.name: p.read_text() for p in sources.glob(pattern)}
+        assert copy_texts == source_texts, "run `make chart-sync` and commit the result"
+
+
+def test_datasource_configmap_links_request_ids_like_the_provisioning() -> None:
+    (cm,) = [
+        c for c in of_kind(render(MONITORING), "ConfigMap")
+        if c["metadata"]["labels"].get("grafana_datasource") == "1"
+    ]  # fmt: skip
+    (document,) = [yaml.safe_load(text) for text in cm["data"].values()]
+    (loki,) = document["datasources"]
+    provisioning = yaml.safe_load(
+        (
+            ROOT / "monitoring" / "grafana" / "provisioning" / "datasources" / "glassbox.yml"
+        ).read_text()
+    )
+    (provisioned,) = [d for d in provisioning["datasources"] if d["uid"] == "loki"]
+    assert loki["jsonData"]["derivedFields"] == provisioned["jsonData"]["derivedFields"]
+
+
+def test_keda_replaces_the_cpu_hpa() -> None:
+    docs = render(CHART / "ci" / "keda-values.yaml")
+    assert of_kind(docs, "HorizontalPodAutoscaler") == []
+    scaled = only(docs, "ScaledObject")
+    assert scaled["spec"]["scaleTargetRef"]["name"] == only(docs, "Deployment")["metadata"]["name"]
+    (trigger,) = scaled["spec"]["triggers"]
+    query = trigger["metadata"]["query"]
+    assert promql_error(query) is None
+    assert 'job="glassbox"' in query
+    assert 'namespace="ml"' in query
+
+
+def test_ingress_and_network_policy_point_at_the_http_port() -> None:
+    docs = render(CHART / "ci" / "ingress-networkpolicy-values.yaml")
+    (rule,) = only(docs, "Ingress")["spec"]["rules"]
+    backend = rule["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": only(docs, "Service")["metadata"]["name"], "port": {"name": "http"}}
+    policy = only(docs, "NetworkPolicy")["spec"]
+    assert policy["ingress"][0]["ports"] == [{"port": "http", "protocol": "TCP"}]
+    assert policy["egress"] == []
+
+
+def test_helm_test_pod_posts_a_prediction() -> None:
+    (pod,) = [
+        d
+        for d in of_kind(render(), "Pod")
+        if d["metadata"]["annotations"].get("helm.sh/hook") == "test"
+    ]
+    script = pod["spec"]["containers"][0]["args"][0]
+    assert "http://glassbox:80/predict" in script
+    assert "setosa" in script
+    assert pod["spec"]["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "config.logLevel=LOUD",
+        "config.maxBatchSize=0",
+        "config.webConcurrency=100",
+        "autoscaling.targetCPUUtilizationPercentage=150",
+        "replicaCount=0",
+        "image.pullPolicy=Sometimes",
+        "service.type=ExternalName",
+        "replicaz=3",
+        "metrics.serviceMonitor.interval=soon",
+    ],
+)
+def test_schema_rejects_bad_values(bad: str) -> None:
+    result = helm("template", "glassbox", str(CHART), "--set", bad)
+    assert result.returncode != 0
+    assert "schema" in result.stderr
+
+
+def test_notes_tell_how_to_call_and_find_logs(tmp_path: Path) -> None:
+    result = helm("install", "glassbox", str(CHART), "--namespace", "ml", "--dry-run=client")
+    assert result.returncode == 0, result.stderr
+    notes = result.stdout.split("NOTES:", 1)[1]
+    assert "kubectl --namespace ml port-forward svc/glassbox 8000:80" in notes
+    assert "curl -s -X POST localhost:8000/predict" in notes
+    assert '| json | request_id="' in notes
+    assert "helm test glassbox" in notes
