@@ -26,7 +26,11 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-tools: install node_modules/.installed ## Install what the tests run for real: promtool, amtool, helm, LogQL grammar
+.tools/checkov/bin/checkov:
+	$(PYTHON) -m venv .tools/checkov
+	.tools/checkov/bin/python -m pip install --quiet 'checkov==3.3.30'
+
+tools: install node_modules/.installed .tools/checkov/bin/checkov ## Install what the tests run for real: promtool, amtool, helm, checkov, LogQL grammar
 	@scripts/install-system-deps.sh
 	@$(BIN)/python scripts/install-helm.py
 
