@@ -9,7 +9,7 @@ PORT ?= 8000
 MODEL := artifacts/latest/metadata.json
 PYTEST_ARGS ?=
 
-.PHONY: help install tools train run test lint format monitor monitoring chart-sync clean
+.PHONY: help install tools train run test lint format monitor monitoring chart-sync k8s-manifests clean
 
 help: ## List every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -65,6 +65,9 @@ chart-sync: ## Copy dashboards/ and monitoring/prometheus/rules/ into the Helm c
 	rm -f helm/glassbox/files/dashboards/*.json helm/glassbox/files/rules/*.yml
 	cp dashboards/*.json helm/glassbox/files/dashboards/
 	cp monitoring/prometheus/rules/*.yml helm/glassbox/files/rules/
+
+k8s-manifests: tools ## Render the chart into k8s/glassbox.yaml for kubectl users
+	@PATH="$(CURDIR)/.tools/bin:$$PATH" scripts/render-k8s.sh
 
 clean: ## Remove the venv, caches and trained artifacts
 	rm -rf $(VENV) artifacts node_modules .pytest_cache .mypy_cache .ruff_cache

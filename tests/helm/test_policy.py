@@ -19,6 +19,8 @@ def test_checkov_finds_no_unjustified_failure(tmp_path: Path) -> None:
         result = helm(*args, *(["-f", str(values)] if values else []))
         assert result.returncode == 0, result.stderr
         (tmp_path / f"{name.replace('/', '-')}.yaml").write_text(result.stdout)
+    for manifest in (ROOT / "k8s").rglob("*.yaml"):  # the plain manifests and load test too
+        (tmp_path / f"k8s-{manifest.parent.name}-{manifest.name}").write_text(manifest.read_text())
 
     scan = subprocess.run(
         [str(CHECKOV), "-d", str(tmp_path), "--framework", "kubernetes", "--skip-download",
