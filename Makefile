@@ -9,7 +9,7 @@ PORT ?= 8000
 MODEL := artifacts/latest/metadata.json
 PYTEST_ARGS ?=
 
-.PHONY: help install tools train run test lint format monitor monitoring chart-sync k8s-manifests clean
+.PHONY: help install tools train run test lint format monitor monitoring chart-sync k8s-manifests stack-install stack-uninstall kind-up kind-down clean
 
 help: ## List every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -68,6 +68,18 @@ chart-sync: ## Copy dashboards/ and monitoring/prometheus/rules/ into the Helm c
 
 k8s-manifests: tools ## Render the chart into k8s/glassbox.yaml for kubectl users
 	@PATH="$(CURDIR)/.tools/bin:$$PATH" scripts/render-k8s.sh
+
+stack-install: ## Install kube-prometheus-stack, Loki, Promtail (LOG_COLLECTOR=alloy for Alloy) and Glassbox into the current kube context
+	@PATH="$(CURDIR)/.tools/bin:$$PATH" scripts/stack.sh install
+
+stack-uninstall: ## Remove what stack-install installed
+	@PATH="$(CURDIR)/.tools/bin:$$PATH" scripts/stack.sh uninstall
+
+kind-up: ## Create a kind cluster with the stack and a locally built image (needs Docker and kind)
+	@PATH="$(CURDIR)/.tools/bin:$$PATH" scripts/kind.sh up
+
+kind-down: ## Delete the kind cluster
+	@scripts/kind.sh down
 
 clean: ## Remove the venv, caches and trained artifacts
 	rm -rf $(VENV) artifacts node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Install the real tools the test suite runs: Prometheus + promtool and
-# Alertmanager + amtool from Debian's packages. Idempotent; CI runs it as root.
+# Alertmanager + amtool, and shellcheck, from Debian's packages. Idempotent; CI runs it as root.
 set -euo pipefail
 
 missing=()
 command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v amtool >/dev/null 2>&1 && command -v prometheus-alertmanager >/dev/null 2>&1 \
     || missing+=(prometheus-alertmanager)
+command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=""
