@@ -1,6 +1,7 @@
 """The Helm chart, rendered by the real helm and checked against Kubernetes schemas."""
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -273,3 +274,17 @@ def test_notes_tell_how_to_call_and_find_logs(tmp_path: Path) -> None:
     assert "curl -s -X POST localhost:8000/predict" in notes
     assert '| json | request_id="' in notes
     assert "helm test glassbox" in notes
+
+
+def test_readme_documents_every_value() -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    readme = (CHART / "README.md").read_text()
+    for key, value in values.items():
+        assert f"`{key}" in readme, key
+        if isinstance(value, dict) and key not in {
+            "podSecurityContext",
+            "securityContext",
+            "resources",
+        }:
+            for child in value:
+                assert re.search(rf"`({key})?\.{child}`|`{key}\.{child}", readme), f"{key}.{child}"
