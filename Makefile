@@ -9,16 +9,23 @@ PORT ?= 8000
 MODEL := artifacts/latest/metadata.json
 PYTEST_ARGS ?=
 
-.PHONY: help install tools train run test lint format monitor monitoring chart-sync k8s-manifests stack-install stack-uninstall kind-up kind-down clean
+.PHONY: help install lock tools train run test lint format monitor monitoring chart-sync k8s-manifests stack-install stack-uninstall kind-up kind-down stack-up stack-down traffic clean
 
 help: ## List every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(VENV)/.installed: pyproject.toml
+# Runtime dependencies come from requirements.lock, exactly as in the image, so the
+# model trained and tested here is read by the same scikit-learn the image serves with.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade 'pip>=25.1'
-	$(BIN)/python -m pip install --quiet --editable . --group dev
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --editable .
+	$(BIN)/python -m pip install --quiet --group dev
 	@touch $@
+
+lock: install ## Re-resolve requirements.lock (hashed) from pyproject.toml's runtime dependencies
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --output-file requirements.lock pyproject.toml
 
 install: $(VENV)/.installed ## Create .venv and install the service and its dev tools
 
@@ -80,6 +87,16 @@ kind-up: ## Create a kind cluster with the stack and a locally built image (need
 
 kind-down: ## Delete the kind cluster
 	@scripts/kind.sh down
+
+stack-up: ## Run the whole stack in Docker: service, Prometheus, Alertmanager, Loki, Promtail, Grafana on :3000
+	@test -f .env || { echo "cp .env.example .env and set GRAFANA_ADMIN_PASSWORD first"; exit 1; }
+	docker compose up --detach --build
+
+stack-down: ## Stop the compose stack (volumes are kept; add -v by hand to drop them)
+	docker compose down
+
+traffic: install ## Send 60 s of mixed good and bad requests to http://127.0.0.1:$(PORT)
+	$(BIN)/python scripts/traffic.py --url http://127.0.0.1:$(PORT) --seconds $${SECONDS_OF_TRAFFIC:-60}
 
 clean: ## Remove the venv, caches and trained artifacts
 	rm -rf $(VENV) artifacts node_modules .pytest_cache .mypy_cache .ruff_cache
