@@ -39,7 +39,7 @@ node_modules/.installed: package.json package-lock.json
 
 tools: install node_modules/.installed .tools/checkov/bin/checkov ## Install what the tests run for real: promtool, amtool, helm, checkov, LogQL grammar
 	@scripts/install-system-deps.sh
-	@$(BIN)/python scripts/install-helm.py
+	@$(BIN)/python scripts/install_helm.py
 
 train: install ## Train the Iris model into artifacts/ (fails below --min-accuracy)
 	$(BIN)/python train.py $(TRAIN_ARGS)
@@ -55,7 +55,7 @@ test: tools ## Run the whole test suite (real processes, real HTTP, real Prometh
 lint: install ## ruff (lint + format check) and mypy --strict
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy app train.py tests monitoring
+	$(BIN)/mypy app train.py tests monitoring scripts
 
 format: install ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the real tools the test suite runs: Prometheus + promtool and
-# Alertmanager + amtool, and shellcheck, from Debian's packages. Idempotent; CI runs it as root.
+# Alertmanager + amtool, shellcheck and docker-compose, from Debian's packages. Idempotent; CI runs it as root.
 set -euo pipefail
 
 missing=()
@@ -8,6 +8,8 @@ command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || 
 command -v amtool >/dev/null 2>&1 && command -v prometheus-alertmanager >/dev/null 2>&1 \
     || missing+=(prometheus-alertmanager)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+# Compose v1 validates compose.yaml offline (`docker-compose config`); no engine needed.
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=""

@@ -29,9 +29,11 @@ def one_request(session: requests.Session, url: str) -> int:
         return session.post(f"{url}/predict", json=body, headers=headers, timeout=5).status_code
     if roll < 0.85:
         batch = {"instances": random.choices(FLOWERS, k=random.randint(2, 50))}  # noqa: S311
-        return session.post(f"{url}/predict/batch", json=batch, headers=headers, timeout=5).status_code
+        return session.post(
+            f"{url}/predict/batch", json=batch, headers=headers, timeout=5
+        ).status_code
     if roll < 0.95:
-        bad = {"sepal_length": -1, "sepal_width": "wide"}
+        bad: dict[str, float | str] = {"sepal_length": -1, "sepal_width": "wide"}
         return session.post(f"{url}/predict", json=bad, headers=headers, timeout=5).status_code
     return session.get(f"{url}/no-such-page", headers=headers, timeout=5).status_code
 

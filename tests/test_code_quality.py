@@ -16,7 +16,7 @@ BIN = Path(sys.executable).parent
     [
         ["ruff", "check", "."],
         ["ruff", "format", "--check", "."],
-        ["mypy", "app", "train.py", "tests", "monitoring"],
+        ["mypy", "app", "train.py", "tests", "monitoring", "scripts"],
     ],
     ids=["ruff-check", "ruff-format", "mypy"],
 )

@@ -1,0 +1,92 @@
+"""The helper scripts the workflows and Makefile run, exercised for real where they can be."""
+
+import json
+import re
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+from tests.monitoring.queries import logql_errors, promql_error
+from tests.service import ROOT, Service, train
+
+
+def run_script(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / name), *args],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
+def test_train_summary_shows_metrics_and_flags_a_drop(tmp_path: Path) -> None:
+    good = train(tmp_path / "good", "--model-version", "good")
+    assert good.returncode == 0
+    worse = train(
+        tmp_path / "worse", "--model-version", "worse", "--c", "0.001", "--min-accuracy", "0"
+    )
+    assert worse.returncode == 0
+    log = tmp_path / "train.log"
+    log.write_text(worse.stdout)
+
+    result = run_script(
+        "train_summary.py", "--log", str(log),
+        "--metadata", str(tmp_path / "worse/latest/metadata.json"),
+        "--baseline", str(tmp_path / "good/latest/metadata.json"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = result.stdout
+    worse_meta = json.loads((tmp_path / "worse/latest/metadata.json").read_text())
+    assert f"| accuracy | {worse_meta['metrics']['accuracy']:.4f}" in summary
+    assert "lower than the base branch" in summary
+    assert "| **setosa** |" in summary
+    assert "`good`" in summary
+
+
+def test_train_summary_reports_a_failed_quality_gate(tmp_path: Path) -> None:
+    failed = train(tmp_path, "--min-accuracy", "0.999")
+    assert failed.returncode == 1
+    log = tmp_path / "train.log"
+    log.write_text(failed.stdout)
+    result = run_script("train_summary.py", "--log", str(log))
+    assert "Quality gate failed" in result.stdout
+    assert "< 0.999" in result.stdout
+
+
+def test_traffic_sends_a_mix_and_stops_by_itself(service: Service) -> None:
+    result = run_script("traffic.py", "--url", service.url, "--seconds", "2", "--rate", "40")
+    assert result.returncode == 0, result.stderr
+    counts = dict(pair.split(":") for pair in result.stdout.split())
+    assert int(counts["200"]) > 10
+    assert set(counts) <= {"200", "404", "422"}
+
+
+def test_traffic_refuses_other_hosts() -> None:
+    result = run_script("traffic.py", "--url", "http://10.0.0.1:8000", "--seconds", "1")
+    assert result.returncode == 2
+    assert "must point at this machine" in result.stderr
+
+
+def test_e2e_queries_parse() -> None:
+    source = (ROOT / "scripts" / "e2e_check.py").read_text()
+    (promql,) = re.findall(r"query = '(.+)'", source)
+    assert promql_error(promql) is None
+    (logql,) = re.findall(r"logql = f'(.+)'", source)
+    assert (
+        logql_errors([logql.replace("{{", "{").replace("}}", "}").replace("{request_id}", "e2e-1")])
+        == []
+    )
+
+
+def test_runtime_dependencies_are_installed_at_their_locked_versions() -> None:
+    import tomllib
+
+    lock = (ROOT / "requirements.lock").read_text()
+    pins = dict(re.findall(r"^([a-z0-9-]+)==([^\s\\]+)", lock, re.M))
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for requirement in project["dependencies"]:
+        name = re.split(r"[<>=\[ ]", requirement, maxsplit=1)[0].lower()
+        assert name in pins, f"{name} is not in requirements.lock: run `make lock`"
+        assert version(name) == pins[name], (
+            f"{name}: installed {version(name)}, locked {pins[name]}"
+        )
+    assert all(re.search(r"--hash=sha256:[0-9a-f]{64}", block) for block in lock.split("==")[1:])

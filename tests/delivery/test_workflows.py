@@ -1,0 +1,129 @@
+"""GitHub workflows: actionlint, zizmor (offline), the workflow schema, and our own rules."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.service import ROOT
+
+BIN = Path(sys.executable).parent
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+ACTIONS = sorted((ROOT / ".github" / "actions").glob("*/action.yml"))
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
+
+
+def run(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+
+
+def load(path: Path) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load(path.read_text())
+    return document
+
+
+def test_the_four_workflows_exist() -> None:
+    assert {p.stem for p in WORKFLOWS} == {"train", "ci", "deploy", "e2e"}
+
+
+def test_actionlint() -> None:
+    result = run(str(BIN / "actionlint"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_zizmor_finds_nothing_of_medium_severity_or_above() -> None:
+    result = run(str(BIN / "zizmor"), "--offline", "--min-severity", "medium", ".github")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("paths", "schema"),
+    [
+        (WORKFLOWS, "vendor.github-workflows"),
+        (ACTIONS, "vendor.github-actions"),
+        ([ROOT / ".github" / "dependabot.yml"], "vendor.dependabot"),
+    ],
+    ids=["workflows", "actions", "dependabot"],
+)
+def test_schemas(paths: list[Path], schema: str) -> None:
+    result = run(str(BIN / "check-jsonschema"), "--builtin-schema", schema, *map(str, paths))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
+def test_least_privilege_timeouts_and_no_persisted_credentials(path: Path) -> None:
+    workflow = load(path)
+    assert workflow["permissions"] == {}, "deny everything at the top, grant per job"
+    text = path.read_text()
+    for name, job in workflow["jobs"].items():
+        assert "timeout-minutes" in job, name
+        assert "permissions" in job, name
+        for scope in job["permissions"]:
+            # Every grant says why, in a comment on its line.
+            assert re.search(rf"^\s+{scope}: \w+ # .+$", text, re.M), (
+                f"{name}: {scope} needs a reason"
+            )
+        for step in job.get("steps", []):
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False, name
+
+
+@pytest.mark.parametrize("path", WORKFLOWS + ACTIONS, ids=lambda p: p.parent.name + "/" + p.stem)
+def test_actions_are_pinned_by_sha_with_a_version_comment(path: Path) -> None:
+    for line in path.read_text().splitlines():
+        match = re.match(r"^\s*(?:- )?uses: (\S+)(.*)$", line)
+        if not match or match.group(1).startswith("./"):
+            continue
+        assert PINNED.match(match.group(1)), line
+        assert re.fullmatch(r" # v\d+\.\d+\.\d+", match.group(2)), f"version comment: {line}"
+
+
+def test_one_sha_per_action() -> None:
+    shas: dict[str, set[str]] = {}
+    for path in WORKFLOWS:
+        for action, sha in re.findall(r"uses: ([\w./-]+)@([0-9a-f]{40})", path.read_text()):
+            shas.setdefault(action, set()).add(sha)
+    assert {action: len(found) for action, found in shas.items() if len(found) > 1} == {}
+
+
+def test_ci_has_a_gate_that_needs_every_job() -> None:
+    jobs = load(ROOT / ".github" / "workflows" / "ci.yml")["jobs"]
+    gate = jobs["gate"]
+    assert set(gate["needs"]) == set(jobs) - {"gate"}
+    assert gate["if"] == "always()"
+    assert (
+        load(ROOT / ".github" / "workflows" / "ci.yml")["concurrency"]["cancel-in-progress"] is True
+    )
+
+
+def test_deploy_promotes_one_digest_through_protected_environments() -> None:
+    jobs = load(ROOT / ".github" / "workflows" / "deploy.yml")["jobs"]
+    assert [jobs[name]["environment"] for name in ("dev", "staging", "production")] == [
+        "dev", "staging", "production",
+    ]  # fmt: skip
+    assert "dev" in jobs["staging"]["needs"]
+    assert "staging" in jobs["production"]["needs"]
+    action = (ROOT / ".github" / "actions" / "helm-deploy" / "action.yml").read_text()
+    assert "--atomic" in action
+    assert 'helm" test glassbox' in action
+    assert 'helm" rollback glassbox' in action
+    assert "helm/environments/$ENVIRONMENT.yaml" in action
+    build = jobs["build"]
+    assert build["permissions"]["packages"] == "write"
+    assert any("attest-build-provenance" in s.get("uses", "") for s in build["steps"])
+
+
+def test_environment_values_exist_for_every_deploy_stage() -> None:
+    for name in ("dev", "staging", "production"):
+        assert (ROOT / "helm" / "environments" / f"{name}.yaml").exists()
+
+
+def test_dependabot_watches_pip_actions_docker() -> None:
+    config = load(ROOT / ".github" / "dependabot.yml")
+    assert {"pip", "github-actions", "docker"} <= {
+        u["package-ecosystem"] for u in config["updates"]
+    }
