@@ -65,6 +65,20 @@ def stat(title: str, description: str, *targets: dict[str, Any], **kw: Any) -> P
     return panel("stat", title, description, list(targets), **kw)
 
 
+def heatmap(title: str, description: str, bucket_rate: str, unit: str, **options: Any) -> Panel:
+    """A heatmap of pre-bucketed histogram increases (Grafana must not re-bucket them)."""
+    target = {"expr": f"sum by (le) ({bucket_rate})", "format": "heatmap", "legendFormat": "{{le}}"}
+    return panel(
+        "heatmap", title, description, [target], unit=unit, options={"calculate": False, **options}
+    )
+
+
+def instant_table(title: str, description: str, expr: str, **kw: Any) -> Panel:
+    return panel(
+        "table", title, description, [{"expr": expr, "format": "table", "instant": True}], **kw
+    )
+
+
 def _layout(panels: list[Panel]) -> list[Panel]:
     """Flow panels left to right into 24-column rows; ids in reading order."""
     x = y = row_height = 0
@@ -126,6 +140,11 @@ MODEL_VERSION_VAR = _query_var(
     f'label_values(model_info{{{c.SELECTOR}, namespace=~"$namespace"}}, model_version)',
     "Model version",
 )
+PROMETHEUS_VARS = [
+    _datasource_var("datasource", "prometheus", "Prometheus"),
+    NAMESPACE_VAR,
+    POD_VAR,
+]
 HANDLER_VAR = _query_var(
     "handler", f"label_values(http_requests_total{{{c.SELECTOR}}}, handler)", "Handler"
 )
@@ -218,19 +237,13 @@ def overview() -> dict[str, Any]:
             _target(_quantile("0.99", "http_request_duration_seconds", "handler", predict), "p99"),
             unit="s",
         ),
-        panel(
-            "heatmap",
+        heatmap(
             "Latency heatmap ($handler)",
             "Distribution of request latency for the handlers picked in the Handler variable.",
-            [
-                {
-                    "expr": f'sum by (le) (increase(http_request_duration_seconds_bucket{{{S}, handler=~"$handler"}}[{RATE}]))',
-                    "format": "heatmap",
-                    "legendFormat": "{{le}}",
-                }
-            ],
+            f'increase(http_request_duration_seconds_bucket{{{S}, handler=~"$handler"}}[{RATE}])',
             unit="s",
-            options={"calculate": False, "yAxis": {"unit": "s"}, "color": {"scheme": "Oranges"}},
+            yAxis={"unit": "s"},
+            color={"scheme": "Oranges"},
         ),
         stat(
             f"Availability SLO ({c.AVAILABILITY.objective:.1%}, {c.SLO_PERIOD})",
@@ -278,17 +291,10 @@ def overview() -> dict[str, Any]:
                 "latency",
             ),
         ),
-        panel(
-            "table",
+        instant_table(
             "Active alerts",
             "Glassbox alerts firing now, from Prometheus' ALERTS series.",
-            [
-                {
-                    "expr": 'ALERTS{alertname=~"Glassbox.*", alertstate="firing"}',
-                    "format": "table",
-                    "instant": True,
-                }
-            ],
+            'ALERTS{alertname=~"Glassbox.*", alertstate="firing"}',
             options={"showHeader": True},
         ),
     ]
@@ -297,12 +303,7 @@ def overview() -> dict[str, Any]:
         "Glassbox / Service overview",
         "RED metrics, SLOs and active alerts of the Glassbox inference service.",
         panels,
-        [
-            _datasource_var("datasource", "prometheus", "Prometheus"),
-            NAMESPACE_VAR,
-            POD_VAR,
-            HANDLER_VAR,
-        ],
+        [*PROMETHEUS_VARS, HANDLER_VAR],
     )
 
 
@@ -332,19 +333,12 @@ def model() -> dict[str, Any]:
             ),
             unit="percentunit",
         ),
-        panel(
-            "heatmap",
+        heatmap(
             "Confidence distribution",
             "Probability of the predicted class, per row.",
-            [
-                {
-                    "expr": f"sum by (le) (increase(model_prediction_confidence_bucket{{{MODEL_S}}}[{RATE}]))",
-                    "format": "heatmap",
-                    "legendFormat": "{{le}}",
-                }
-            ],
+            f"increase(model_prediction_confidence_bucket{{{MODEL_S}}}[{RATE}])",
             unit="percentunit",
-            options={"calculate": False, "color": {"scheme": "Blues"}},
+            color={"scheme": "Blues"},
         ),
         timeseries(
             "Mean confidence and low-confidence share",
@@ -384,17 +378,10 @@ def model() -> dict[str, Any]:
             ),
             _target(_quantile("0.99", "model_batch_size", "model_version", MODEL_S), "p99"),
         ),
-        panel(
-            "table",
+        instant_table(
             "Model versions in service",
             "Pods per model version and the scikit-learn version it was trained with.",
-            [
-                {
-                    "expr": f"count by (model_name, model_version, sklearn_version) (model_info{{{S}}})",
-                    "format": "table",
-                    "instant": True,
-                }
-            ],
+            f"count by (model_name, model_version, sklearn_version) (model_info{{{S}}})",
             width=24,
             height=6,
         ),
@@ -405,12 +392,7 @@ def model() -> dict[str, Any]:
         "What the model predicts, how sure it is, how fast, and how the served class mix "
         "compares with the training data.",
         panels,
-        [
-            _datasource_var("datasource", "prometheus", "Prometheus"),
-            NAMESPACE_VAR,
-            POD_VAR,
-            MODEL_VERSION_VAR,
-        ],
+        [*PROMETHEUS_VARS, MODEL_VERSION_VAR],
     )
 
 
@@ -611,7 +593,7 @@ def capacity() -> dict[str, Any]:
         "Glassbox / Capacity",
         "Replicas, HPA, CPU and memory against requests and limits, restarts.",
         panels,
-        [_datasource_var("datasource", "prometheus", "Prometheus"), NAMESPACE_VAR, POD_VAR],
+        PROMETHEUS_VARS,
     )
 
 
