@@ -9,7 +9,7 @@ PORT ?= 8000
 MODEL := artifacts/latest/metadata.json
 PYTEST_ARGS ?=
 
-.PHONY: help install lock tools train run test lint format monitor monitoring chart-sync k8s-manifests stack-install stack-uninstall kind-up kind-down stack-up stack-down traffic clean
+.PHONY: help install lock tools train run test lint format monitor monitoring chart-sync k8s-manifests stack-install stack-uninstall kind-up kind-down stack-up stack-down traffic bench clean
 
 help: ## List every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -55,7 +55,7 @@ test: tools ## Run the whole test suite (real processes, real HTTP, real Prometh
 lint: install ## ruff (lint + format check) and mypy --strict
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy app train.py tests monitoring scripts
+	$(BIN)/mypy app train.py tests monitoring scripts bench
 
 format: install ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
@@ -97,6 +97,11 @@ stack-down: ## Stop the compose stack (volumes are kept; add -v by hand to drop 
 
 traffic: install ## Send 60 s of mixed good and bad requests to http://127.0.0.1:$(PORT)
 	$(BIN)/python scripts/traffic.py --url http://127.0.0.1:$(PORT) --seconds $${SECONDS_OF_TRAFFIC:-60}
+
+bench: install ## Benchmark /predict against a bare FastAPI baseline with wrk; prints a table
+	@command -v wrk >/dev/null || scripts/install-system-deps.sh wrk
+	@test -f $(MODEL) || $(MAKE) --no-print-directory train
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean: ## Remove the venv, caches and trained artifacts
 	rm -rf $(VENV) artifacts node_modules .pytest_cache .mypy_cache .ruff_cache

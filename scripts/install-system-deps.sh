@@ -3,7 +3,9 @@
 # Alertmanager + amtool, shellcheck and docker-compose, from Debian's packages. Idempotent; CI runs it as root.
 set -euo pipefail
 
+# Extra package names given as arguments (e.g. wrk for `make bench`) are installed too.
 missing=()
+for extra in "$@"; do command -v "$extra" >/dev/null 2>&1 || missing+=("$extra"); done
 command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v amtool >/dev/null 2>&1 && command -v prometheus-alertmanager >/dev/null 2>&1 \
     || missing+=(prometheus-alertmanager)

@@ -16,7 +16,7 @@ BIN = Path(sys.executable).parent
     [
         ["ruff", "check", "."],
         ["ruff", "format", "--check", "."],
-        ["mypy", "app", "train.py", "tests", "monitoring", "scripts"],
+        ["mypy", "app", "train.py", "tests", "monitoring", "scripts", "bench"],
     ],
     ids=["ruff-check", "ruff-format", "mypy"],
 )
