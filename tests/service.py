@@ -19,6 +19,8 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[1]
+# The venv running the tests; its bin/ holds ruff, mypy, hadolint, actionlint, zizmor, ...
+VENV_BIN = Path(sys.executable).parent
 STARTUP_TIMEOUT_S = 30.0
 
 VALID_FLOWER = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}

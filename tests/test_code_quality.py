@@ -1,14 +1,10 @@
 """ruff and mypy --strict are part of the suite, so CI enforces them on every change."""
 
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from tests.service import ROOT
-
-BIN = Path(sys.executable).parent
+from tests.service import ROOT, VENV_BIN
 
 
 @pytest.mark.parametrize(
@@ -22,7 +18,7 @@ BIN = Path(sys.executable).parent
 )
 def test_code_is_clean(command: list[str]) -> None:
     result = subprocess.run(
-        [str(BIN / command[0]), *command[1:]],
+        [str(VENV_BIN / command[0]), *command[1:]],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -2,14 +2,11 @@
 
 import re
 import subprocess
-import sys
-from pathlib import Path
 
 from app.core.config import Settings
-from tests.service import ROOT
+from tests.service import ROOT, VENV_BIN
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
-BIN = Path(sys.executable).parent
 
 
 def stage(name: str) -> str:
@@ -20,7 +17,7 @@ def stage(name: str) -> str:
 
 def test_hadolint_finds_nothing_at_warning_level() -> None:
     result = subprocess.run(
-        [str(BIN / "hadolint"), "--failure-threshold", "warning", str(ROOT / "Dockerfile")],
+        [str(VENV_BIN / "hadolint"), "--failure-threshold", "warning", str(ROOT / "Dockerfile")],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr

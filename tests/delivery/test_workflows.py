@@ -2,16 +2,14 @@
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.service import ROOT
+from tests.service import ROOT, VENV_BIN
 
-BIN = Path(sys.executable).parent
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 ACTIONS = sorted((ROOT / ".github" / "actions").glob("*/action.yml"))
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
@@ -31,12 +29,12 @@ def test_the_four_workflows_exist() -> None:
 
 
 def test_actionlint() -> None:
-    result = run(str(BIN / "actionlint"))
+    result = run(str(VENV_BIN / "actionlint"))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_zizmor_finds_nothing_of_medium_severity_or_above() -> None:
-    result = run(str(BIN / "zizmor"), "--offline", "--min-severity", "medium", ".github")
+    result = run(str(VENV_BIN / "zizmor"), "--offline", "--min-severity", "medium", ".github")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -50,7 +48,7 @@ def test_zizmor_finds_nothing_of_medium_severity_or_above() -> None:
     ids=["workflows", "actions", "dependabot"],
 )
 def test_schemas(paths: list[Path], schema: str) -> None:
-    result = run(str(BIN / "check-jsonschema"), "--builtin-schema", schema, *map(str, paths))
+    result = run(str(VENV_BIN / "check-jsonschema"), "--builtin-schema", schema, *map(str, paths))
     assert result.returncode == 0, result.stdout + result.stderr
 
 

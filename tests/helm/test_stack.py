@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from tests.helm.chart import CHART
+from tests.monitoring.pipelines import PROMTAIL, assert_alloy_matches_promtail
 from tests.service import ROOT
 
 STACK = ROOT / "helm" / "stack"
@@ -39,30 +40,17 @@ def test_upstream_charts_are_pinned_to_exact_versions() -> None:
 
 
 def test_promtail_chart_runs_the_pipeline_of_monitoring() -> None:
-    (job,) = load(ROOT / "monitoring" / "promtail" / "promtail.yml")["scrape_configs"]
+    (job,) = load(PROMTAIL)["scrape_configs"]
     values = load(STACK / "promtail.yaml")
     assert values["config"]["snippets"]["pipelineStages"] == job["pipeline_stages"]
 
 
 def test_alloy_runs_an_equivalent_pipeline() -> None:
-    (job,) = load(ROOT / "monitoring" / "promtail" / "promtail.yml")["scrape_configs"]
-    (match,) = [stage["match"] for stage in job["pipeline_stages"] if "match" in stage]
-    stages = {name: body for stage in match["stages"] for name, body in stage.items()}
     config = load(STACK / "alloy.yaml")["alloy"]["configMap"]["content"]
-
-    assert "stage.cri {}" in config
-    assert 'selector = "{app=\\"glassbox\\"}"' in config
-    for key, source in stages["json"]["expressions"].items():
-        assert re.search(rf'{key}\s*=\s*"{source}"', config), key
-    labels = re.search(r"stage\.labels \{\s*values = \{ (.*?) \}", config)
-    assert labels is not None
-    assert re.findall(r"(\w+) = \"\"", labels.group(1)) == list(stages["labels"])
-    metadata = re.search(r"stage\.structured_metadata \{\s*values = \{ (.*?) \}", config)
-    assert metadata is not None
-    assert re.findall(r"(\w+) = \"\"", metadata.group(1)) == list(stages["structured_metadata"])
+    assert_alloy_matches_promtail(config)
+    assert "stage.cri {}" in config  # pod log files, like Promtail's cri stage
     for label in ("app", "namespace", "pod", "container", "__path__"):
         assert f'target_label  = "{label}"' in config, label
-    assert config.count("{") == config.count("}")
 
 
 def test_log_shippers_push_to_the_loki_the_datasource_reads() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from tests.monitoring.pipelines import glassbox_stages, promtail_job
 from tests.service import ROOT, VALID_FLOWER, Service
 
 MONITORING = ROOT / "monitoring"
@@ -20,20 +21,6 @@ LOW_CARDINALITY = {"namespace", "app", "pod", "container", "level", "job"}
 
 def load(path: Path) -> Any:
     return yaml.safe_load(path.read_text())
-
-
-def promtail_job() -> dict[str, Any]:
-    (job,) = load(MONITORING / "promtail" / "promtail.yml")["scrape_configs"]
-    assert isinstance(job, dict)
-    return job
-
-
-def glassbox_stages() -> dict[str, Any]:
-    job = promtail_job()
-    assert list(job["pipeline_stages"][0]) == ["cri"], "container runtime lines come first"
-    (match,) = [stage["match"] for stage in job["pipeline_stages"] if "match" in stage]
-    assert match["selector"] == '{app="glassbox"}'
-    return {name: body for stage in match["stages"] for name, body in stage.items()}
 
 
 def test_promtail_discovers_pods_and_sets_low_cardinality_labels() -> None:
