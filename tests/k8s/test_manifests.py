@@ -1,6 +1,5 @@
 """k8s/: plain manifests rendered from the chart, and the load-test Job."""
 
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -11,7 +10,7 @@ import pytest
 import yaml
 
 from app.api.schemas import IrisFeatures
-from tests.helm.chart import helm_binary
+from tests.helm.chart import KUBERNETES_VERSIONS, helm_env
 from tests.service import ROOT
 
 K8S = ROOT / "k8s"
@@ -28,14 +27,12 @@ def all_docs() -> list[dict[str, Any]]:
 
 def test_manifests_are_the_rendered_chart(tmp_path: Path) -> None:
     fresh = tmp_path / "glassbox.yaml"
-    env = {**os.environ, "PATH": f"{Path(helm_binary()).parent}:{os.environ['PATH']}",
-           "XDG_CACHE_HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path),
-           "XDG_DATA_HOME": str(tmp_path)}  # fmt: skip
-    subprocess.run([str(ROOT / "scripts" / "render-k8s.sh"), str(fresh)], env=env, check=True)
+    script = ROOT / "scripts" / "render-k8s.sh"
+    subprocess.run([str(script), str(fresh)], env=helm_env(), check=True)
     assert fresh.read_text() == (K8S / "glassbox.yaml").read_text(), "run `make k8s-manifests`"
 
 
-@pytest.mark.parametrize("version", ["1.30.0", "1.31.0", "1.32.0", "1.33.0", "1.34.0"])
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 def test_manifests_match_kubernetes_schemas(version: str) -> None:
     for doc in all_docs():
         kubernetes_validate.validate(doc, version, strict=True)
