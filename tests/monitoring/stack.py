@@ -3,7 +3,7 @@
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,11 @@ class Server:
 
 
 @contextmanager
-def _run(command: list[str], url: str, log: Path, ready_path: str) -> Iterator[Server]:
+def _run(binary: str, flags: list[str], log: Path) -> Iterator[Server]:
+    """Start a Prometheus-family binary on a free loopback port; wait for /-/ready."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [binary, *flags, f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"]
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     server = Server(process, url, log)
@@ -33,14 +37,14 @@ def _run(command: list[str], url: str, log: Path, ready_path: str) -> Iterator[S
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
-                raise AssertionError(f"{command[0]} exited:\n{log.read_text()}")
+                raise AssertionError(f"{binary} exited:\n{log.read_text()}")
             try:
-                if requests.get(url + ready_path, timeout=1).ok:
+                if requests.get(f"{url}/-/ready", timeout=1).ok:
                     break
             except requests.ConnectionError:
                 pass
             if time.monotonic() > deadline:
-                raise AssertionError(f"{command[0]} not ready:\n{log.read_text()}")
+                raise AssertionError(f"{binary} not ready:\n{log.read_text()}")
             time.sleep(0.2)
         yield server
     finally:
@@ -51,41 +55,18 @@ def _run(command: list[str], url: str, log: Path, ready_path: str) -> Iterator[S
             process.kill()
 
 
-@contextmanager
-def prometheus(config: Path, workdir: Path) -> Iterator[Server]:
-    port = free_port()
-    with _run(
-        [
-            "prometheus",
-            f"--config.file={config}",
-            f"--storage.tsdb.path={workdir / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=warn",
-        ],
-        f"http://127.0.0.1:{port}",
-        workdir / "prometheus.log",
-        "/-/ready",
-    ) as server:
-        yield server
+def prometheus(config: Path, workdir: Path) -> AbstractContextManager[Server]:
+    flags = [f"--config.file={config}", f"--storage.tsdb.path={workdir / 'tsdb'}"]
+    return _run("prometheus", flags, workdir / "prometheus.log")
 
 
-@contextmanager
-def alertmanager(config: Path, workdir: Path) -> Iterator[Server]:
-    port = free_port()
-    with _run(
-        [
-            "prometheus-alertmanager",
-            f"--config.file={config}",
-            f"--storage.path={workdir / 'alertmanager'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-            "--log.level=warn",
-        ],
-        f"http://127.0.0.1:{port}",
-        workdir / "alertmanager.log",
-        "/-/ready",
-    ) as server:
-        yield server
+def alertmanager(config: Path, workdir: Path) -> AbstractContextManager[Server]:
+    flags = [
+        f"--config.file={config}",
+        f"--storage.path={workdir / 'alertmanager'}",
+        "--cluster.listen-address=",  # a single instance, no gossip port
+    ]
+    return _run("prometheus-alertmanager", flags, workdir / "alertmanager.log")
 
 
 def query(server: Server, expr: str) -> list[dict[str, Any]]:
