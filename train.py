@@ -3,7 +3,7 @@
     python train.py [--data data/iris.csv] [--output-dir artifacts] [--seed 42]
                     [--min-accuracy 0.90] [--model-version V] [--c 1.0] [--max-iter 1000]
 
-Writes artifacts/<version>/{model.joblib,metadata.json} and repoints
+Writes artifacts/<version>/{model.joblib,model.onnx,metadata.json} and repoints
 artifacts/latest, unless held-out accuracy is below --min-accuracy: then it
 exits 1 and leaves latest where it was. Logs are JSON lines, like the service.
 """
@@ -11,6 +11,7 @@ exits 1 and leaves latest where it was. Logs are JSON lines, like the service.
 import argparse
 import csv
 import hashlib
+import importlib.metadata
 import json
 import os
 import platform
@@ -32,11 +33,15 @@ from sklearn.preprocessing import StandardScaler
 from app.api.schemas import IrisFeatures
 from app.core.logging import configure_logging, get_logger
 from app.ml.artifact import point_latest, sha256_file, write_artifact
+from app.ml.export import ExportError, export_onnx
 
 MODEL_NAME = "iris-classifier"
 FEATURES = list(IrisFeatures.model_fields)  # the API's field order is the model's column order
 TARGET = "species"
 EXIT_QUALITY_GATE = 1
+# Training rows kept in metadata.json: the service replays them through the ONNX export
+# and scikit-learn at load, and serves the export only if both agree.
+REFERENCE_ROWS = 256
 
 logger = get_logger("glassbox.train")
 
@@ -166,6 +171,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         return EXIT_QUALITY_GATE
 
+    try:
+        onnx_model: bytes | None = export_onnx(model, len(FEATURES))
+        onnx_export = "exported"
+    except ExportError as exc:
+        onnx_model, onnx_export = None, f"failed: {exc}"
+        logger.warning("onnx_export_failed", model_version=version, message=str(exc))
+
     counts = np.bincount(target, minlength=len(class_names))
     metadata = {
         "model_name": MODEL_NAME,
@@ -186,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
             name: {"min": float(features[:, i].min()), "max": float(features[:, i].max())}
             for i, name in enumerate(FEATURES)
         },
+        "onnx_export": onnx_export,
+        "reference_inputs": x_train[:REFERENCE_ROWS].tolist(),
         "class_priors": {
             name: float(count / len(target))
             for name, count in zip(class_names, counts, strict=True)
@@ -195,9 +209,10 @@ def main(argv: list[str] | None = None) -> int:
             "sklearn": sklearn.__version__,
             "joblib": joblib.__version__,
             "numpy": np.__version__,
+            "skl2onnx": importlib.metadata.version("skl2onnx"),
         },
     }
-    path = write_artifact(model, metadata, args.output_dir, version)
+    path = write_artifact(model, metadata, args.output_dir, version, onnx_model)
     point_latest(args.output_dir, version)
     logger.info(
         "model_trained",

@@ -65,6 +65,10 @@ def main() -> None:
         port=settings.PORT,
         workers=settings.WEB_CONCURRENCY,
         log_config=build_log_config(settings.LOG_LEVEL, settings.LOG_FORMAT),
+        # asyncio, not uvloop: under 64 keep-alive connections uvloop left some connections
+        # waiting 1-2 s (p99 0.4-1.3 s in 4 of 6 runs, 0 of 6 with asyncio, which was as fast).
+        loop="asyncio",
+        http="httptools",
         access_log=False,
         server_header=False,
         proxy_headers=True,

@@ -1,27 +1,43 @@
-"""Dependencies shared by the routers, as `Annotated` aliases.
+"""Dependencies shared by the routers, as `Annotated` aliases, and the plain checks they wrap.
 
-All are `async def` on purpose: they do no I/O, and FastAPI would otherwise run each
-plain `def` dependency in its threadpool, a thread hop per dependency per request
-(measured by `make bench`: it cost /predict most of its throughput).
+All dependencies are `async def` on purpose: they do no I/O, and FastAPI would otherwise run
+each plain `def` dependency in its threadpool, a thread hop per dependency per request. The
+prediction routes call the plain checks directly (app/api/json_route.py).
 """
 
-from email.message import Message
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.core.config import Settings, get_settings
+from app.core.config import Settings
 from app.core.errors import ApiError
 from app.ml.model_state import ModelState
 from app.ml.predictor import Predictor
 
 
-async def get_model_state(request: Request) -> ModelState:
-    state: ModelState = request.app.state.model
-    return state
+def is_json(content_type: str) -> bool:
+    """application/json or application/<anything>+json, parameters (charset) ignored."""
+    media_type = content_type.partition(";")[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
 
 
-async def get_predictor(model: Annotated[ModelState, Depends(get_model_state)]) -> Predictor:
+def require_json_content_type(request: Request) -> None:
+    """415 for a body that is not JSON (the classic `curl -d` without -H mistake)."""
+    content_type = request.headers.get("content-type", "")
+    if not is_json(content_type):
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "send the body as JSON with the header Content-Type: application/json",
+            [{"received_content_type": content_type[:100]}],
+        )
+
+
+def loaded_predictor(request: Request) -> Predictor:
+    """The predictor, or 503 naming why the model is not loaded."""
+    model: ModelState = request.app.state.model
     if model.predictor is None:
         raise ApiError(
             503,
@@ -32,27 +48,20 @@ async def get_predictor(model: Annotated[ModelState, Depends(get_model_state)]) 
     return model.predictor
 
 
-async def require_json(request: Request) -> None:
-    """415 for a body that is not JSON (the classic `curl -d` without -H mistake)."""
-    content_type = request.headers.get("content-type", "")
-    message = Message()
-    message["content-type"] = content_type
-    subtype = message.get_content_subtype()
-    if message.get_content_maintype() != "application" or not (
-        subtype == "json" or subtype.endswith("+json")
-    ):
-        raise ApiError(
-            415,
-            "unsupported_media_type",
-            "send the body as JSON with the header Content-Type: application/json",
-            [{"received_content_type": content_type[:100]}],
-        )
+def settings_of(request: Request) -> Settings:
+    """The settings create_app was given (not a fresh read of the environment)."""
+    settings: Settings = request.app.state.settings
+    return settings
 
 
-async def settings() -> Settings:
-    return get_settings()
+async def get_model_state(request: Request) -> ModelState:
+    state: ModelState = request.app.state.model
+    return state
 
 
-SettingsDep = Annotated[Settings, Depends(settings)]
+async def get_predictor(request: Request) -> Predictor:
+    return loaded_predictor(request)
+
+
 ModelStateDep = Annotated[ModelState, Depends(get_model_state)]
 PredictorDep = Annotated[Predictor, Depends(get_predictor)]

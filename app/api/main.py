@@ -1,9 +1,11 @@
+"""Every resource's router; app/main.py mounts their routes, api_router groups them."""
+
 from fastapi import APIRouter
 
 from app.api.routes import health, metrics, model, predict
 
+routers: tuple[APIRouter, ...] = (predict.router, health.router, model.router, metrics.router)
+
 api_router = APIRouter()
-api_router.include_router(predict.router)
-api_router.include_router(health.router)
-api_router.include_router(model.router)
-api_router.include_router(metrics.router)
+for _router in routers:
+    api_router.include_router(_router)

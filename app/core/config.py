@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     MAX_BATCH_SIZE: int = Field(
         default=1000, ge=1, le=100_000, description="Most instances in one /predict/batch call."
     )
+    INFERENCE_PATH: Literal["auto", "sklearn"] = Field(
+        default="auto",
+        description="auto: ONNX Runtime when the artifact's export matches scikit-learn "
+        "(else scikit-learn, logged); sklearn: always scikit-learn.",
+    )
     WEB_CONCURRENCY: int = Field(
         default=1, ge=1, le=64, description="Worker processes; >1 turns on multiprocess metrics."
     )

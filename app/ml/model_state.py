@@ -7,7 +7,7 @@ stays out of the Service with one clear log line, instead of crash-looping.
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from app.core.logging import get_logger
 from app.ml.artifact import ModelLoadError, load_artifact
@@ -27,10 +27,14 @@ class ModelState:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def load_model_state(model_dir: Path, expected_features: Sequence[str]) -> ModelState:
+def load_model_state(
+    model_dir: Path,
+    expected_features: Sequence[str],
+    inference_path: Literal["auto", "sklearn"] = "auto",
+) -> ModelState:
     """Load `model_dir`, check it matches the API's features, and set model_loaded."""
     try:
-        predictor = Predictor(load_artifact(model_dir))
+        predictor = Predictor(load_artifact(model_dir), inference_path)
         if predictor.feature_names != list(expected_features):
             raise ModelLoadError(
                 "model_incompatible",
@@ -44,6 +48,13 @@ def load_model_state(model_dir: Path, expected_features: Sequence[str]) -> Model
         logger.error("model_load_failed", reason=exc.reason, message=exc.message, **fields)
         return ModelState(reason=exc.reason, message=exc.message, details=exc.details)
 
+    if predictor.fallback_reason is not None:
+        logger.warning(
+            "inference_fallback",
+            inference_path=predictor.inference_path,
+            reason=predictor.fallback_reason,
+            model_version=predictor.version,
+        )
     predictor.warm_up()
     predictor.mark_serving()
     MODEL_LOADED.set(1)
@@ -53,5 +64,6 @@ def load_model_state(model_dir: Path, expected_features: Sequence[str]) -> Model
         model_version=predictor.version,
         model_dir=str(model_dir),
         sklearn_version=predictor.sklearn_version,
+        inference_path=predictor.inference_path,
     )
     return ModelState(predictor=predictor, reason="loaded", message="model loaded")

@@ -1,17 +1,20 @@
 """Turns validated feature rows into predictions and records the model metrics.
 
-Single and batch requests both go through `predict`, so both get one
-vectorised predict_proba call and identical metric accounting.
+Single and batch requests both go through `predict`, so both get one vectorised
+model call and identical metric accounting. The call goes through the inference path
+chosen at load (ONNX Runtime or scikit-learn, see app/ml/inference.py).
 """
 
 import time
+from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from app.ml.artifact import LoadedArtifact
+from app.ml.inference import InferencePath, choose_path
 from app.observability.metrics import (
     MODEL_BATCH_SIZE,
     MODEL_CLASS_PRIOR,
@@ -23,16 +26,19 @@ from app.observability.metrics import (
 
 
 @dataclass(frozen=True)
-class Prediction:
-    index: int
-    label: str
-    probabilities: dict[str, float]
+class Predictions:
+    """One model call's output: the winning class index and the probabilities of each row."""
+
+    winners: list[int]
+    probabilities: list[list[float]]
 
 
 class Predictor:
     """A loaded model plus the metadata needed to name its inputs and outputs."""
 
-    def __init__(self, artifact: LoadedArtifact) -> None:
+    def __init__(
+        self, artifact: LoadedArtifact, preferred_path: Literal["auto", "sklearn"] = "auto"
+    ) -> None:
         self.model = artifact.model
         self.metadata: dict[str, Any] = artifact.metadata
         self.name: str = artifact.metadata["model_name"]
@@ -40,6 +46,10 @@ class Predictor:
         self.sklearn_version: str = artifact.metadata["versions"]["sklearn"]
         self.feature_names: list[str] = list(artifact.metadata["feature_names"])
         self.class_names: list[str] = list(artifact.metadata["class_names"])
+        self.inference: InferencePath
+        self.inference, self.fallback_reason = choose_path(
+            artifact.model, artifact.onnx_model, artifact.reference_rows, preferred_path
+        )
         # Resolve labelled children once; .labels() on the hot path costs a dict lookup + lock.
         self._per_class = [
             MODEL_PREDICTIONS.labels(self.name, self.version, label) for label in self.class_names
@@ -48,6 +58,10 @@ class Predictor:
         self._confidence = MODEL_PREDICTION_CONFIDENCE.labels(self.name, self.version)
         self._batch = MODEL_BATCH_SIZE.labels(self.name, self.version)
 
+    @property
+    def inference_path(self) -> str:
+        return self.inference.name
+
     def warm_up(self) -> None:
         """One unrecorded call at startup, so the first client request is not the slow one."""
         ranges = self.metadata.get("feature_ranges", {})
@@ -55,33 +69,27 @@ class Predictor:
             (ranges[name]["min"] + ranges[name]["max"]) / 2 if name in ranges else 1.0
             for name in self.feature_names
         ]
-        self.model.predict_proba(np.array([row], dtype=np.float64))
+        self.inference.predict_proba(np.array([row], dtype=np.float64))
 
     def mark_serving(self) -> None:
-        MODEL_INFO.labels(self.name, self.version, self.sklearn_version).set(1)
+        MODEL_INFO.labels(self.name, self.version, self.sklearn_version, self.inference_path).set(1)
         for label, prior in self.metadata.get("class_priors", {}).items():
             MODEL_CLASS_PRIOR.labels(self.name, self.version, label).set(prior)
 
-    def predict(self, rows: npt.NDArray[np.float64]) -> list[Prediction]:
+    def predict(self, rows: npt.NDArray[np.float64]) -> Predictions:
         """Predict every row with one model call; rows are in `feature_names` order."""
         started = time.perf_counter()
-        probabilities = np.asarray(self.model.predict_proba(rows), dtype=np.float64)
+        probabilities = self.inference.predict_proba(rows)
         self._inference.observe(time.perf_counter() - started)
 
-        winners = probabilities.argmax(axis=1)
-        self._batch.observe(len(rows))
-        for class_index, count in enumerate(np.bincount(winners, minlength=len(self.class_names))):
-            if count:
-                self._per_class[class_index].inc(int(count))
-        top = probabilities[np.arange(len(rows)), winners]
-        for confidence in top.tolist():
-            self._confidence.observe(confidence)
-
-        return [
-            Prediction(
-                index=int(winner),
-                label=self.class_names[winner],
-                probabilities=dict(zip(self.class_names, row, strict=True)),
-            )
-            for winner, row in zip(winners.tolist(), probabilities.tolist(), strict=True)
-        ]
+        winners: list[int] = probabilities.argmax(axis=1).tolist()
+        table: list[list[float]] = probabilities.tolist()
+        self._batch.observe(len(winners))
+        if len(winners) == 1:  # /predict: skip the Counter, the common case
+            self._per_class[winners[0]].inc()
+        else:
+            for class_index, count in Counter(winners).items():
+                self._per_class[class_index].inc(count)
+        for winner, row in zip(winners, table, strict=True):
+            self._confidence.observe(row[winner])
+        return Predictions(winners=winners, probabilities=table)

@@ -7,8 +7,8 @@ worker writes to shared files and /metrics aggregates them.
 """
 
 import os
+from typing import Any
 
-from fastapi import FastAPI
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -20,7 +20,6 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_fastapi_instrumentator import Instrumentator, metrics
 
 # `*_created` timestamps double the series count and no panel or rule reads them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -63,8 +62,9 @@ MODEL_BATCH_SIZE = Histogram(
 )
 MODEL_INFO = Gauge(
     "model_info",
-    "Always 1; labels identify the model version each worker serves.",
-    [*MODEL_LABELS, "sklearn_version"],
+    "Always 1; labels identify the model version each worker serves and the code "
+    "computing it (inference_path: onnxruntime, or sklearn when the export was refused).",
+    [*MODEL_LABELS, "sklearn_version", "inference_path"],
     multiprocess_mode="livemax",
 )
 MODEL_CLASS_PRIOR = Gauge(
@@ -81,21 +81,43 @@ MODEL_LOADED = Gauge(
 )
 
 
-def instrument_http(app: FastAPI) -> None:
-    """Add http_requests_total and http_request_duration_seconds for every request.
+HTTP_REQUESTS = Counter(
+    "http_requests_total",
+    "Requests answered, by route template (handler), method and exact status code.",
+    ["handler", "method", "status"],
+)
+HTTP_REQUEST_DURATION = Histogram(
+    "http_request_duration_seconds",
+    "Time from the request reaching the app to the response being sent, by route template.",
+    ["handler", "method"],
+    buckets=HTTP_LATENCY_BUCKETS,
+)
 
-    Nothing is excluded (each request counts exactly once, /metrics included);
-    paths that match no route share the handler value "none", so scanners
-    cannot explode label cardinality; status codes stay exact (404 vs 422).
+
+class HttpMetrics:
+    """http_requests_total and http_request_duration_seconds, one sample per request.
+
+    Nothing is excluded (each request counts exactly once, /metrics included); paths that
+    match no route share the handler value "none", so scanners cannot explode label
+    cardinality; status codes stay exact (404 vs 422). Labelled children are cached: the
+    label sets are bounded by routes x methods x statuses, and `.labels()` costs a lock.
     """
-    instrumentator = Instrumentator(
-        should_group_status_codes=False,
-        should_group_untemplated=True,
-        excluded_handlers=[],
-    )
-    instrumentator.add(metrics.requests())
-    instrumentator.add(metrics.latency(should_include_status=False, buckets=HTTP_LATENCY_BUCKETS))
-    instrumentator.instrument(app)
+
+    def __init__(self) -> None:
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._histograms: dict[tuple[str, str], Any] = {}
+
+    def observe(self, method: str, handler: str, status: int, duration_s: float) -> None:
+        counter = self._counters.get((handler, method, status))
+        if counter is None:
+            counter = HTTP_REQUESTS.labels(handler, method, str(status))
+            self._counters[(handler, method, status)] = counter
+        counter.inc()
+        histogram = self._histograms.get((handler, method))
+        if histogram is None:
+            histogram = HTTP_REQUEST_DURATION.labels(handler, method)
+            self._histograms[(handler, method)] = histogram
+        histogram.observe(duration_s)
 
 
 def multiprocess_enabled() -> bool:

@@ -9,9 +9,14 @@ import inspect
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
+from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 
+from app.api.deps import ModelStateDep
+from app.api.json_route import JsonBodyRoute
 from app.api.routes import health, metrics, model, predict
+from app.api.schemas import IrisFeatures
 
 
 def calls(dependant: Any) -> Iterator[Any]:
@@ -21,12 +26,25 @@ def calls(dependant: Any) -> Iterator[Any]:
 
 
 def test_every_endpoint_and_dependency_is_async() -> None:
-    checked = 0
+    endpoints = dependencies = 0
     for module in (predict, health, model, metrics):
         for route in module.router.routes:
             assert isinstance(route, APIRoute)
             assert inspect.iscoroutinefunction(route.endpoint), route.path
+            endpoints += 1
             for call in calls(route.dependant):
                 assert inspect.iscoroutinefunction(call), f"{route.path}: {call.__name__} is sync"
-                checked += 1
-    assert checked >= 5
+                dependencies += 1
+    assert endpoints == 6
+    assert dependencies >= 2  # /readyz and /model still use FastAPI dependencies
+
+
+def test_json_body_routes_refuse_what_their_handler_would_not_run() -> None:
+    """JsonBodyRoute skips FastAPI's dependency solver, so a dependency must fail loudly."""
+    router = APIRouter(route_class=JsonBodyRoute)
+
+    async def endpoint(flower: IrisFeatures, request: Request, ready: ModelStateDep) -> Response:
+        return Response()
+
+    with pytest.raises(TypeError, match="takes \\(body, request\\) only"):
+        router.post("/x")(endpoint)

@@ -52,7 +52,8 @@ def test_model_info_and_loaded_gauges(service: Service) -> None:
     labels = model_labels(service)
     import sklearn
 
-    assert sample(scraped, "model_info", **labels, sklearn_version=sklearn.__version__) == 1
+    info = {**labels, "sklearn_version": sklearn.__version__, "inference_path": "onnxruntime"}
+    assert sample(scraped, "model_info", **info) == 1
     assert sample(scraped, "model_loaded") == 1
     for label in ("setosa", "versicolor", "virginica"):
         assert sample(scraped, "model_class_prior", **labels, **{"class": label}) == pytest.approx(

@@ -1,30 +1,38 @@
-"""POST /predict and /predict/batch: validated features in, class and probabilities out."""
+"""POST /predict and /predict/batch: validated features in, class and probabilities out.
+
+JsonBodyRoute checks the Content-Type, parses and validates the body and checks the model
+is loaded before the endpoint runs (app/api/json_route.py). The response is built as plain
+dicts and serialised once with orjson; `response_model` stays declared for the OpenAPI
+document, but returning a Response skips FastAPI's re-validation of our own output.
+"""
 
 import numpy as np
-from fastapi import APIRouter, Depends, Request
+import orjson
+from fastapi import APIRouter, Request, Response
 
-from app.api.deps import PredictorDep, SettingsDep, require_json
+from app.api.deps import loaded_predictor, settings_of
+from app.api.json_route import JsonBodyRoute
 from app.api.schemas import (
     BatchPredictRequest,
     BatchPredictResponse,
     ErrorResponse,
     IrisFeatures,
-    PredictionResult,
     PredictResponse,
 )
 from app.core.errors import ApiError
-from app.ml.predictor import Prediction
+from app.ml.predictor import Predictions
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorResponse} for code in (400, 413, 415, 422, 503)
 }
 
 router = APIRouter(
-    prefix="/predict",
-    tags=["predict"],
-    dependencies=[Depends(require_json)],
-    responses=ERROR_RESPONSES,
+    prefix="/predict", tags=["predict"], responses=ERROR_RESPONSES, route_class=JsonBodyRoute
 )
+
+
+class JSONBytesResponse(Response):
+    media_type = "application/json"
 
 
 def _rows(instances: list[IrisFeatures], feature_names: list[str]) -> np.ndarray:
@@ -33,34 +41,37 @@ def _rows(instances: list[IrisFeatures], feature_names: list[str]) -> np.ndarray
     )
 
 
-def _result(prediction: Prediction) -> PredictionResult:
-    return PredictionResult(
-        prediction=prediction.index,
-        prediction_label=prediction.label,
-        probabilities=prediction.probabilities,
-    )
+def _results(predictions: Predictions, class_names: list[str]) -> list[dict[str, object]]:
+    """PredictionResult-shaped dicts (the schema test checks them against the model)."""
+    return [
+        {
+            "prediction": winner,
+            "prediction_label": class_names[winner],
+            "probabilities": dict(zip(class_names, row, strict=True)),
+        }
+        for winner, row in zip(predictions.winners, predictions.probabilities, strict=True)
+    ]
 
 
 @router.post("", response_model=PredictResponse)
-async def predict(
-    features: IrisFeatures, predictor: PredictorDep, request: Request
-) -> PredictResponse:
+async def predict(features: IrisFeatures, request: Request) -> Response:
     """Predict the species of one flower."""
-    (prediction,) = predictor.predict(_rows([features], predictor.feature_names))
-    request.state.model_version = predictor.version
-    request.state.prediction_label = prediction.label
-    return PredictResponse(
-        **_result(prediction).model_dump(),
-        model_version=predictor.version,
-        request_id=request.state.request_id,
+    predictor = loaded_predictor(request)
+    (result,) = _results(
+        predictor.predict(_rows([features], predictor.feature_names)), predictor.class_names
     )
+    state = request.state
+    state.model_version = predictor.version
+    state.prediction_label = result["prediction_label"]
+    result["model_version"] = predictor.version
+    result["request_id"] = state.request_id
+    return JSONBytesResponse(orjson.dumps(result))
 
 
 @router.post("/batch", response_model=BatchPredictResponse)
-async def predict_batch(
-    body: BatchPredictRequest, predictor: PredictorDep, settings: SettingsDep, request: Request
-) -> BatchPredictResponse:
+async def predict_batch(body: BatchPredictRequest, request: Request) -> Response:
     """Predict up to MAX_BATCH_SIZE flowers with one vectorised model call."""
+    predictor, settings = loaded_predictor(request), settings_of(request)
     if len(body.instances) > settings.MAX_BATCH_SIZE:
         raise ApiError(
             422,
@@ -75,12 +86,19 @@ async def predict_batch(
                 }
             ],
         )
-    predictions = predictor.predict(_rows(body.instances, predictor.feature_names))
-    request.state.model_version = predictor.version
-    request.state.batch_size = len(predictions)
-    request.state.prediction_labels = [p.label for p in predictions]
-    return BatchPredictResponse(
-        predictions=[_result(p) for p in predictions],
-        model_version=predictor.version,
-        request_id=request.state.request_id,
+    results = _results(
+        predictor.predict(_rows(body.instances, predictor.feature_names)), predictor.class_names
+    )
+    state = request.state
+    state.model_version = predictor.version
+    state.batch_size = len(results)
+    state.prediction_labels = [r["prediction_label"] for r in results]
+    return JSONBytesResponse(
+        orjson.dumps(
+            {
+                "predictions": results,
+                "model_version": predictor.version,
+                "request_id": state.request_id,
+            }
+        )
     )
