@@ -98,7 +98,7 @@ stack-down: ## Stop the compose stack (volumes are kept; add -v by hand to drop 
 traffic: install ## Send 60 s of mixed good and bad requests to http://127.0.0.1:$(PORT)
 	$(BIN)/python scripts/traffic.py --url http://127.0.0.1:$(PORT) --seconds $${SECONDS_OF_TRAFFIC:-60}
 
-bench: install ## Benchmark /predict against a bare FastAPI baseline with wrk; prints a table
+bench: install ## Benchmark Glassbox against bare FastAPI baselines (~6 min); writes bench/results/
 	@command -v wrk >/dev/null || scripts/install-system-deps.sh wrk
 	@test -f $(MODEL) || $(MAKE) --no-print-directory train
 	$(BIN)/python -m bench.run $(BENCH_ARGS)

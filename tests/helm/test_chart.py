@@ -62,7 +62,7 @@ def test_hpa_scales_the_deployment_on_cpu() -> None:
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 10)
     (cpu,) = hpa["spec"]["metrics"]
     assert cpu["resource"]["name"] == "cpu"
-    assert cpu["resource"]["target"]["averageUtilization"] == 60
+    assert cpu["resource"]["target"]["averageUtilization"] == 70
     assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 300
     assert "replicas" not in deployment["spec"], "the HPA owns the replica count"
 
