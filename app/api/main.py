@@ -1,11 +1,7 @@
-"""Every resource's router; app/main.py mounts their routes, api_router groups them."""
+"""Every resource's router, in the order app/main.py mounts their routes."""
 
 from fastapi import APIRouter
 
 from app.api.routes import health, metrics, model, predict
 
 routers: tuple[APIRouter, ...] = (predict.router, health.router, model.router, metrics.router)
-
-api_router = APIRouter()
-for _router in routers:
-    api_router.include_router(_router)

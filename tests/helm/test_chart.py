@@ -10,7 +10,7 @@ import pytest
 import yaml
 from fastapi import FastAPI
 
-from app.api.main import api_router
+from app.api.main import routers
 from app.core.config import Settings
 from tests.helm.chart import (
     CHART,
@@ -80,7 +80,8 @@ def env_of(main: dict[str, Any]) -> dict[str, str]:
 def test_probes_hit_routes_the_service_has() -> None:
     main = container(render())
     api = FastAPI()
-    api.include_router(api_router)
+    for router in routers:
+        api.include_router(router)
     routes = set(api.openapi()["paths"])
     assert main["startupProbe"]["httpGet"]["path"] == "/healthz"
     assert main["livenessProbe"]["httpGet"]["path"] == "/healthz"
