@@ -55,7 +55,7 @@ test: tools ## Run the whole test suite (real processes, real HTTP, real Prometh
 lint: install ## ruff (lint + format check) and mypy --strict
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy app train.py tests monitoring scripts bench
+	$(BIN)/mypy
 
 format: install ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
