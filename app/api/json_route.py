@@ -7,10 +7,14 @@ shape -- `async def f(body: Model, request: Request) -> Response` -- so its hand
 same steps directly, in FastAPI's order and with its errors:
 
 1. a body that is not JSON by its Content-Type -> 415 (`unsupported_media_type`);
-2. JSON that does not parse (or decode) -> the same RequestValidationError / 400
-   FastAPI raises, which app/core/errors.py renders as `malformed_json`;
+   a body over the route's size (the body model's `max_body_bytes`, e.g. MAX_BATCH_SIZE
+   flowers' worth) -> 413 before it is read, so an over-size batch costs nothing to refuse;
+2. JSON that does not parse -> the same RequestValidationError / 400 FastAPI raises, which
+   app/core/errors.py renders as `malformed_json`; stricter than FastAPI, bodies that are
+   not UTF-8 (UTF-16/32, a BOM) and objects with a repeated key are 400 too;
 3. the model must be loaded -> 503 (`model_not_ready`), before any field is validated;
-4. fields -> RequestValidationError with `("body", ...)` locations, rendered as 422.
+4. fields -> RequestValidationError with `("body", ...)` locations, rendered as 422; a
+   batch over MAX_BATCH_SIZE is counted before any row is validated.
 
 The OpenAPI document still comes from the endpoint's signature and `response_model`.
 """
@@ -25,20 +29,64 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
-from app.api.deps import loaded_predictor, require_json_content_type
-from app.core.errors import FASTAPI_BODY_PARSE_ERROR
+from app.api.deps import loaded_predictor, require_json_content_type, settings_of
+from app.core.config import Settings
+from app.core.errors import FASTAPI_BODY_PARSE_ERROR, ApiError
 
 Endpoint = Callable[[Any, Request], Awaitable[Response]]
 
 
-async def read_json(request: Request) -> Any:
-    body = await request.body()
+class _DuplicateKeyError(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json.loads' object hook: `{"a": 1, "a": 2}` is ambiguous, so it is refused."""
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        keys = [key for key, _ in pairs]
+        raise _DuplicateKeyError(next(key for key in keys if keys.count(key) > 1))
+    return result
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(
+        413,
+        "payload_too_large",
+        f"request body exceeds the limit of {limit} bytes for this route",
+        headers={"Connection": "close"},  # the rest of the body is never read
+    )
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused (413) from its Content-Length or as soon as it outgrows `limit`."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_json(body: bytes) -> Any:
+    """Strict JSON: UTF-8 only (no UTF-16/32, no BOM), no duplicated keys."""
     if not body:
         raise RequestValidationError(
             [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
         )
     try:
-        return json.loads(body)
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(
+            400, "malformed_json", f"request body is not UTF-8: byte {exc.start} is invalid"
+        ) from exc
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise RequestValidationError(
             [
@@ -52,13 +100,17 @@ async def read_json(request: Request) -> Any:
             ],
             body=exc.doc,
         ) from exc
-    except (UnicodeDecodeError, RecursionError, ValueError) as exc:
+    except _DuplicateKeyError as exc:
+        raise ApiError(
+            400, "malformed_json", f"request body repeats the key {str(exc)[:100]!r}"
+        ) from exc
+    except (RecursionError, ValueError) as exc:
         raise HTTPException(400, FASTAPI_BODY_PARSE_ERROR) from exc
 
 
-def validate(model: type[BaseModel], data: Any) -> BaseModel:
+def validate(model: type[BaseModel], data: Any, settings: Settings) -> BaseModel:
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context={"max_batch_size": settings.MAX_BATCH_SIZE})
     except ValidationError as exc:
         errors = [
             {**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)
@@ -72,12 +124,17 @@ class JsonBodyRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         model = self._body_model()
         endpoint: Endpoint = self.endpoint
+        sized: Callable[[Settings], int] | None = getattr(model, "max_body_bytes", None)
+
+        def max_body_bytes(settings: Settings) -> int:
+            return sized(settings) if sized else settings.MAX_BODY_BYTES
 
         async def handle(request: Request) -> Response:
             require_json_content_type(request)
-            data = await read_json(request)
+            settings = settings_of(request)
+            data = parse_json(await read_body(request, max_body_bytes(settings)))
             loaded_predictor(request)  # 503 before 422, as a dependency would
-            return await endpoint(validate(model, data), request)
+            return await endpoint(validate(model, data, settings), request)
 
         return handle
 

@@ -10,7 +10,7 @@ import numpy as np
 import orjson
 from fastapi import APIRouter, Request, Response
 
-from app.api.deps import loaded_predictor, settings_of
+from app.api.deps import loaded_predictor
 from app.api.json_route import JsonBodyRoute
 from app.api.schemas import (
     BatchPredictRequest,
@@ -19,7 +19,6 @@ from app.api.schemas import (
     IrisFeatures,
     PredictResponse,
 )
-from app.core.errors import ApiError
 from app.ml.predictor import Predictions
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -71,21 +70,7 @@ async def predict(features: IrisFeatures, request: Request) -> Response:
 @router.post("/batch", response_model=BatchPredictResponse)
 async def predict_batch(body: BatchPredictRequest, request: Request) -> Response:
     """Predict up to MAX_BATCH_SIZE flowers with one vectorised model call."""
-    predictor, settings = loaded_predictor(request), settings_of(request)
-    if len(body.instances) > settings.MAX_BATCH_SIZE:
-        raise ApiError(
-            422,
-            "validation_error",
-            f"invalid fields: instances (at most {settings.MAX_BATCH_SIZE} per request)",
-            [
-                {
-                    "field": "instances",
-                    "message": f"List should have at most {settings.MAX_BATCH_SIZE} items, "
-                    f"not {len(body.instances)}",
-                    "type": "too_long",
-                }
-            ],
-        )
+    predictor = loaded_predictor(request)  # its size was checked before validation
     results = _results(
         predictor.predict(_rows(body.instances, predictor.feature_names)), predictor.class_names
     )

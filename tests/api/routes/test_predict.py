@@ -123,8 +123,8 @@ def test_malformed_batches_are_422(service: Service, instances: Any) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [b'{"sepal_length": 5', b"not json", b"\xff\xfe{}", b"[" * 50_000 + b"]" * 50_000],
-    ids=["truncated", "text", "not-utf8", "nested-50k-deep"],
+    [b'{"sepal_length": 5', b"not json", b"\xff\xfe{}", b"[" * 2_000 + b"]" * 2_000],
+    ids=["truncated", "text", "not-utf8", "nested-2k-deep"],  # 2k fits /predict's 4 KiB
 )
 def test_malformed_json_is_400(service: Service, raw: bytes) -> None:
     response = requests.post(
@@ -134,6 +134,35 @@ def test_malformed_json_is_400(service: Service, raw: bytes) -> None:
         timeout=5,
     )
     assert_error(response, 400, "malformed_json")
+
+
+STRICT_JSON_CASES = {
+    "utf-16": json.dumps(SETOSA).encode("utf-16"),
+    "utf-16-le-no-bom": json.dumps(SETOSA).encode("utf-16-le"),
+    "utf-32": json.dumps(SETOSA).encode("utf-32"),
+    "utf-8-bom": b"\xef\xbb\xbf" + json.dumps(SETOSA).encode(),
+    "duplicate-key": json.dumps(SETOSA)[:-1].encode() + b', "petal_width": 2.5}',
+    "duplicate-key-in-batch": b'{"instances": [], "instances": ['
+    + json.dumps(SETOSA).encode()
+    + b"]}",
+}
+
+
+@pytest.mark.parametrize("raw", STRICT_JSON_CASES.values(), ids=STRICT_JSON_CASES.keys())
+def test_json_is_strict_utf8_without_repeated_keys(service: Service, raw: bytes) -> None:
+    path = "/predict/batch" if b"instances" in raw else "/predict"
+    response = requests.post(
+        f"{service.url}{path}", data=raw, headers={"content-type": "application/json"}, timeout=5
+    )
+    assert_error(response, 400, "malformed_json")
+
+
+def test_an_over_size_batch_is_refused_unread(service: Service) -> None:
+    """11,500 rows: 413 from Content-Length alone, whatever the rows hold."""
+    response = service.post("/predict/batch", {"instances": [SETOSA] * 11_500})
+    body = assert_error(response, 413, "payload_too_large")
+    assert response.headers["connection"] == "close"
+    assert "limit" in body["error"]["message"]
 
 
 @pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain", None])
