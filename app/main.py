@@ -18,6 +18,7 @@ from app.middleware.server_errors import ServerErrorsMiddleware
 from app.middleware.telemetry import TelemetryMiddleware
 from app.ml.model_state import ModelState, load_model_state
 from app.observability.metrics import mark_worker_dead
+from app.server import drain
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.model = load_model_state(
             settings.MODEL_DIR, list(IrisFeatures.model_fields), settings.INFERENCE_PATH
         )
+        drain.install(settings.DRAIN_SECONDS)
         yield
         mark_worker_dead(os.getpid())
 

@@ -75,7 +75,7 @@ def pinned(core: int, command: list[str]) -> list[str]:
 def server_command(name: str, port: int) -> tuple[list[str], dict[str, str]]:
     python = sys.executable
     if name == "glassbox":
-        return [python, "-m", "app"], {"PORT": str(port), "LOG_LEVEL": "INFO"}
+        return [python, "-m", "app"], {"PORT": str(port), "LOG_LEVEL": "INFO", "DRAIN_SECONDS": "0"}
     model = name.removeprefix("bare-")
     command = [python, "-m", "uvicorn", "bench.baseline_app:app", "--port", str(port),
                "--no-access-log", "--log-level", "warning"]  # fmt: skip

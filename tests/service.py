@@ -85,6 +85,19 @@ class Service:
     def post(self, path: str, body: Any, **kwargs: Any) -> requests.Response:
         return requests.post(f"{self.url}{path}", json=body, timeout=10, **kwargs)
 
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def raw(self, request: bytes, timeout: float = 5.0) -> bytes:
+        """Send bytes on a fresh connection; everything the server answers before closing."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as sock:
+            sock.sendall(request)
+            received = b""
+            while chunk := sock.recv(65_536):
+                received += chunk
+            return received
+
     def stop(self) -> int:
         if self.process.poll() is None:
             self.process.terminate()
@@ -109,7 +122,10 @@ def service_env(model_dir: Path, **overrides: str) -> dict[str, str]:
         for key, value in os.environ.items()
         if key not in {"PROMETHEUS_MULTIPROC_DIR", "WEB_CONCURRENCY", "LOG_FORMAT", "LOG_LEVEL"}
     }
-    env.update({"HOST": "127.0.0.1", "MODEL_DIR": str(model_dir), **overrides})
+    # No drain unless a test asks for one: every test stops its service with SIGTERM.
+    env.update(
+        {"HOST": "127.0.0.1", "MODEL_DIR": str(model_dir), "DRAIN_SECONDS": "0", **overrides}
+    )
     return env
 
 

@@ -38,6 +38,35 @@ class Settings(BaseSettings):
         description="auto: ONNX Runtime when the artifact's export matches scikit-learn "
         "(else scikit-learn, logged); sklearn: always scikit-learn.",
     )
+    MAX_HEADER_BYTES: int = Field(
+        default=16_384,
+        ge=1024,
+        le=1_048_576,
+        description="Largest request head (request line + headers); over it: 431, closed.",
+    )
+    HEADER_TIMEOUT_SECONDS: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="A connection that has not sent a whole request head by then is closed.",
+    )
+    MAX_CONNECTIONS: int = Field(
+        default=2048,
+        ge=1,
+        le=1_000_000,
+        description="Open connections per worker; one more is answered 503 + Retry-After.",
+    )
+    DRAIN_SECONDS: float = Field(
+        default=10.0,
+        ge=0,
+        le=600,
+        description="After SIGTERM: not ready, answers with Connection: close, then exits 0.",
+    )
+    FORWARDED_ALLOW_IPS: str = Field(
+        default="",
+        description="Proxies whose X-Forwarded-For/-Proto are trusted (comma-separated "
+        "IPs/CIDRs, * for any); empty: none, the peer address is the client.",
+    )
     WEB_CONCURRENCY: int = Field(
         default=1, ge=1, le=64, description="Worker processes; >1 turns on multiprocess metrics."
     )

@@ -11,9 +11,11 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.logging import get_logger
+from app.server.drain import DrainState
 
 HEADER = "X-Request-ID"
 _HEADER_KEY = HEADER.lower().encode("latin-1")
+_CONNECTION_CLOSE = (b"connection", b"close")
 # Anything outside this set could forge log fields or break header parsing.
 VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
@@ -55,6 +57,8 @@ class RequestIdMiddleware:
                     *(h for h in message.get("headers", []) if h[0].lower() != _HEADER_KEY),
                     header,
                 ]
+                if DrainState.draining:  # uvicorn closes the connection after this response
+                    message["headers"].append(_CONNECTION_CLOSE)
             await send(message)
 
         try:

@@ -15,6 +15,7 @@ Routes add fields to the access line through `scope["state"]` (ACCESS_LOG_FIELDS
 import time
 from typing import Any
 
+import structlog
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -35,10 +36,12 @@ _MAX_HEADER_CHARS = 256
 logger = get_logger("glassbox.access")
 
 
+HTTP_METRICS = HttpMetrics()  # one per process: the middleware and the protocol's refusals
+
+
 class TelemetryMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.metrics = HttpMetrics()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,10 +60,32 @@ class TelemetryMiddleware:
         try:
             await self.app(scope, receive, capture_status)
         finally:
-            duration = time.perf_counter() - started
-            handler = route_template(scope)
-            self.metrics.observe(scope["method"], handler, status, duration)
-            _log(scope, handler, status, duration)
+            account(scope, route_template(scope), status, time.perf_counter() - started)
+
+
+def account(scope: Scope, handler: str, status: int, duration_s: float) -> None:
+    """The one access line and the one metrics sample of a request."""
+    HTTP_METRICS.observe(scope["method"], handler, status, duration_s)
+    _log(scope, handler, status, duration_s)
+
+
+def account_refused(
+    method: str, path: str, client: tuple[str, int] | None, status: int, error_code: str,
+    request_id: str,
+) -> None:  # fmt: skip
+    """Account for a request the HTTP layer refused before the app saw it (app/server/)."""
+    scope: Scope = {
+        "method": method,
+        "path": path,
+        "client": client,
+        "headers": [],
+        "state": {"error_code": error_code},
+    }
+    tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+    try:
+        account(scope, UNMATCHED_HANDLER, status, 0.0)
+    finally:
+        structlog.contextvars.reset_contextvars(**tokens)
 
 
 def route_template(scope: Scope) -> str:

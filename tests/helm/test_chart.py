@@ -11,6 +11,7 @@ import yaml
 from fastapi import FastAPI
 
 from app.api.main import routers
+from app.__main__ import GRACEFUL_SHUTDOWN_SECONDS
 from app.core.config import Settings
 from tests.helm.chart import (
     CHART,
@@ -143,10 +144,14 @@ def test_rollouts_drain_in_flight_requests() -> None:
     docs = render()
     deployment = only(docs, "Deployment")
     pod = deployment["spec"]["template"]["spec"]
-    pre_stop = container(docs)["lifecycle"]["preStop"]["sleep"]["seconds"]
-    assert pre_stop > 0
-    # preStop pause plus uvicorn's 20 s graceful shutdown fit in the grace period.
-    assert pod["terminationGracePeriodSeconds"] >= pre_stop + 20
+    drain = int(env_of(container(docs))["DRAIN_SECONDS"])
+    assert drain > 0
+    # The drain plus uvicorn's graceful shutdown fit in the grace period.
+    assert pod["terminationGracePeriodSeconds"] >= drain + GRACEFUL_SHUTDOWN_SECONDS
+    longer = render(None, "config.drainSeconds=40")
+    assert only(longer, "Deployment")["spec"]["template"]["spec"][
+        "terminationGracePeriodSeconds"
+    ] >= 40 + GRACEFUL_SHUTDOWN_SECONDS
     assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     (spread,) = pod["topologySpreadConstraints"]
     assert spread["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]

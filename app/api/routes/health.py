@@ -5,6 +5,7 @@ from fastapi import APIRouter, Request
 from app.api.deps import ModelStateDep
 from app.api.schemas import ErrorResponse, HealthResponse, ReadyResponse
 from app.core.errors import ApiError
+from app.server.drain import DrainState
 
 router = APIRouter(tags=["health"])
 
@@ -18,6 +19,10 @@ async def healthz() -> HealthResponse:
 @router.get("/readyz", response_model=ReadyResponse, responses={503: {"model": ErrorResponse}})
 async def readyz(model: ModelStateDep, request: Request) -> ReadyResponse:
     """Readiness: 200 once the model is loaded, else 503 naming the reason."""
+    if DrainState.draining:
+        raise ApiError(
+            503, "shutting_down", "draining after SIGTERM; new requests belong elsewhere"
+        )
     if model.predictor is None:
         raise ApiError(
             503,
