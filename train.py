@@ -3,7 +3,8 @@
     python train.py [--data data/iris.csv] [--output-dir artifacts] [--seed 42]
                     [--min-accuracy 0.90] [--model-version V] [--c 1.0] [--max-iter 1000]
 
-Writes artifacts/<version>/{model.joblib,model.onnx,metadata.json} and repoints
+Writes artifacts/<version>/{model.joblib,model.onnx,metadata.json} (and metadata.json.sig
+when MODEL_SIGNING_KEY is set: see app/ml/signing.py) and repoints
 artifacts/latest, unless held-out accuracy is below --min-accuracy: then it
 exits 1 and leaves latest where it was. Logs are JSON lines, like the service.
 """
@@ -34,6 +35,7 @@ from app.api.schemas import IrisFeatures
 from app.core.logging import configure_logging, get_logger
 from app.ml.artifact import point_latest, sha256_file, write_artifact
 from app.ml.export import ExportError, export_onnx
+from app.ml.signing import InvalidKeyError
 
 MODEL_NAME = "iris-classifier"
 FEATURES = list(IrisFeatures.model_fields)  # the API's field order is the model's column order
@@ -212,7 +214,18 @@ def main(argv: list[str] | None = None) -> int:
             "skl2onnx": importlib.metadata.version("skl2onnx"),
         },
     }
-    path = write_artifact(model, metadata, args.output_dir, version, onnx_model)
+    signing_key = os.environ.get("MODEL_SIGNING_KEY", "")
+    try:
+        path = write_artifact(model, metadata, args.output_dir, version, onnx_model, signing_key)
+    except InvalidKeyError as exc:
+        logger.error("signing_key_invalid", message=str(exc))
+        return 2
+    if not signing_key:
+        logger.warning(
+            "model_unsigned",
+            model_version=version,
+            message="MODEL_SIGNING_KEY is not set; a service with MODEL_PUBLIC_KEY will refuse it",
+        )
     point_latest(args.output_dir, version)
     logger.info(
         "model_trained",

@@ -28,7 +28,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.model = load_model_state(
-            settings.MODEL_DIR, list(IrisFeatures.model_fields), settings.INFERENCE_PATH
+            settings.MODEL_DIR,
+            list(IrisFeatures.model_fields),
+            settings.INFERENCE_PATH,
+            settings.MODEL_PUBLIC_KEY,
         )
         drain.install(settings.DRAIN_SECONDS)
         yield

@@ -172,11 +172,12 @@ def _wait_until_up(service: Service, path: str) -> None:
     raise AssertionError(f"service not answering {path} within {STARTUP_TIMEOUT_S}s")
 
 
-def train(output_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def train(output_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "train.py", "--output-dir", str(output_dir), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, **env},
     )

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -67,9 +67,23 @@ class Settings(BaseSettings):
         description="Proxies whose X-Forwarded-For/-Proto are trusted (comma-separated "
         "IPs/CIDRs, * for any); empty: none, the peer address is the client.",
     )
+    MODEL_PUBLIC_KEY: str = Field(
+        default="",
+        description="Ed25519 public key (base64, 32 bytes) that must have signed the "
+        "artifact's metadata.json; empty: artifacts are loaded unverified (logged).",
+    )
     WEB_CONCURRENCY: int = Field(
         default=1, ge=1, le=64, description="Worker processes; >1 turns on multiprocess metrics."
     )
+
+    @field_validator("MODEL_PUBLIC_KEY")
+    @classmethod
+    def _a_public_key_or_empty(cls, value: str) -> str:
+        if value:
+            from app.ml.signing import public_key  # refuse a malformed key at startup
+
+            public_key(value)
+        return value
 
 
 @lru_cache

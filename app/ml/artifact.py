@@ -20,8 +20,11 @@ import numpy as np
 import numpy.typing as npt
 import sklearn
 
+from app.ml import signing
+
 MODEL_FILE = "model.joblib"
 ONNX_FILE = "model.onnx"
+SIGNATURE_FILE = signing.SIGNATURE_FILE
 METADATA_FILE = "metadata.json"
 
 
@@ -43,6 +46,8 @@ class LoadedArtifact:
     onnx_model: bytes | None = None
     # Training rows the service replays at load to prove the ONNX export agrees.
     reference_rows: npt.NDArray[np.float64] | None = None
+    # True when metadata.json's signature was checked against MODEL_PUBLIC_KEY.
+    verified: bool = False
 
 
 def sha256_file(path: Path) -> str:
@@ -63,6 +68,7 @@ def write_artifact(
     output_dir: Path,
     version: str,
     onnx_model: bytes | None = None,
+    signing_key: str | None = None,
 ) -> Path:
     """Write `output_dir/<version>/` atomically and return it; `latest` is not touched."""
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -74,7 +80,10 @@ def write_artifact(
         if onnx_model is not None:
             (staging / ONNX_FILE).write_bytes(onnx_model)
             full["onnx_sha256"] = sha256_file(staging / ONNX_FILE)
-        (staging / METADATA_FILE).write_text(json.dumps(full, indent=2, sort_keys=True) + "\n")
+        metadata_bytes = (json.dumps(full, indent=2, sort_keys=True) + "\n").encode()
+        (staging / METADATA_FILE).write_bytes(metadata_bytes)
+        if signing_key:
+            (staging / SIGNATURE_FILE).write_text(signing.sign(metadata_bytes, signing_key))
         target = output_dir / version
         if target.exists():
             shutil.rmtree(target)
@@ -95,7 +104,24 @@ def point_latest(output_dir: Path, version: str) -> Path:
     return latest
 
 
-def read_metadata(model_dir: Path) -> dict[str, Any]:
+def _verify_signature(model_dir: Path, metadata_bytes: bytes, public_key: str) -> None:
+    signature = model_dir / SIGNATURE_FILE
+    if not signature.is_file():
+        raise ModelLoadError(
+            "signature_missing",
+            f"MODEL_PUBLIC_KEY is set but {model_dir} has no {SIGNATURE_FILE}; "
+            "train with MODEL_SIGNING_KEY",
+        )
+    if not signing.verify(metadata_bytes, signature.read_text(), public_key):
+        raise ModelLoadError(
+            "signature_invalid",
+            f"{METADATA_FILE} is not signed by the key in MODEL_PUBLIC_KEY: the artifact was "
+            "altered or signed by someone else; nothing in it was loaded",
+        )
+
+
+def read_metadata(model_dir: Path, public_key: str = "") -> dict[str, Any]:
+    """metadata.json, its signature checked first when a public key is configured."""
     path = model_dir / METADATA_FILE
     if not path.is_file():
         raise ModelLoadError(
@@ -104,7 +130,15 @@ def read_metadata(model_dir: Path) -> dict[str, Any]:
             model_dir=str(model_dir),
         )
     try:
-        metadata: dict[str, Any] = json.loads(path.read_text())
+        metadata_bytes = path.read_bytes()
+    except OSError as exc:
+        raise ModelLoadError(
+            "metadata_invalid", f"{path} is not readable: {exc}", model_dir=str(model_dir)
+        ) from exc
+    if public_key:  # the bytes verified are the bytes parsed: no second read to race
+        _verify_signature(model_dir, metadata_bytes, public_key)
+    try:
+        metadata: dict[str, Any] = json.loads(metadata_bytes)
     except (OSError, ValueError) as exc:
         raise ModelLoadError(
             "metadata_invalid", f"{path} is not readable JSON: {exc}", model_dir=str(model_dir)
@@ -120,9 +154,13 @@ def read_metadata(model_dir: Path) -> dict[str, Any]:
     return metadata
 
 
-def load_artifact(model_dir: Path) -> LoadedArtifact:
-    """Load and verify an artifact, raising ModelLoadError with the reason it cannot serve."""
-    metadata = read_metadata(model_dir)
+def load_artifact(model_dir: Path, public_key: str = "") -> LoadedArtifact:
+    """Load and verify an artifact, raising ModelLoadError with the reason it cannot serve.
+
+    With `public_key`, nothing is unpickled unless metadata.json's signature holds, and
+    the model files must match the checksums in that signed metadata.
+    """
+    metadata = read_metadata(model_dir, public_key)
     model_path = model_dir / MODEL_FILE
     if not model_path.is_file():
         raise ModelLoadError(
@@ -180,6 +218,7 @@ def load_artifact(model_dir: Path) -> LoadedArtifact:
         path=model_dir,
         onnx_model=_read_onnx(model_dir, metadata),
         reference_rows=_reference_rows(metadata),
+        verified=bool(public_key),
     )
 
 

@@ -31,10 +31,12 @@ def load_model_state(
     model_dir: Path,
     expected_features: Sequence[str],
     inference_path: Literal["auto", "sklearn"] = "auto",
+    public_key: str = "",
 ) -> ModelState:
     """Load `model_dir`, check it matches the API's features, and set model_loaded."""
     try:
-        predictor = Predictor(load_artifact(model_dir), inference_path)
+        artifact = load_artifact(model_dir, public_key)
+        predictor = Predictor(artifact, inference_path)
         if predictor.feature_names != list(expected_features):
             raise ModelLoadError(
                 "model_incompatible",
@@ -48,6 +50,12 @@ def load_model_state(
         logger.error("model_load_failed", reason=exc.reason, message=exc.message, **fields)
         return ModelState(reason=exc.reason, message=exc.message, details=exc.details)
 
+    if not artifact.verified:
+        logger.warning(
+            "model_unverified",
+            model_version=predictor.version,
+            message="MODEL_PUBLIC_KEY is not set: the artifact's signature was not checked",
+        )
     if predictor.fallback_reason is not None:
         logger.warning(
             "inference_fallback",
@@ -65,5 +73,6 @@ def load_model_state(
         model_dir=str(model_dir),
         sklearn_version=predictor.sklearn_version,
         inference_path=predictor.inference_path,
+        signature_verified=artifact.verified,
     )
     return ModelState(predictor=predictor, reason="loaded", message="model loaded")

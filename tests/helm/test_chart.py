@@ -10,8 +10,8 @@ import pytest
 import yaml
 from fastapi import FastAPI
 
-from app.api.main import routers
 from app.__main__ import GRACEFUL_SHUTDOWN_SECONDS
+from app.api.main import routers
 from app.core.config import Settings
 from tests.helm.chart import (
     CHART,
@@ -149,9 +149,10 @@ def test_rollouts_drain_in_flight_requests() -> None:
     # The drain plus uvicorn's graceful shutdown fit in the grace period.
     assert pod["terminationGracePeriodSeconds"] >= drain + GRACEFUL_SHUTDOWN_SECONDS
     longer = render(None, "config.drainSeconds=40")
-    assert only(longer, "Deployment")["spec"]["template"]["spec"][
-        "terminationGracePeriodSeconds"
-    ] >= 40 + GRACEFUL_SHUTDOWN_SECONDS
+    assert (
+        only(longer, "Deployment")["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+        >= 40 + GRACEFUL_SHUTDOWN_SECONDS
+    )
     assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     (spread,) = pod["topologySpreadConstraints"]
     assert spread["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]

@@ -1,0 +1,85 @@
+"""Ed25519 signatures over an artifact's metadata.json, checked before anything is unpickled.
+
+A SHA-256 stored beside the model proves nothing to a reader of that directory: whoever can
+replace model.joblib can rewrite the checksum too (issue 9: a malicious pickle with a
+recomputed checksum ran at startup and the service reported ready). metadata.json holds the
+SHA-256 of model.joblib and model.onnx and everything the service trusts (class names,
+features), so one signature over its exact bytes covers the whole artifact. The private key
+stays with training (MODEL_SIGNING_KEY: a CI secret, or a local file for development); the
+service holds only the public key (MODEL_PUBLIC_KEY), so the model directory cannot vouch
+for itself.
+
+Keys are base64 of the raw 32 bytes, one line each, so they fit environment variables,
+Kubernetes Secrets and GitHub secrets unchanged:
+
+    python -m app.ml.signing keygen     # prints MODEL_SIGNING_KEY=... and MODEL_PUBLIC_KEY=...
+"""
+
+import base64
+import binascii
+import sys
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+SIGNATURE_FILE = "metadata.json.sig"
+
+
+class InvalidKeyError(ValueError):
+    """A key that is not base64 of 32 bytes."""
+
+
+def _raw(encoded: str, what: str) -> bytes:
+    try:
+        raw = base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidKeyError(f"{what} is not base64") from exc
+    if len(raw) != 32:
+        raise InvalidKeyError(f"{what} must be 32 bytes, not {len(raw)}")
+    return raw
+
+
+def private_key(encoded: str) -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(_raw(encoded, "MODEL_SIGNING_KEY"))
+
+
+def public_key(encoded: str) -> Ed25519PublicKey:
+    return Ed25519PublicKey.from_public_bytes(_raw(encoded, "MODEL_PUBLIC_KEY"))
+
+
+def sign(metadata_bytes: bytes, signing_key: str) -> str:
+    """The signature file's content: base64 of the Ed25519 signature, one line."""
+    return base64.b64encode(private_key(signing_key).sign(metadata_bytes)).decode() + "\n"
+
+
+def verify(metadata_bytes: bytes, signature_text: str, verify_key: str) -> bool:
+    try:
+        signature = base64.b64decode(signature_text.strip(), validate=True)
+        public_key(verify_key).verify(signature, metadata_bytes)
+    except (InvalidSignature, binascii.Error, ValueError):
+        return False
+    return True
+
+
+def keygen() -> tuple[str, str]:
+    """(MODEL_SIGNING_KEY, MODEL_PUBLIC_KEY), base64 of the raw 32-byte keys."""
+    from cryptography.hazmat.primitives import serialization
+
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.Raw,
+        serialization.PrivateFormat.Raw,
+        serialization.NoEncryption(),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    return base64.b64encode(private).decode(), base64.b64encode(public).decode()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["keygen"]:
+        sys.exit("usage: python -m app.ml.signing keygen")
+    signing, public = keygen()
+    print(f"MODEL_SIGNING_KEY={signing}")
+    print(f"MODEL_PUBLIC_KEY={public}")
