@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from app import __doc__ as description
 from app.api.main import routers
+from app.api.routes import docs
 from app.api.schemas import IrisFeatures
 from app.core.config import Settings, get_settings
 from app.core.errors import register_exception_handlers
@@ -45,6 +46,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Metrics, logs and request ids are Glassbox's own (Prometheus + Loki); FastAPI's
         # OpenTelemetry hooks would only add a provider check to every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # Swagger UI from the image (app/api/routes/docs.py), never FastAPI's CDN page.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.DOCS_ENABLED else None,
     )
     app.state.model = ModelState()
     app.state.settings = settings
@@ -53,6 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # router in a matcher that runs on each request (profiled at 3 % of /predict).
         # Prefixes, tags and responses are already part of each APIRoute.
         app.router.routes.extend(router.routes)
+    if settings.DOCS_ENABLED:
+        app.router.routes.extend([*docs.router.routes, docs.assets])
     register_exception_handlers(app)
 
     # add_middleware puts each new one outermost, so this reads inner to outer: the

@@ -72,6 +72,10 @@ class Settings(BaseSettings):
         description="Ed25519 public key (base64, 32 bytes) that must have signed the "
         "artifact's metadata.json; empty: artifacts are loaded unverified (logged).",
     )
+    DOCS_ENABLED: bool = Field(
+        default=True,
+        description="Serve /docs (Swagger UI from the image, no CDN) and /openapi.json.",
+    )
     WEB_CONCURRENCY: int = Field(
         default=1, ge=1, le=64, description="Worker processes; >1 turns on multiprocess metrics."
     )

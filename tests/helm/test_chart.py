@@ -248,6 +248,12 @@ def test_ingress_and_network_policy_point_at_the_http_port() -> None:
     assert policy["egress"] == []
 
 
+def test_the_default_ingress_routes_only_the_prediction_endpoints() -> None:
+    (rule,) = only(render(None, "ingress.enabled=true"), "Ingress")["spec"]["rules"]
+    paths = [(p["path"], p["pathType"]) for p in rule["http"]["paths"]]
+    assert paths == [("/predict", "Prefix")]  # Prefix matches whole path segments
+
+
 def test_helm_test_pod_posts_a_prediction() -> None:
     (pod,) = [
         d

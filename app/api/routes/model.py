@@ -1,4 +1,9 @@
-"""GET /model: the metadata of the model in service, as train.py wrote it."""
+"""GET /model: what a client needs to know about the model in service, and no more.
+
+metadata.json also records the training data's path and checksum, library versions, file
+checksums and training rows; those serve operators and the service itself, and would only
+help someone probing it, so they stay on the server (read them from the artifact).
+"""
 
 from typing import Any
 
@@ -8,12 +13,25 @@ from app.api.deps import PredictorDep
 from app.api.schemas import ErrorResponse
 
 router = APIRouter(tags=["model"])
-PRIVATE_KEYS = frozenset({"reference_inputs"})  # training data is not the client's business
+PUBLIC_FIELDS = (
+    "model_name",
+    "model_version",
+    "created_at",
+    "feature_names",
+    "class_names",
+    "feature_ranges",
+    "class_priors",
+)
+PUBLIC_METRICS = ("accuracy", "f1_macro", "test_rows")
 
 
 @router.get("/model", responses={503: {"model": ErrorResponse}})
 async def model_metadata(predictor: PredictorDep, request: Request) -> dict[str, Any]:
-    """Version, metrics, feature ranges, class priors and checksums of the served model
-    (metadata.json without the training rows kept there to verify the ONNX export)."""
+    """Name, version, inputs, classes, training ranges and priors, held-out accuracy."""
     request.state.model_version = predictor.version
-    return {key: value for key, value in predictor.metadata.items() if key not in PRIVATE_KEYS}
+    metadata = predictor.metadata
+    public = {key: metadata[key] for key in PUBLIC_FIELDS if key in metadata}
+    metrics = metadata.get("metrics", {})
+    public["metrics"] = {key: metrics[key] for key in PUBLIC_METRICS if key in metrics}
+    public["inference_path"] = predictor.inference_path
+    return public

@@ -1,8 +1,10 @@
 """Probes, model metadata and API docs of a healthy service."""
 
+from pathlib import Path
+
 import requests
 
-from tests.service import Service
+from tests.service import Service, running_service
 
 
 def test_healthz_is_ok(service: Service) -> None:
@@ -28,8 +30,32 @@ def test_model_returns_the_training_metadata(service: Service, model_dir: object
     response = requests.get(f"{service.url}/model", timeout=5)
     assert response.status_code == 200
     metadata = json.loads((model_dir / "metadata.json").read_text())
-    assert metadata.pop("reference_inputs")  # training rows stay on the server
-    assert response.json() == metadata
+    public = response.json()
+    for key in ("model_name", "model_version", "feature_names", "class_names", "class_priors"):
+        assert public[key] == metadata[key]
+    assert public["metrics"]["accuracy"] == metadata["metrics"]["accuracy"]
+    assert public["inference_path"] == "onnxruntime"
+    # What helps only someone probing the service stays on the server.
+    for private in ("training_data", "versions", "model_sha256", "reference_inputs", "params"):
+        assert private not in public
+
+
+def test_docs_are_served_from_the_image_not_a_cdn(service: Service) -> None:
+    page = requests.get(f"{service.url}/docs", timeout=5)
+    assert page.status_code == 200
+    assert "cdn" not in page.text.lower()
+    assert "https://" not in page.text.replace("https://fastapi.tiangolo.com", "")
+    for asset, kind in (("swagger-ui-bundle.js", "javascript"), ("swagger-ui.css", "css")):
+        served = requests.get(f"{service.url}/docs/static/{asset}", timeout=5)
+        assert served.status_code == 200
+        assert kind in served.headers["content-type"]
+        assert f"/docs/static/{asset}" in page.text
+
+
+def test_docs_can_be_turned_off(model_dir: Path, tmp_path: Path) -> None:
+    with running_service(model_dir, tmp_path, DOCS_ENABLED="false") as service:
+        for path in ("/docs", "/openapi.json", "/docs/static/swagger-ui.css"):
+            assert requests.get(f"{service.url}{path}", timeout=5).status_code == 404
 
 
 def test_openapi_docs_describe_the_endpoints(service: Service) -> None:
