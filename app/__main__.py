@@ -11,8 +11,12 @@ import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    from app.core.config import Settings
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # duplicated: prometheus_client must not load yet
 # In-flight requests get this long after the drain; the chart's grace period adds both.
@@ -67,11 +71,18 @@ def main() -> None:
     _prepare_multiprocess_dir(settings.WEB_CONCURRENCY)
     _raise_open_files_limit()
 
+    _serve(settings)
+
+
+def _serve(settings: "Settings") -> None:
+    """uvicorn.run, but listening on PORT and, when set, METRICS_PORT too (uvicorn binds one
+    socket itself; every worker accepts on all the sockets it is handed)."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from app.core.logging import build_log_config
 
-    uvicorn.run(
+    config = uvicorn.Config(
         "app.main:app",
         host=settings.HOST,
         port=settings.PORT,
@@ -89,6 +100,18 @@ def main() -> None:
         forwarded_allow_ips=settings.FORWARDED_ALLOW_IPS or None,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
+    sockets = [config.bind_socket()]
+    if settings.METRICS_PORT:
+        sockets.append(
+            uvicorn.Config(config.app, settings.HOST, settings.METRICS_PORT).bind_socket()
+        )
+    server = uvicorn.Server(config)
+    if settings.WEB_CONCURRENCY > 1:
+        Multiprocess(config, sockets=sockets).run()
+    else:
+        server.run(sockets=sockets)
+        if not server.started:
+            sys.exit(3)  # uvicorn's STARTUP_FAILURE: the app's startup failed
 
 
 if __name__ == "__main__":

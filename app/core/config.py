@@ -19,6 +19,13 @@ class Settings(BaseSettings):
 
     HOST: str = Field(default="127.0.0.1", description="Interface to bind.")
     PORT: int = Field(default=8000, ge=1, le=65535, description="TCP port to listen on.")
+    METRICS_PORT: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="0: /metrics on PORT. Otherwise /metrics is served on this port only, "
+        "for the Service/ServiceMonitor, never behind the Ingress.",
+    )
     MODEL_DIR: Path = Field(
         default=Path("artifacts/latest"),
         description="Directory holding model.joblib and metadata.json.",

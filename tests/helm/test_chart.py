@@ -308,3 +308,23 @@ def test_readme_documents_every_value() -> None:
         }:
             for child in value:
                 assert re.search(rf"`({key})?\.{child}`|`{key}\.{child}", readme), f"{key}.{child}"
+
+
+def test_a_metrics_port_is_what_prometheus_scrapes_and_the_service_exposes() -> None:
+    docs = render(
+        None,
+        "metrics.port=9100",
+        "metrics.serviceMonitor.enabled=true",
+        "networkPolicy.enabled=true",
+    )
+    main = container(docs)
+    assert {"name": "metrics", "containerPort": 9100, "protocol": "TCP"} in main["ports"]
+    assert env_of(main)["METRICS_PORT"] == "9100"
+    service_ports = {p["name"]: p["targetPort"] for p in only(docs, "Service")["spec"]["ports"]}
+    assert service_ports == {"http": "http", "metrics": "metrics"}
+    (endpoint,) = only(docs, "ServiceMonitor")["spec"]["endpoints"]
+    assert endpoint["port"] == "metrics"
+    pod = only(docs, "Deployment")["spec"]["template"]["metadata"]
+    assert pod["annotations"]["prometheus.io/port"] == "9100"
+    ports = only(docs, "NetworkPolicy")["spec"]["ingress"][0]["ports"]
+    assert {"port": "metrics", "protocol": "TCP"} in ports

@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from tests.api.routes.test_predict import SETOSA, VERSICOLOR, VIRGINICA
-from tests.service import Service, running_service, sample
+from tests.service import VALID_FLOWER, Service, free_port, running_service, sample
 
 MODEL = "iris-classifier"
 
@@ -138,3 +138,22 @@ def test_two_workers_aggregate_counters_in_every_scrape(model_dir: Path, tmp_pat
                 == sent
             )
             assert sample(scraped, "model_loaded") == 1
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_metrics_port_serves_metrics_and_the_main_port_does_not(
+    model_dir: Path, tmp_path: Path, workers: str
+) -> None:
+    metrics_port = free_port()
+    with running_service(
+        model_dir, tmp_path, METRICS_PORT=str(metrics_port), WEB_CONCURRENCY=workers
+    ) as service:
+        assert service.post("/predict", VALID_FLOWER).status_code == 200
+        hidden = requests.get(f"{service.url}/metrics", timeout=5)
+        assert hidden.status_code == 404
+        assert hidden.json()["error"]["code"] == "not_found"
+        scraped = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5)
+        assert scraped.status_code == 200
+        assert 'http_requests_total{handler="/predict",method="POST",status="200"} 1.0' in (
+            scraped.text
+        )

@@ -67,3 +67,17 @@ checkov.io/skip2: CKV_K8S_15=IfNotPresent is right for immutable release tags an
 {{- define "glassbox.kedaQuery" -}}
 sum(rate(http_requests_total{job="{{ include "glassbox.name" . }}", namespace="{{ .Release.Namespace }}", handler=~"/predict|/predict/batch"}[1m]))
 {{- end }}
+
+{{/*
+The named port Prometheus scrapes: "metrics" when metrics.port is set, else "http".
+*/}}
+{{- define "glassbox.metricsPortName" -}}
+{{- if .Values.metrics.port -}}metrics{{- else -}}http{{- end -}}
+{{- end }}
+
+{{/*
+The container port number Prometheus scrapes.
+*/}}
+{{- define "glassbox.metricsPort" -}}
+{{- if .Values.metrics.port -}}{{ .Values.metrics.port | int }}{{- else -}}{{ .Values.containerPort | int }}{{- end -}}
+{{- end }}
