@@ -8,7 +8,7 @@ same steps directly, in FastAPI's order and with its errors:
 
 1. a body that is not JSON by its Content-Type -> 415 (`unsupported_media_type`);
    a body over the route's size (the body model's `max_body_bytes`, e.g. MAX_BATCH_SIZE
-   flowers' worth) -> 413 before it is read, so an over-size batch costs nothing to refuse;
+   flowers' worth) -> 413 before it is parsed, so an over-size batch costs no validation;
 2. JSON that does not parse -> the same RequestValidationError / 400 FastAPI raises, which
    app/core/errors.py renders as `malformed_json`; stricter than FastAPI, bodies that are
    not UTF-8 (UTF-16/32, a BOM) and objects with a repeated key are 400 too;
@@ -51,25 +51,26 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _too_large(limit: int) -> ApiError:
     return ApiError(
-        413,
-        "payload_too_large",
-        f"request body exceeds the limit of {limit} bytes for this route",
-        headers={"Connection": "close"},  # the rest of the body is never read
+        413, "payload_too_large", f"request body exceeds the limit of {limit} bytes for this route"
     )
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refused (413) from its Content-Length or as soon as it outgrows `limit`."""
+    """The body, or 413 once it is known to outgrow `limit` -- from Content-Length or while
+    streaming. The rest is read and dropped, never parsed: answering with unread bytes on
+    the socket makes the kernel reset the connection, and the client would lose the 413.
+    (BodySizeLimitMiddleware has already refused anything over MAX_BODY_BYTES.)"""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
+    too_large = declared.isdigit() and int(declared) > limit
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
+        too_large = too_large or size > limit
+        if not too_large:
+            chunks.append(chunk)
+    if too_large:
+        raise _too_large(limit)
     return b"".join(chunks)
 
 
