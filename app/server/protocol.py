@@ -20,6 +20,7 @@ uvicorn loads this class by its `http` setting (app/__main__.py), in every worke
 """
 
 import asyncio
+import socket
 import uuid
 from functools import lru_cache
 from typing import Any
@@ -41,6 +42,16 @@ def _limits() -> tuple[int, float, int]:
     return settings.MAX_HEADER_BYTES, settings.HEADER_TIMEOUT_SECONDS, settings.MAX_CONNECTIONS
 
 
+def _no_delay(transport: asyncio.Transport) -> None:
+    """TCP_NODELAY on every connection. asyncio sets it only on sockets created with
+    proto=IPPROTO_TCP, and the listening sockets uvicorn binds for workers (and we bind
+    for METRICS_PORT) have proto 0: uvicorn's two writes per response (head, then body)
+    then met the client's delayed ACK, 40 ms per request on a keep-alive connection."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -58,6 +69,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        _no_delay(transport)
         # Answered when the request arrives, not now: closing before the client has sent
         # it would make the client's send meet a reset instead of our 503.
         self._over_capacity = len(self.connections) > self._max_connections
