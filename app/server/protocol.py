@@ -8,8 +8,8 @@ access line and no metric. Here:
 - MAX_HEADER_BYTES bounds the request head while it streams in (an incomplete head is
   counted chunk by chunk, so memory stays bounded) and once parsed -> 431;
 - HEADER_TIMEOUT_SECONDS bounds how long a connection may take to send a whole head,
-  counted from the connection's start or the request's first byte -> 408 (or a silent
-  close if it never sent a byte);
+  counted from the connection's start or from the first read that left a head incomplete
+  -> 408 (or a silent close if it never sent a byte);
 - MAX_CONNECTIONS per worker -> a fast 503 with Retry-After instead of running out of
   file descriptors;
 - requests the parser rejects -> 400 `malformed_request`.
@@ -95,6 +95,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._head_bytes += len(data)
             if self._head_bytes > self._max_head:
                 self._refuse_head_too_large()
+            else:
+                # Only now: a head that arrives whole (the usual case) never costs a timer.
+                self._start_head_timer()
 
     # -- parser callbacks ----------------------------------------------------------------
 
@@ -102,7 +105,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._in_head = True
         self._head_bytes = 0
-        self._start_head_timer()
 
     def on_headers_complete(self) -> None:
         parsed = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)

@@ -22,7 +22,7 @@ def test_readyz_names_the_loaded_model(service: Service) -> None:
     assert body["model_version"]
 
 
-def test_model_returns_the_training_metadata(service: Service, model_dir: object) -> None:
+def test_model_metadata_is_what_a_client_needs(service: Service, model_dir: object) -> None:
     import json
     from pathlib import Path
 
