@@ -14,7 +14,11 @@ from tests.service import ROOT
 
 DASHBOARDS = sorted((ROOT / "dashboards").glob("*.json"))
 RULE_FILES = sorted((ROOT / "monitoring" / "prometheus" / "rules").glob("*.yml"))
-DOCS = [ROOT / "README.md", ROOT / "monitoring" / "runbook.md"]
+DOCS = [
+    ROOT / "README.md",
+    ROOT / "monitoring" / "runbook.md",
+    *sorted((ROOT / "docs").glob("*.md")),
+]
 PROVISIONING = ROOT / "monitoring" / "grafana" / "provisioning"
 
 # What Grafana substitutes before a query reaches Prometheus or Loki.
