@@ -12,6 +12,7 @@ import pytest
 import sklearn
 from sklearn.datasets import load_iris
 
+from app.ml.signing import keygen
 from tests.service import ROOT, train
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -85,7 +86,22 @@ def test_quality_gate_fails_and_leaves_latest_alone(tmp_path: Path) -> None:
 def test_logs_are_json_lines(tmp_path: Path) -> None:
     result = train(tmp_path)
     events = [json.loads(line)["event"] for line in result.stdout.splitlines()]
+    assert events == ["model_evaluated", "model_unsigned", "model_trained"]
+
+
+def test_a_signing_key_signs_and_silences_the_warning(tmp_path: Path) -> None:
+    signing_key, _ = keygen()
+    result = train(tmp_path, MODEL_SIGNING_KEY=signing_key)
+    events = [json.loads(line)["event"] for line in result.stdout.splitlines()]
     assert events == ["model_evaluated", "model_trained"]
+    assert (tmp_path / "latest" / "metadata.json.sig").is_file()
+
+
+def test_a_malformed_signing_key_writes_nothing(tmp_path: Path) -> None:
+    result = train(tmp_path, MODEL_SIGNING_KEY="not-base64!")
+    assert result.returncode == 2
+    assert json.loads(result.stdout.splitlines()[-1])["event"] == "signing_key_invalid"
+    assert not (tmp_path / "latest").exists()
 
 
 def test_bad_dataset_exits_2_with_a_clear_line(tmp_path: Path) -> None:
