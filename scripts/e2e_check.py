@@ -79,7 +79,7 @@ def main() -> int:
         )
 
     with port_forward(MONITORING, "loki-gateway", 13100, 80) as loki:
-        logql = f'{{app="glassbox"}} | json | request_id="{request_id}"'
+        logql = f'{{app="glassbox"}} | request_id="{request_id}"'
         params = {"query": logql, "limit": "100", "since": "1h"}
         eventually(
             lambda: requests.get(

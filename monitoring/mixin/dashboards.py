@@ -441,8 +441,11 @@ def logs() -> dict[str, Any]:
         panel(
             "logs",
             "Every line of request $request_id",
-            "Paste a request_id (from an X-Request-ID header or an error body) in the textbox above.",
-            [{"expr": f'{LOGS} | json | request_id="$request_id"'}],
+            "Paste a request_id (from an X-Request-ID header or an error body) in the textbox above; "
+            "empty, the panel shows nothing.",
+            # request_id is structured metadata: filtered before any parser, and `!= ""` keeps
+            # an empty textbox from matching every line that has no request id.
+            [{"expr": f'{LOGS} | request_id!="" | request_id="$request_id"'}],
             ds=LOKI,
             width=24,
             height=10,

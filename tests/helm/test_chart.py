@@ -292,7 +292,7 @@ def test_notes_tell_how_to_call_and_find_logs(tmp_path: Path) -> None:
     notes = result.stdout.split("NOTES:", 1)[1]
     assert "kubectl --namespace ml port-forward svc/glassbox 8000:80" in notes
     assert "curl -s -X POST localhost:8000/predict" in notes
-    assert '| json | request_id="' in notes
+    assert '} | request_id="' in notes
     assert "helm test glassbox" in notes
 
 

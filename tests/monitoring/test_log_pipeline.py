@@ -93,7 +93,8 @@ def test_loki_derived_field_links_a_real_request_id(service: Service) -> None:
     assert match is not None
     assert match.group(1) == "derived-42"
     assert field["datasourceUid"] == "loki"
-    assert field["url"] == '{app="glassbox"} | json | request_id="${__value.raw}"'
+    # request_id is structured metadata: filtered with no parser in front.
+    assert field["url"] == '{app="glassbox"} | request_id="${__value.raw}"'
 
 
 def test_dashboard_provider_loads_the_dashboards_folder() -> None:
