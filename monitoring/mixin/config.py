@@ -25,6 +25,9 @@ class Slo:
 
 SLO_HANDLER = "/predict"
 SLO_PERIOD = "30d"
+# Prometheus must keep at least the SLO period (a test reads compose.yaml and the Helm stack
+# values): a 30-day budget over 7 days of data would silently cover a quarter of it.
+PROMETHEUS_RETENTION = "31d"
 AVAILABILITY = Slo("availability", 0.999, f"{SLO_HANDLER} requests that are not 5xx")
 LATENCY = Slo("latency", 0.99, f"{SLO_HANDLER} requests answered within 100 ms")
 # Must be a bucket edge of http_request_duration_seconds (app/observability/metrics.py).
@@ -45,6 +48,9 @@ class BurnWindow:
 FAST_BURN = (BurnWindow("1h", "5m", 14.4, "critical"), BurnWindow("6h", "30m", 6, "critical"))
 SLOW_BURN = (BurnWindow("3d", "6h", 1, "warning"),)
 RATE_WINDOWS = ("5m", "30m", "1h", "6h", "3d")
+# A burn-rate alert also needs this many /predict requests in its long window: on a trickle
+# of traffic one failed request is a 100 % error ratio, and that is no reason to page.
+BURN_MIN_REQUESTS = 100
 
 # Symptom thresholds.
 HIGH_5XX_RATIO = 0.05

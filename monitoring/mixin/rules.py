@@ -117,12 +117,32 @@ def slo_record(slo: c.Slo, window: str) -> str:
     return f"job:slo_{slo.name}_errors:ratio_rate{window}"
 
 
+def slo_requests_record(window: str) -> str:
+    return f"job:slo_requests:rate{window}"
+
+
 def slo_rules() -> list[Rule]:
-    return [
+    ratios: list[Rule] = [
         {"record": slo_record(slo, window), "expr": slo_error_ratio(slo, window)}
         for slo in (c.AVAILABILITY, c.LATENCY)
         for window in (*c.RATE_WINDOWS, c.SLO_PERIOD)
     ]
+    long_windows = dict.fromkeys(w.long for w in (*c.FAST_BURN, *c.SLOW_BURN))
+    requests: list[Rule] = [
+        {
+            "record": slo_requests_record(window),
+            "expr": f"sum by (job) (rate(http_requests_total{_sel(SLO_HANDLER)}[{window}]))",
+        }
+        for window in long_windows
+    ]
+    return ratios + requests
+
+
+_SECONDS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def _seconds(window: str) -> int:
+    return int(window[:-1]) * _SECONDS[window[-1]]
 
 
 def _annotations(alert: str, summary: str, description: str) -> dict[str, str]:
@@ -155,7 +175,8 @@ def _burn_expr(slo: c.Slo, windows: tuple[c.BurnWindow, ...]) -> str:
     budget = round(1 - slo.objective, 6)
     clauses = [
         f"(\n  {slo_record(slo, w.long)} > ({w.factor} * {budget})\n  and\n"
-        f"  {slo_record(slo, w.short)} > ({w.factor} * {budget})\n)"
+        f"  {slo_record(slo, w.short)} > ({w.factor} * {budget})\n  and\n"
+        f"  {slo_requests_record(w.long)} * {_seconds(w.long)} >= {c.BURN_MIN_REQUESTS}\n)"
         for w in windows
     ]
     return "\nor\n".join(clauses)

@@ -155,3 +155,27 @@ def test_rule_files_are_the_ones_prometheus_loads() -> None:
     config = yaml.safe_load((MONITORING / "prometheus" / "prometheus.yml").read_text())
     loaded = {(MONITORING / "prometheus" / path).resolve() for path in config["rule_files"]}
     assert loaded == {Path(path).resolve() for path in RULE_FILES}
+
+
+def _days(duration: str) -> float:
+    units = {"m": 1 / 1440, "h": 1 / 24, "d": 1, "w": 7, "y": 365}
+    return float(duration[:-1]) * units[duration[-1]]
+
+
+def test_prometheus_keeps_at_least_the_slo_period_wherever_it_is_configured() -> None:
+    """A 30-day error budget over 7 days of data silently covers a quarter of it."""
+    from monitoring.mixin import config
+
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    flags = compose["services"]["prometheus"]["command"]
+    (compose_retention,) = [
+        flag.split("=", 1)[1] for flag in flags if flag.startswith("--storage.tsdb.retention.time")
+    ]
+    stack = yaml.safe_load((ROOT / "helm" / "stack" / "kube-prometheus-stack.yaml").read_text())
+    helm_retention = stack["prometheus"]["prometheusSpec"]["retention"]
+    slo_days = _days(config.SLO_PERIOD)
+    assert _days(config.PROMETHEUS_RETENTION) >= slo_days
+    assert compose_retention == config.PROMETHEUS_RETENTION
+    assert helm_retention == config.PROMETHEUS_RETENTION
+    rules = (ROOT / "monitoring" / "prometheus" / "rules" / "glassbox.rules.yml").read_text()
+    assert f"ratio_rate{config.SLO_PERIOD}" in rules
