@@ -39,7 +39,6 @@ class Predictor:
     def __init__(
         self, artifact: LoadedArtifact, preferred_path: Literal["auto", "sklearn"] = "auto"
     ) -> None:
-        self.model = artifact.model
         self.metadata: dict[str, Any] = artifact.metadata
         self.name: str = artifact.metadata["model_name"]
         self.version: str = artifact.metadata["model_version"]
