@@ -41,7 +41,9 @@ def _prepare_multiprocess_dir(workers: int) -> None:
         return
     path = Path(os.environ.get(MULTIPROC_ENV) or tempfile.mkdtemp(prefix="glassbox-metrics-"))
     path.mkdir(parents=True, exist_ok=True)
-    for stale in path.glob("*.db"):  # a previous run's counters would otherwise resurface
+    # A previous run's counters and exemplars (app/observability/exemplars.py) would
+    # otherwise resurface.
+    for stale in [*path.glob("*.db"), *path.glob("exemplars_*.json")]:
         stale.unlink()
     os.environ[MULTIPROC_ENV] = str(path)
 

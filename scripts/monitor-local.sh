@@ -14,4 +14,5 @@ trap 'kill "$alertmanager_pid" 2>/dev/null || true' EXIT
 
 echo "Prometheus http://127.0.0.1:9090  Alertmanager http://127.0.0.1:9093"
 prometheus --config.file=monitoring/prometheus/prometheus.yml \
-    --storage.tsdb.path="$data/prometheus" --web.listen-address=127.0.0.1:9090 --log.level=warn
+    --storage.tsdb.path="$data/prometheus" --web.listen-address=127.0.0.1:9090 --log.level=warn \
+    --enable-feature=exemplar-storage

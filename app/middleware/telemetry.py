@@ -65,7 +65,8 @@ class TelemetryMiddleware:
 
 def account(scope: Scope, handler: str, status: int, duration_s: float) -> None:
     """The one access line and the one metrics sample of a request."""
-    HTTP_METRICS.observe(scope["method"], handler, status, duration_s)
+    request_id = scope["state"].get("request_id") if "state" in scope else None
+    HTTP_METRICS.observe(scope["method"], handler, status, duration_s, request_id)
     _log(scope, handler, status, duration_s)
 
 
@@ -79,7 +80,7 @@ def account_refused(
         "path": path,
         "client": client,
         "headers": [],
-        "state": {"error_code": error_code},
+        "state": {"error_code": error_code, "request_id": request_id},
     }
     tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
     try:

@@ -16,12 +16,14 @@ import numpy.typing as npt
 from app.ml.artifact import LoadedArtifact
 from app.ml.inference import InferencePath, choose_path
 from app.observability.metrics import (
+    INFERENCE_LATENCY_BUCKETS,
     MODEL_BATCH_SIZE,
     MODEL_CLASS_PRIOR,
     MODEL_INFERENCE_DURATION,
     MODEL_INFO,
     MODEL_PREDICTION_CONFIDENCE,
     MODEL_PREDICTIONS,
+    exemplar_histogram,
 )
 
 
@@ -53,7 +55,12 @@ class Predictor:
         self._per_class = [
             MODEL_PREDICTIONS.labels(self.name, self.version, label) for label in self.class_names
         ]
-        self._inference = MODEL_INFERENCE_DURATION.labels(self.name, self.version)
+        self._inference = exemplar_histogram(
+            MODEL_INFERENCE_DURATION,
+            INFERENCE_LATENCY_BUCKETS,
+            model_name=self.name,
+            model_version=self.version,
+        )
         self._confidence = MODEL_PREDICTION_CONFIDENCE.labels(self.name, self.version)
         self._batch = MODEL_BATCH_SIZE.labels(self.name, self.version)
 
@@ -75,11 +82,12 @@ class Predictor:
         for label, prior in self.metadata.get("class_priors", {}).items():
             MODEL_CLASS_PRIOR.labels(self.name, self.version, label).set(prior)
 
-    def predict(self, rows: npt.NDArray[np.float64]) -> Predictions:
-        """Predict every row with one model call; rows are in `feature_names` order."""
+    def predict(self, rows: npt.NDArray[np.float64], request_id: str | None = None) -> Predictions:
+        """Predict every row with one model call; rows are in `feature_names` order.
+        The request id becomes the inference histogram's exemplar."""
         started = time.perf_counter()
         probabilities = self.inference.predict_proba(rows)
-        self._inference.observe(time.perf_counter() - started)
+        self._inference.observe(time.perf_counter() - started, request_id)
 
         winners: list[int] = probabilities.argmax(axis=1).tolist()
         table: list[list[float]] = probabilities.tolist()

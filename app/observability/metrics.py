@@ -7,19 +7,23 @@ worker writes to shared files and /metrics aggregates them.
 """
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
     disable_created_metrics,
-    generate_latest,
     multiprocess,
 )
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import Metric
+
+from app.observability.exemplars import ExemplarHistogram, WorkerExemplars, with_exemplars
 
 # `*_created` timestamps double the series count and no panel or rule reads them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -94,6 +98,23 @@ HTTP_REQUEST_DURATION = Histogram(
 )
 
 
+def multiprocess_enabled() -> bool:
+    return bool(os.environ.get(MULTIPROC_ENV))
+
+
+# This worker's exemplars when workers share metrics files; None in one process, where
+# prometheus_client keeps them itself (app/observability/exemplars.py).
+WORKER_EXEMPLARS = (
+    WorkerExemplars(Path(os.environ[MULTIPROC_ENV])) if multiprocess_enabled() else None
+)
+
+
+def exemplar_histogram(
+    histogram: Histogram, buckets: tuple[float, ...], **labels: str
+) -> ExemplarHistogram:
+    return ExemplarHistogram(histogram, buckets, labels, WORKER_EXEMPLARS)
+
+
 class HttpMetrics:
     """http_requests_total and http_request_duration_seconds, one sample per request.
 
@@ -105,9 +126,11 @@ class HttpMetrics:
 
     def __init__(self) -> None:
         self._counters: dict[tuple[str, str, int], Any] = {}
-        self._histograms: dict[tuple[str, str], Any] = {}
+        self._histograms: dict[tuple[str, str], ExemplarHistogram] = {}
 
-    def observe(self, method: str, handler: str, status: int, duration_s: float) -> None:
+    def observe(
+        self, method: str, handler: str, status: int, duration_s: float, request_id: str | None
+    ) -> None:
         counter = self._counters.get((handler, method, status))
         if counter is None:
             counter = HTTP_REQUESTS.labels(handler, method, str(status))
@@ -115,22 +138,33 @@ class HttpMetrics:
         counter.inc()
         histogram = self._histograms.get((handler, method))
         if histogram is None:
-            histogram = HTTP_REQUEST_DURATION.labels(handler, method)
+            histogram = exemplar_histogram(
+                HTTP_REQUEST_DURATION, HTTP_LATENCY_BUCKETS, handler=handler, method=method
+            )
             self._histograms[(handler, method)] = histogram
-        histogram.observe(duration_s)
+        histogram.observe(duration_s, request_id)
 
 
-def multiprocess_enabled() -> bool:
-    return bool(os.environ.get(MULTIPROC_ENV))
+class _WorkersCollector:
+    """Every worker's samples merged from the shared files, with their exemplars."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def collect(self) -> Iterator[Metric]:
+        merged = multiprocess.MultiProcessCollector(None).collect()  # type: ignore[no-untyped-call]
+        return with_exemplars(merged, self.directory)
 
 
-def render_latest() -> tuple[bytes, str]:
-    """The exposition text: every worker's samples merged in multiprocess mode."""
+def render_latest(accept: str = "") -> tuple[bytes, str]:
+    """The exposition in the format the scraper asks for (OpenMetrics carries exemplars),
+    every worker's samples merged in multiprocess mode."""
+    encode, content_type = choose_encoder(accept)
     if multiprocess_enabled():
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+        registry.register(_WorkersCollector(Path(os.environ[MULTIPROC_ENV])))
+        return encode(registry), content_type
+    return encode(REGISTRY), content_type
 
 
 def mark_worker_dead(pid: int) -> None:

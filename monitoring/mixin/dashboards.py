@@ -20,11 +20,15 @@ LOGS_DASHBOARD_URL = "/d/glassbox-logs/glassbox-logs?${__url_time_range}&var-nam
 
 
 def _target(
-    expr: str, legend: str = "", ref: str = "A", ds: dict[str, str] = PROM
+    expr: str, legend: str = "", ref: str = "A", ds: dict[str, str] = PROM, exemplar: bool = False
 ) -> dict[str, Any]:
+    """exemplar=True draws the request ids Prometheus stored for the histogram's buckets;
+    the Prometheus datasource links each to its log lines in Loki."""
     target: dict[str, Any] = {"refId": ref, "expr": expr, "datasource": ds}
     if legend:
         target["legendFormat"] = legend
+    if exemplar:
+        target["exemplar"] = True
     return target
 
 
@@ -67,7 +71,12 @@ def stat(title: str, description: str, *targets: dict[str, Any], **kw: Any) -> P
 
 def heatmap(title: str, description: str, bucket_rate: str, unit: str, **options: Any) -> Panel:
     """A heatmap of pre-bucketed histogram increases (Grafana must not re-bucket them)."""
-    target = {"expr": f"sum by (le) ({bucket_rate})", "format": "heatmap", "legendFormat": "{{le}}"}
+    target = {
+        "expr": f"sum by (le) ({bucket_rate})",
+        "format": "heatmap",
+        "legendFormat": "{{le}}",
+        "exemplar": True,  # request ids over the cells they fell in
+    }
     return panel(
         "heatmap", title, description, [target], unit=unit, options={"calculate": False, **options}
     )
@@ -231,10 +240,15 @@ def overview() -> dict[str, Any]:
         ),
         timeseries(
             f"Latency p50 / p90 / p99 ({c.SLO_HANDLER})",
-            "Request latency quantiles from http_request_duration_seconds.",
+            "Request latency quantiles from http_request_duration_seconds. The dots are "
+            "exemplars: one request id per bucket; click one for its log lines in Loki.",
             _target(_quantile("0.5", "http_request_duration_seconds", "handler", predict), "p50"),
             _target(_quantile("0.9", "http_request_duration_seconds", "handler", predict), "p90"),
-            _target(_quantile("0.99", "http_request_duration_seconds", "handler", predict), "p99"),
+            _target(
+                _quantile("0.99", "http_request_duration_seconds", "handler", predict),
+                "p99",
+                exemplar=True,
+            ),
             unit="s",
         ),
         heatmap(
@@ -365,6 +379,7 @@ def model() -> dict[str, Any]:
             _target(
                 _quantile("0.99", "model_inference_duration_seconds", "model_version", MODEL_S),
                 "p99 {{model_version}}",
+                exemplar=True,
             ),
             unit="s",
         ),

@@ -210,20 +210,38 @@ def test_chart_copies_have_not_drifted_from_the_sources() -> None:
         assert copy_texts == source_texts, "run `make chart-sync` and commit the result"
 
 
-def test_datasource_configmap_links_request_ids_like_the_provisioning() -> None:
+def datasource_documents(*sets: str) -> dict[str, Any]:
     (cm,) = [
-        c for c in of_kind(render(MONITORING), "ConfigMap")
+        c for c in of_kind(render(MONITORING, *sets), "ConfigMap")
         if c["metadata"]["labels"].get("grafana_datasource") == "1"
     ]  # fmt: skip
-    (document,) = [yaml.safe_load(text) for text in cm["data"].values()]
+    return {name: yaml.safe_load(text) for name, text in cm["data"].items()}
+
+
+def provisioned_datasource(uid: str) -> dict[str, Any]:
+    path = ROOT / "monitoring" / "grafana" / "provisioning" / "datasources" / "glassbox.yml"
+    (source,) = [d for d in yaml.safe_load(path.read_text())["datasources"] if d["uid"] == uid]
+    assert isinstance(source, dict)
+    return source
+
+
+def test_datasource_configmap_links_request_ids_like_the_provisioning() -> None:
+    (document,) = datasource_documents().values()  # no Prometheus unless a URL is given
     (loki,) = document["datasources"]
-    provisioning = yaml.safe_load(
-        (
-            ROOT / "monitoring" / "grafana" / "provisioning" / "datasources" / "glassbox.yml"
-        ).read_text()
-    )
-    (provisioned,) = [d for d in provisioning["datasources"] if d["uid"] == "loki"]
+    provisioned = provisioned_datasource("loki")
     assert loki["jsonData"]["derivedFields"] == provisioned["jsonData"]["derivedFields"]
+
+
+def test_prometheus_datasource_links_exemplars_like_the_provisioning() -> None:
+    url = "http://prometheus.monitoring.svc:9090"
+    documents = datasource_documents(f"grafana.datasources.prometheusUrl={url}")
+    (prometheus,) = documents["glassbox-prometheus.yaml"]["datasources"]
+    assert (prometheus["type"], prometheus["url"]) == ("prometheus", url)
+    provisioned = provisioned_datasource("prometheus")["jsonData"]
+    assert (
+        prometheus["jsonData"]["exemplarTraceIdDestinations"]
+        == provisioned["exemplarTraceIdDestinations"]
+    )
 
 
 def test_keda_replaces_the_cpu_hpa() -> None:

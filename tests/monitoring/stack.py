@@ -56,7 +56,11 @@ def _run(binary: str, flags: list[str], log: Path) -> Iterator[Server]:
 
 
 def prometheus(config: Path, workdir: Path) -> AbstractContextManager[Server]:
-    flags = [f"--config.file={config}", f"--storage.tsdb.path={workdir / 'tsdb'}"]
+    flags = [
+        f"--config.file={config}",
+        f"--storage.tsdb.path={workdir / 'tsdb'}",
+        "--enable-feature=exemplar-storage",  # as every shipped Prometheus runs
+    ]
     return _run("prometheus", flags, workdir / "prometheus.log")
 
 

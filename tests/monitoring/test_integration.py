@@ -119,6 +119,27 @@ def stack(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         yield Stack(service, port, prom, am, workdir)
 
 
+def test_prometheus_stores_request_ids_as_latency_exemplars(stack: Stack) -> None:
+    """One worker (two: test_exemplars.py): every stored exemplar is a real /predict request."""
+    now = time.time()
+    data = stack.prometheus.get(
+        "/api/v1/query_exemplars",
+        query='http_request_duration_seconds_bucket{handler="/predict"}',
+        start=now - 600,
+        end=now + 60,
+    )["data"]
+    stored = [(s["seriesLabels"], e) for s in data for e in s["exemplars"]]
+    assert stored
+    predicted = {
+        line["request_id"]
+        for line in stack.service.log_lines()
+        if line["event"] == "http_request" and line["path"] == "/predict"
+    }
+    for labels, exemplar in stored:
+        assert exemplar["labels"]["request_id"] in predicted
+        assert float(exemplar["value"]) <= float(labels["le"])
+
+
 def prometheus_panels() -> list[tuple[str, str, list[str]]]:
     panels = []
     for path in DASHBOARDS:

@@ -6,9 +6,11 @@ log format (json stage keys, derived-field regex) against lines the service
 really wrote.
 """
 
+import json
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
@@ -102,3 +104,20 @@ def test_dashboard_provider_loads_the_dashboards_folder() -> None:
     (provider,) = config["providers"]
     assert provider["type"] == "file"
     assert provider["options"]["path"].endswith("/glassbox")
+
+
+def explore_query(url: str) -> str:
+    """The LogQL query a Grafana Explore link opens."""
+    panes = json.loads(parse_qs(urlsplit(url).query)["panes"][0])
+    ((pane,),) = [list(panes.values())]
+    (query,) = pane["queries"]
+    assert pane["datasource"] == query["datasource"]["uid"] == "loki"
+    expr: str = query["expr"]
+    return expr
+
+
+def test_a_latency_exemplar_opens_the_lines_of_its_request() -> None:
+    (derived,) = datasources()["loki"]["jsonData"]["derivedFields"]
+    (destination,) = datasources()["prometheus"]["jsonData"]["exemplarTraceIdDestinations"]
+    assert destination["name"] == "request_id"  # the exemplar label the service sets
+    assert explore_query(destination["url"]) == derived["url"]

@@ -14,5 +14,5 @@ async def metrics(request: Request) -> Response:
     server = request.scope.get("server")
     if metrics_port and (server is None or server[1] != metrics_port):
         raise HTTPException(404)  # served on METRICS_PORT only
-    body, content_type = render_latest()
+    body, content_type = render_latest(request.headers.get("accept", ""))
     return Response(content=body, media_type=content_type)

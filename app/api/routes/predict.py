@@ -56,10 +56,9 @@ def _results(predictions: Predictions, class_names: list[str]) -> list[dict[str,
 async def predict(features: IrisFeatures, request: Request) -> Response:
     """Predict the species of one flower."""
     predictor = loaded_predictor(request)
-    (result,) = _results(
-        predictor.predict(_rows([features], predictor.feature_names)), predictor.class_names
-    )
     state = request.state
+    rows = _rows([features], predictor.feature_names)
+    (result,) = _results(predictor.predict(rows, state.request_id), predictor.class_names)
     state.model_version = predictor.version
     state.prediction_label = result["prediction_label"]
     result["model_version"] = predictor.version
@@ -71,10 +70,9 @@ async def predict(features: IrisFeatures, request: Request) -> Response:
 async def predict_batch(body: BatchPredictRequest, request: Request) -> Response:
     """Predict up to MAX_BATCH_SIZE flowers with one vectorised model call."""
     predictor = loaded_predictor(request)  # its size was checked before validation
-    results = _results(
-        predictor.predict(_rows(body.instances, predictor.feature_names)), predictor.class_names
-    )
     state = request.state
+    rows = _rows(body.instances, predictor.feature_names)
+    results = _results(predictor.predict(rows, state.request_id), predictor.class_names)
     state.model_version = predictor.version
     state.batch_size = len(results)
     state.prediction_labels = [r["prediction_label"] for r in results]

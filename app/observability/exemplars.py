@@ -1,0 +1,147 @@
+"""Exemplars: from a slow latency bucket to the request that landed in it.
+
+Every observation of http_request_duration_seconds and model_inference_duration_seconds
+carries the request's id as an OpenMetrics exemplar, so Grafana can open
+`{app="glassbox"} | request_id="…"` in Loki from a point on a latency panel. Prometheus
+asks for OpenMetrics itself; the plain-text format has no exemplars.
+
+prometheus_client keeps exemplars within one process only: its multiprocess values drop
+them (`MultiProcessValue.set_exemplar` is a no-op) and `MultiProcessCollector` reads none.
+So with several workers each worker keeps its latest exemplar per bucket in memory, and a
+daemon thread writes them, at most once a second, to `exemplars_<pid>.json` in
+PROMETHEUS_MULTIPROC_DIR (atomically, by rename). /metrics reads every worker's file and
+gives each merged bucket the newest exemplar any worker saw for it. An exemplar can be up
+to a second late; it always names a request that really landed in its bucket.
+"""
+
+import json
+import os
+import threading
+import time
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from prometheus_client import Histogram
+from prometheus_client.metrics_core import Metric
+from prometheus_client.samples import Exemplar
+from prometheus_client.utils import floatToGoString
+
+LABEL = "request_id"
+# OpenMetrics caps an exemplar's label set at 128 characters, names included; a longer
+# (client-supplied) id gets no exemplar rather than a truncated one that finds no logs.
+MAX_ID_CHARS = 128 - len(LABEL)
+FLUSH_INTERVAL_SECONDS = 1.0
+FILE_GLOB = "exemplars_*.json"
+
+# One worker's exemplars: (bucket sample name, sorted label pairs) -> (id, value, unix time)
+_Key = tuple[str, tuple[tuple[str, str], ...]]
+
+
+class WorkerExemplars:
+    """This worker's newest exemplar per histogram bucket, written to the shared directory."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._latest: dict[_Key, tuple[str, float, float]] = {}
+        self._lock = threading.Lock()
+        self._dirty = False
+        self._writer: threading.Thread | None = None
+
+    def record(self, key: _Key, request_id: str, value: float) -> None:
+        with self._lock:
+            self._latest[key] = (request_id, value, time.time())
+            self._dirty = True
+        if self._writer is None:
+            self._writer = threading.Thread(
+                target=self._write_forever, name="exemplar-writer", daemon=True
+            )
+            self._writer.start()
+
+    def flush(self) -> None:
+        with self._lock:
+            if not self._dirty:
+                return
+            snapshot = list(self._latest.items())
+            self._dirty = False
+        entries = [
+            {"name": name, "labels": dict(labels), LABEL: rid, "value": value, "time": at}
+            for (name, labels), (rid, value, at) in snapshot
+        ]
+        pid = os.getpid()  # looked up here: the store may be created before a fork
+        staging = self.directory / f".exemplars_{pid}.json.tmp"  # outside FILE_GLOB
+        staging.write_text(json.dumps(entries))
+        os.replace(staging, self.directory / f"exemplars_{pid}.json")
+
+    def _write_forever(self) -> None:
+        stop = threading.Event()  # never set: the thread dies with its daemon process
+        while not stop.wait(FLUSH_INTERVAL_SECONDS):
+            self.flush()
+
+
+class ExemplarHistogram:
+    """One labelled histogram child whose observations carry the request id as exemplar."""
+
+    __slots__ = ("_bounds", "_child", "_keys", "_worker")
+
+    def __init__(
+        self,
+        histogram: Histogram,
+        buckets: Sequence[float],
+        labels: dict[str, str],
+        worker: WorkerExemplars | None,
+    ) -> None:
+        self._child = histogram.labels(**labels)
+        self._worker = worker
+        self._bounds = [*buckets, float("inf")]
+        (family,) = list(histogram.describe())
+        name = f"{family.name}_bucket"
+        self._keys = [
+            (name, tuple(sorted({**labels, "le": _le(bound)}.items()))) for bound in self._bounds
+        ]
+
+    def observe(self, value: float, request_id: str | None) -> None:
+        if request_id is None or len(request_id) > MAX_ID_CHARS:
+            self._child.observe(value)
+        elif self._worker is None:  # one process: prometheus_client keeps the exemplar
+            self._child.observe(value, {LABEL: request_id})
+        else:
+            self._child.observe(value)
+            key = self._keys[bisect_left(self._bounds, value)]  # first bucket with value <= le
+            self._worker.record(key, request_id, value)
+
+
+def _le(bound: float) -> str:
+    """The `le` label exactly as prometheus_client writes it into the shared files."""
+    text: str = floatToGoString(bound)  # type: ignore[no-untyped-call]
+    return text
+
+
+def newest_exemplars(directory: Path) -> dict[_Key, Exemplar]:
+    """The newest exemplar of each bucket across every worker's file."""
+    newest: dict[_Key, Exemplar] = {}
+    for path in directory.glob(FILE_GLOB):
+        try:
+            entries = json.loads(path.read_bytes())
+        except (OSError, ValueError):  # a worker replacing its file: take the next scrape's
+            continue
+        for entry in entries:
+            key = (entry["name"], tuple(sorted(entry["labels"].items())))
+            seen = newest.get(key)
+            if seen is None or (seen.timestamp or 0.0) < entry["time"]:
+                newest[key] = Exemplar({LABEL: entry[LABEL]}, entry["value"], entry["time"])
+    return newest
+
+
+def with_exemplars(metrics: Iterable[Metric], directory: Path) -> Iterator[Metric]:
+    """MultiProcessCollector's merged metrics, each bucket given its newest exemplar."""
+    newest = newest_exemplars(directory)
+    for metric in metrics:
+        if metric.type == "histogram" and newest:
+            metric.samples = [
+                sample._replace(
+                    exemplar=newest.get((sample.name, tuple(sorted(sample.labels.items()))))
+                )
+                for sample in metric.samples
+            ]
+        yield metric
