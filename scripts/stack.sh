@@ -28,6 +28,10 @@ create_secrets() {
     "$kubectl" -n "$MONITORING_NS" create secret generic alertmanager-glassbox \
         --from-file=alertmanager.yaml=monitoring/alertmanager/alertmanager.yml \
         --dry-run=client -o yaml | "$kubectl" apply -f -
+    # Loki's ruler mounts the log alerts from this ConfigMap (helm/stack/loki.yaml).
+    "$kubectl" -n "$MONITORING_NS" create configmap loki-rules-glassbox \
+        --from-file=monitoring/loki/rules/ \
+        --dry-run=client -o yaml | "$kubectl" apply -f -
 }
 
 install() {

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 # the chart's ServiceMonitor all set job="glassbox".
 JOB = "glassbox"
 SELECTOR = f'job="{JOB}"'
+# Which log streams are Glassbox's: Promtail and Alloy set app from the pod's
+# app.kubernetes.io/name (the compose service name under compose).
+LOG_SELECTOR = '{app="glassbox"}'
 # Container name in the chart's pods, for kube-state-metrics and cAdvisor series.
 CONTAINER = "glassbox"
 
@@ -67,5 +70,9 @@ CLASS_DRIFT_FOR = "30m"
 RESTARTS_PER_HOUR = 3
 CRASHLOOP_FOR = "15m"
 HPA_MAXED_FOR = "15m"
+
+# Log alerts (Loki ruler): lines the metrics cannot tell apart.
+UNHANDLED_EXCEPTIONS_BURST = 3  # unhandled_exception lines in 5 min, per pod
+EDGE_REFUSALS_BURST = 100  # refused requests (malformed HTTP, limits, bad ids) in 10 min
 
 DASHBOARD_TAG = "glassbox"

@@ -153,7 +153,7 @@ def _annotations(alert: str, summary: str, description: str) -> dict[str, str]:
     }
 
 
-def _alert(
+def alert(
     name: str,
     expr: str,
     duration: str,
@@ -192,7 +192,7 @@ def burn_alerts() -> list[Rule]:
         ):
             spans = " or ".join(f"{w.long}/{w.short} at {w.factor}x" for w in windows)
             alerts.append(
-                _alert(
+                alert(
                     name,
                     _burn_expr(slo, windows),
                     "2m" if speed == "fast" else "1h",
@@ -212,7 +212,7 @@ def service_alerts() -> list[Rule]:
     predict_rate = f"sum by (job) (rate(http_requests_total{_sel(PREDICT_HANDLERS)}[15m]))"
     running = f"count by (job) (up{_sel()} == 1)"
     return [
-        _alert(
+        alert(
             "GlassboxTargetDown",
             f"up{_sel()} == 0",
             c.TARGET_DOWN_FOR,
@@ -221,7 +221,7 @@ def service_alerts() -> list[Rule]:
             "{{ $labels.instance }} of job {{ $labels.job }} has not answered /metrics for "
             f"{c.TARGET_DOWN_FOR}: the process is down, hung or unreachable.",
         ),
-        _alert(
+        alert(
             "GlassboxModelNotLoaded",
             f"model_loaded{_sel()} == 0",
             c.MODEL_NOT_LOADED_FOR,
@@ -231,7 +231,7 @@ def service_alerts() -> list[Rule]:
             f"{c.MODEL_NOT_LOADED_FOR}: /readyz answers 503 and the pod receives no traffic. "
             "Its model_load_failed log line says why.",
         ),
-        _alert(
+        alert(
             "GlassboxHighServerErrorRatio",
             f"job:http_request_errors:ratio_rate5m{_sel()} > {c.HIGH_5XX_RATIO}",
             c.HIGH_5XX_FOR,
@@ -240,7 +240,7 @@ def service_alerts() -> list[Rule]:
             "{{ $value | humanizePercentage }} of requests to {{ $labels.job }} failed with a "
             f"5xx over 5 minutes (threshold {c.HIGH_5XX_RATIO:.0%}).",
         ),
-        _alert(
+        alert(
             "GlassboxHighLatencyP99",
             f"job_handler:http_request_duration_seconds:p99_5m{_sel(PREDICT_HANDLERS)} "
             f"> {c.HIGH_P99_SECONDS}",
@@ -252,7 +252,7 @@ def service_alerts() -> list[Rule]:
             f"(threshold {c.HIGH_P99_SECONDS}s).",
         ),
         *burn_alerts(),
-        _alert(
+        alert(
             "GlassboxNoTraffic",
             f"(\n  {predict_rate}\n  or\n  {running} * 0\n) == 0\nand on (job)\n{running} > 0",
             c.NO_TRAFFIC_FOR,
@@ -261,7 +261,7 @@ def service_alerts() -> list[Rule]:
             "{{ $labels.job }} has running targets but served no /predict or /predict/batch "
             "request in 15 minutes: check the Service, Ingress and the clients.",
         ),
-        _alert(
+        alert(
             "GlassboxPredictionClassDrift",
             "abs(\n  job_model_class:model_predictions:share_rate1h\n  - on (job, model_version, class)\n"
             "  job_model_class:model_class_prior:max\n"
@@ -284,7 +284,7 @@ def service_alerts() -> list[Rule]:
 def kubernetes_alerts() -> list[Rule]:
     container = f'container="{c.CONTAINER}"'
     return [
-        _alert(
+        alert(
             "GlassboxPodCrashLooping",
             "max_over_time(kube_pod_container_status_waiting_reason"
             f'{{{container}, reason="CrashLoopBackOff"}}[5m]) >= 1',
@@ -294,7 +294,7 @@ def kubernetes_alerts() -> list[Rule]:
             "Pod {{ $labels.namespace }}/{{ $labels.pod }} ({{ $labels.container }}) has been in "
             f"CrashLoopBackOff for {c.CRASHLOOP_FOR}.",
         ),
-        _alert(
+        alert(
             "GlassboxPodRestarting",
             f"increase(kube_pod_container_status_restarts_total{{{container}}}[1h]) "
             f"> {c.RESTARTS_PER_HOUR}",
@@ -304,7 +304,7 @@ def kubernetes_alerts() -> list[Rule]:
             "Container {{ $labels.container }} of pod {{ $labels.namespace }}/{{ $labels.pod }} "
             "restarted {{ $value | humanize }} times in the last hour.",
         ),
-        _alert(
+        alert(
             "GlassboxHpaMaxedOut",
             "kube_horizontalpodautoscaler_status_current_replicas"
             '{horizontalpodautoscaler=~".*glassbox.*"}\n'

@@ -14,6 +14,7 @@ from tests.service import ROOT
 
 DASHBOARDS = sorted((ROOT / "dashboards").glob("*.json"))
 RULE_FILES = sorted((ROOT / "monitoring" / "prometheus" / "rules").glob("*.yml"))
+LOKI_RULE_FILES = sorted((ROOT / "monitoring" / "loki" / "rules").glob("*.yml"))
 DOCS = [
     ROOT / "README.md",
     ROOT / "monitoring" / "runbook.md",
@@ -63,8 +64,8 @@ def dashboard_variable_queries(kind: str) -> Iterator[str]:
                 yield variable["definition"]
 
 
-def rule_expressions() -> Iterator[tuple[str, str]]:
-    for path in RULE_FILES:
+def rule_expressions(files: list[Path] = RULE_FILES) -> Iterator[tuple[str, str]]:
+    for path in files:
         for group in yaml.safe_load(path.read_text())["groups"]:
             for rule in group["rules"]:
                 yield rule.get("alert") or rule["record"], rule["expr"]

@@ -121,3 +121,31 @@ def test_a_latency_exemplar_opens_the_lines_of_its_request() -> None:
     (destination,) = datasources()["prometheus"]["jsonData"]["exemplarTraceIdDestinations"]
     assert destination["name"] == "request_id"  # the exemplar label the service sets
     assert explore_query(destination["url"]) == derived["url"]
+
+
+def test_loki_ruler_reads_the_shipped_log_alerts_wherever_loki_runs() -> None:
+    """The ruler's local directory holds one folder per tenant ("fake" with auth off):
+    compose and the Helm stack must mount monitoring/loki/rules/ exactly there."""
+    local = load(MONITORING / "loki" / "loki.yml")["ruler"]
+    assert local["storage"]["type"] == "local"
+    tenant_dir = f"{local['storage']['local']['directory']}/fake"
+    compose = load(ROOT / "compose.yaml")["services"]["loki"]["volumes"]
+    assert f"./monitoring/loki/rules:{tenant_dir}:ro" in compose
+    assert local["alertmanager_url"] == "http://alertmanager:9093"  # the compose service
+
+    stack = load(ROOT / "helm" / "stack" / "loki.yaml")
+    assert stack["loki"]["rulerConfig"]["storage"] == local["storage"]
+    (mount,) = stack["singleBinary"]["extraVolumeMounts"]
+    (volume,) = stack["singleBinary"]["extraVolumes"]
+    assert (mount["name"], mount["mountPath"]) == (volume["name"], tenant_dir)
+    script = (ROOT / "scripts" / "stack.sh").read_text()
+    assert f"create configmap {volume['configMap']['name']}" in script
+    assert "--from-file=monitoring/loki/rules/" in script
+
+
+def test_loki_config_names_its_storage_clients_for_newer_releases() -> None:
+    """Loki past 3.6 turns the Thanos clients on by default and ignores the filesystem
+    paths; both configs say which clients they mean (docs/monitoring.md)."""
+    assert load(MONITORING / "loki" / "loki.yml")["storage_config"]["use_thanos_objstore"] is False
+    stack = load(ROOT / "helm" / "stack" / "loki.yaml")["loki"]
+    assert stack["storage_config"]["use_thanos_objstore"] is False

@@ -3,6 +3,7 @@
 import pytest
 
 from tests.monitoring.queries import (
+    LOKI_RULE_FILES,
     dashboard_targets,
     dashboard_variable_queries,
     fenced_blocks,
@@ -42,9 +43,21 @@ def test_all_logql_parses_with_grafanas_grammar() -> None:
         *(substitute(expr) for _, _, expr in dashboard_targets("loki")),
         *(expr for _, expr in fenced_blocks("logql")),
         *(substitute(url) for url in provisioning_logql()),
+        *(expr for _, expr in rule_expressions(LOKI_RULE_FILES)),
     ]
     assert len(queries) >= 10
     assert logql_errors(queries) == []
+
+
+def test_loki_rules_are_logql_metric_queries() -> None:
+    """A ruler expression must be a metric query with a comparison, never a log query."""
+    expressions = dict(rule_expressions(LOKI_RULE_FILES))
+    assert expressions
+    assert logql_errors(list(expressions.values())) == []
+    for name, expr in expressions.items():
+        assert expr.startswith("sum by ("), name
+        assert "| json " in expr, f"{name}: extract only the keys it needs, never `| json |`"
+        assert expr.rstrip().split()[-2] in {">", ">=", "<", "=="}, name
 
 
 def test_the_logql_checker_rejects_broken_queries() -> None:

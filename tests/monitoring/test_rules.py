@@ -14,7 +14,7 @@ from tests.monitoring.kubernetes_sd import (
     pod_meta_labels,
     write_config,
 )
-from tests.monitoring.queries import RULE_FILES
+from tests.monitoring.queries import LOKI_RULE_FILES, RULE_FILES
 from tests.service import ROOT
 
 MONITORING = ROOT / "monitoring"
@@ -27,10 +27,10 @@ def run(*command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
 
 
-def alerts() -> list[dict[str, Any]]:
+def alerts(files: list[Path] = RULE_FILES) -> list[dict[str, Any]]:
     return [
         rule
-        for path in RULE_FILES
+        for path in files
         for group in yaml.safe_load(path.read_text())["groups"]
         for rule in group["rules"]
         if "alert" in rule
@@ -85,7 +85,7 @@ def test_every_alert_has_a_firing_and_a_silent_unit_test() -> None:
 def test_alerts_follow_the_conventions() -> None:
     runbook = (MONITORING / "runbook.md").read_text()
     headings = {line[3:].strip().lower() for line in runbook.splitlines() if line.startswith("## ")}
-    for alert in alerts():
+    for alert in alerts(RULE_FILES + LOKI_RULE_FILES):
         name = alert["alert"]
         assert re.fullmatch(r"Glassbox([A-Z][a-z0-9]*)+", name), name
         assert alert["labels"]["severity"] in {"critical", "warning", "info"}, name
