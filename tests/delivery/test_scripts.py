@@ -1,9 +1,11 @@
 """The helper scripts the workflows and Makefile run, exercised for real where they can be."""
 
+import hashlib
 import json
 import re
 import subprocess
 import sys
+import zipfile
 from importlib.metadata import version
 from pathlib import Path
 
@@ -90,3 +92,56 @@ def test_runtime_dependencies_are_installed_at_their_locked_versions() -> None:
             f"{name}: installed {version(name)}, locked {pins[name]}"
         )
     assert all(re.search(r"--hash=sha256:[0-9a-f]{64}", block) for block in lock.split("==")[1:])
+
+
+def fake_release(root: Path, versions: dict[str, str], tamper: str = "") -> str:
+    """A directory laid out like GitHub's release downloads, with real zips and sums."""
+    for name, pinned in versions.items():
+        folder = root / f"v{pinned}"
+        folder.mkdir(parents=True, exist_ok=True)
+        archive = folder / f"{name}-linux-amd64.zip"
+        with zipfile.ZipFile(archive, "w") as zipped:
+            zipped.writestr(f"{name}-linux-amd64", f"#!/bin/sh\necho {name} {pinned}\n")
+        digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+        if name == tamper:
+            digest = "0" * 64
+        with (folder / "SHA256SUMS").open("a") as sums:
+            sums.write(f"{digest}  {name}-linux-amd64.zip\n")
+    return f"file://{root}/v{{version}}/{{asset}}"
+
+
+def fetch_log_binaries(dest: Path, releases: str) -> subprocess.CompletedProcess[str]:
+    return run_script("fetch_log_binaries.py", str(dest), "--releases", releases)
+
+
+def pinned_log_versions() -> dict[str, str]:
+    env = dict(
+        line.split("#")[0].strip().split("=", 1)
+        for line in (ROOT / "helm" / "stack" / "versions.env").read_text().splitlines()
+        if "=" in line.split("#")[0]
+    )
+    return {"loki": env["LOKI_APP_VERSION"], "promtail": env["PROMTAIL_APP_VERSION"]}
+
+
+def test_log_binaries_are_unpacked_only_with_their_published_checksums(tmp_path: Path) -> None:
+    versions = pinned_log_versions()
+    good = fetch_log_binaries(tmp_path / "bin", fake_release(tmp_path / "good", versions))
+    assert good.returncode == 0, good.stderr
+    paths = dict(line.split("=", 1) for line in good.stdout.splitlines())
+    assert set(paths) == {"LOKI_BIN", "PROMTAIL_BIN"}
+    ran = subprocess.run([paths["LOKI_BIN"]], capture_output=True, text=True, check=True)
+    assert ran.stdout.strip() == f"loki {versions['loki']}"
+
+    tampered = fetch_log_binaries(
+        tmp_path / "bad-bin", fake_release(tmp_path / "bad", versions, tamper="promtail")
+    )
+    assert tampered.returncode != 0
+    assert "differs from the published" in tampered.stderr
+    assert not (tmp_path / "bad-bin" / "promtail").exists()
+
+
+def test_log_binaries_pin_the_versions_compose_runs() -> None:
+    compose = (ROOT / "compose.yaml").read_text()
+    versions = pinned_log_versions()
+    assert f"image: grafana/loki:{versions['loki']}\n" in compose
+    assert f"image: grafana/promtail:{versions['promtail']}\n" in compose

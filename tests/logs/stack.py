@@ -1,0 +1,206 @@
+"""Real Loki and Promtail processes running the shipped configs, for the `logs` tests.
+
+No registry reachable from CI ships Loki or Promtail, so the binaries come from
+LOKI_BIN / PROMTAIL_BIN (or PATH); the e2e workflow downloads the pinned releases and
+checks their published checksums (scripts/fetch_log_binaries.py). Without them these
+tests are deselected from `make test` (tests/conftest.py) and fail, never skip, when
+selected with `make test-logs`.
+
+Overlays change only what must differ on a test machine: listen addresses, data paths,
+Alertmanager's address, and pod/container discovery (Docker and Kubernetes are not here),
+replaced by static targets carrying the same `__meta_*` labels, so the shipped relabeling
+and pipeline stages run unchanged.
+"""
+
+import copy
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from tests.service import ROOT, free_port
+
+MONITORING = ROOT / "monitoring"
+LOKI_CONFIG = MONITORING / "loki" / "loki.yml"
+LOKI_RULES = MONITORING / "loki" / "rules"
+PROMTAIL_KUBERNETES = MONITORING / "promtail" / "promtail.yml"
+PROMTAIL_COMPOSE = MONITORING / "compose" / "promtail.yml"
+TENANT = "fake"  # Loki's tenant when auth_enabled is false
+
+# What pod discovery would attach to the Glassbox container (same as the Prometheus tests).
+POD_META = {
+    "__meta_kubernetes_namespace": "ml",
+    "__meta_kubernetes_pod_name": "glassbox-7d9f-abc",
+    "__meta_kubernetes_pod_container_name": "glassbox",
+    "__meta_kubernetes_pod_phase": "Running",
+    "__meta_kubernetes_pod_uid": "0f5e6c1a-3b1d-4c55-9b7e-2a1f0e9d8c7b",
+    "__meta_kubernetes_pod_label_app_kubernetes_io_name": "glassbox",
+}
+# What Docker discovery would attach to the compose service's container.
+CONTAINER_META = {
+    "__meta_docker_container_label_com_docker_compose_service": "glassbox",
+    "__meta_docker_container_label_com_docker_compose_project": "glassbox",
+    "__meta_docker_container_name": "/glassbox-glassbox-1",
+}
+
+
+def binary(env: str, name: str) -> str:
+    """The binary from env or PATH; a clear failure (not a skip) when it is absent."""
+    path = os.environ.get(env) or shutil.which(name)
+    if not path:
+        pytest.fail(
+            f"{name} not found: set {env} or put {name} on PATH "
+            "(scripts/fetch_log_binaries.py downloads the pinned release)"
+        )
+    return path
+
+
+def loki_overlay(workdir: Path, http_port: int, grpc_port: int, alertmanager: str) -> Any:
+    config = yaml.safe_load(LOKI_CONFIG.read_text())
+    data = workdir / "loki"
+    config["server"].update(
+        http_listen_address="127.0.0.1",
+        http_listen_port=http_port,
+        grpc_listen_address="127.0.0.1",
+        grpc_listen_port=grpc_port,
+    )
+    config["common"]["path_prefix"] = str(data)
+    config["common"]["storage"]["filesystem"]["chunks_directory"] = str(data / "chunks")
+    config["compactor"]["working_directory"] = str(data / "compactor")
+    ruler = config["ruler"]
+    ruler["alertmanager_url"] = alertmanager
+    ruler["rule_path"] = str(data / "rules-scratch")
+    ruler["storage"]["local"]["directory"] = str(workdir / "rules")
+    return config
+
+
+def promtail_overlay(
+    shipped: Path, workdir: Path, loki_url: str, log_file: Path, http_port: int
+) -> Any:
+    config = yaml.safe_load(shipped.read_text())
+    config["server"].update(
+        http_listen_address="127.0.0.1", http_listen_port=http_port, grpc_listen_port=0
+    )
+    config["positions"]["filename"] = str(workdir / "positions.yaml")
+    (client,) = config["clients"]
+    client["url"] = f"{loki_url}/loki/api/v1/push"
+    (job,) = config["scrape_configs"]
+    if "kubernetes_sd_configs" in job:
+        del job["kubernetes_sd_configs"]
+        job["static_configs"] = [{"targets": ["localhost"], "labels": POD_META}]
+        for rule in job["relabel_configs"]:  # the kubelet's log directory, moved here
+            if rule.get("target_label") == "__path__":
+                rule["replacement"] = rule["replacement"].replace(
+                    "/var/log/pods/", f"{log_file.parent.parent.parent}/"
+                )
+    else:
+        del job["docker_sd_configs"]
+        labels = {**CONTAINER_META, "__path__": str(log_file)}
+        job["static_configs"] = [{"targets": ["localhost"], "labels": labels}]
+    return config
+
+
+def overlay_rules(workdir: Path, interval: str) -> Path:
+    """The shipped log alerts, evaluated every `interval` instead of every minute."""
+    tenant = workdir / "rules" / TENANT
+    tenant.mkdir(parents=True)
+    for source in LOKI_RULES.glob("*.yml"):
+        document = yaml.safe_load(source.read_text())
+        for group in document["groups"]:
+            group["interval"] = interval
+        (tenant / source.name).write_text(yaml.safe_dump(copy.deepcopy(document)))
+    return tenant
+
+
+@dataclass
+class Loki:
+    url: str
+    log: Path
+
+    def query_range(self, query: str, start_ns: int, end_ns: int) -> Any:
+        params: dict[str, str | int] = {
+            "query": query,
+            "start": start_ns,
+            "end": end_ns,
+            "limit": 5000,
+            "direction": "forward",
+        }
+        response = requests.get(
+            f"{self.url}/loki/api/v1/query_range",
+            params=params,
+            # Structured metadata and parsed labels apart from the stream labels.
+            headers={"X-Loki-Response-Encoding-Flags": "categorize-labels"},
+            timeout=30,
+        )
+        assert response.status_code == 200, (query, response.text)
+        return response.json()["data"]
+
+    def query(self, query: str, at_ns: int) -> Any:
+        params: dict[str, str | int] = {"query": query, "time": at_ns}
+        response = requests.get(f"{self.url}/loki/api/v1/query", params=params, timeout=30)
+        assert response.status_code == 200, (query, response.text)
+        return response.json()["data"]
+
+
+@contextmanager
+def _process(command: list[str], log: Path, ready_url: str, what: str) -> Iterator[None]:
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90  # Loki's ring settles in ~15 s
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(f"{what} exited:\n{log.read_text()}")
+            try:
+                if requests.get(ready_url, timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what} not ready:\n{log.read_text()}")
+            time.sleep(0.5)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@contextmanager
+def loki(workdir: Path, alertmanager: str = "http://127.0.0.1:9") -> Iterator[Loki]:
+    http_port, grpc_port = free_port(), free_port()
+    overlay_rules(workdir, "5s")
+    config = loki_overlay(workdir, http_port, grpc_port, alertmanager)
+    config["ruler"]["evaluation_interval"] = "5s"
+    config["ruler"]["poll_interval"] = "2s"
+    path = workdir / "loki.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    url = f"http://127.0.0.1:{http_port}"
+    log = workdir / "loki.log"
+    command = [binary("LOKI_BIN", "loki"), f"-config.file={path}"]
+    with _process(command, log, f"{url}/ready", "loki"):
+        yield Loki(url, log)
+
+
+@contextmanager
+def promtail(shipped: Path, workdir: Path, loki_url: str, log_file: Path) -> Iterator[None]:
+    port = free_port()
+    config = promtail_overlay(shipped, workdir, loki_url, log_file, port)
+    path = workdir / f"promtail-{shipped.parent.name}.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    command = [binary("PROMTAIL_BIN", "promtail"), f"-config.file={path}"]
+    with _process(
+        command, workdir / f"{path.stem}.log", f"http://127.0.0.1:{port}/ready", path.stem
+    ):
+        yield
