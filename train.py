@@ -2,11 +2,16 @@
 
     python train.py [--data data/iris.csv] [--output-dir artifacts] [--seed 42]
                     [--min-accuracy 0.90] [--model-version V] [--c 1.0] [--max-iter 1000]
+                    [--poison-level 0.0]
 
 Writes artifacts/<version>/{model.joblib,model.onnx,metadata.json} (and metadata.json.sig
 when MODEL_SIGNING_KEY is set: see app/ml/signing.py) and repoints
 artifacts/latest, unless held-out accuracy is below --min-accuracy: then it
 exits 1 and leaves latest where it was. Logs are JSON lines, like the service.
+
+--poison-level P flips the labels of a fraction P of the *training* rows to another class
+(seeded, recorded in the metadata), for the poisoning experiments (`make experiments`):
+evaluation always uses the clean held-out split, and the quality gate still applies.
 """
 
 import argparse
@@ -34,6 +39,7 @@ from sklearn.preprocessing import StandardScaler
 from app.api.schemas import IrisFeatures
 from app.core.logging import configure_logging, get_logger
 from app.ml.artifact import point_latest, sha256_file, write_artifact
+from app.ml.drift import feature_profile
 from app.ml.export import ExportError, export_onnx
 from app.ml.signing import InvalidKeyError
 
@@ -122,10 +128,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--model-version", default=None, help="default: a hash of data + params")
     parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
     parser.add_argument("--max-iter", type=int, default=1000)
+    parser.add_argument(
+        "--poison-level",
+        type=_fraction,
+        default=0.0,
+        help="fraction of training labels flipped to another class (0 <= P < 1)",
+    )
     args = parser.parse_args(argv)
     if args.model_version is not None and not _safe_version(args.model_version):
         parser.error("--model-version must match [A-Za-z0-9._-]{1,64} and not start with '.'")
     return args
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not in [0, 1)")
+    return value
+
+
+def poison_labels(
+    labels: npt.NDArray[np.int64], level: float, n_classes: int, seed: int
+) -> tuple[npt.NDArray[np.int64], int]:
+    """Flip round(level * n) labels, chosen with the seed, each to a different class drawn
+    uniformly from the others; the flipped copy and how many rows were flipped."""
+    rng = np.random.default_rng(seed)
+    flipped = labels.copy()
+    count = round(level * len(labels))
+    rows = rng.choice(len(labels), size=count, replace=False)
+    # An offset in 1..n_classes-1 always lands on another class.
+    flipped[rows] = (labels[rows] + rng.integers(1, n_classes, size=count)) % n_classes
+    return flipped, count
 
 
 def _safe_version(version: str) -> bool:
@@ -142,16 +175,26 @@ def main(argv: list[str] | None = None) -> int:
         logger.error("dataset_invalid", data=str(args.data), message=str(exc))
         return 2
 
-    params = {
+    params: dict[str, Any] = {
         "seed": args.seed,
         "test_size": args.test_size,
         "C": args.c,
         "max_iter": args.max_iter,
     }
+    if args.poison_level:  # absent when clean, so clean versions keep their hash
+        params["poison_level"] = args.poison_level
     x_train, x_test, y_train, y_test = train_test_split(
         features, target, test_size=args.test_size, random_state=args.seed, stratify=target
     )
-    model = build_pipeline(args.seed, args.c, args.max_iter).fit(x_train, y_train)
+    y_fit, flipped_rows = poison_labels(y_train, args.poison_level, len(class_names), args.seed)
+    if flipped_rows:
+        logger.warning(
+            "training_labels_poisoned",
+            poison_level=args.poison_level,
+            flipped_rows=flipped_rows,
+            train_rows=len(y_train),
+        )
+    model = build_pipeline(args.seed, args.c, args.max_iter).fit(x_train, y_fit)
     metrics = evaluate(model, x_test, y_test, class_names)
     data_sha256 = sha256_file(args.data)
     version = args.model_version or default_version(data_sha256, params)
@@ -196,9 +239,18 @@ def main(argv: list[str] | None = None) -> int:
             "rows": len(target),
             "train_rows": len(y_train),
         },
+        "poisoning": {
+            "level": args.poison_level,
+            "flipped_rows": flipped_rows,
+            "seed": args.seed,
+        },
         "feature_ranges": {
             name: {"min": float(features[:, i].min()), "max": float(features[:, i].max())}
             for i, name in enumerate(FEATURES)
+        },
+        # The baseline of the drift metrics: deciles of the training split, per feature.
+        "feature_deciles": {
+            name: feature_profile(x_train[:, i]) for i, name in enumerate(FEATURES)
         },
         "onnx_export": onnx_export,
         "reference_inputs": x_train[:REFERENCE_ROWS].tolist(),

@@ -121,3 +121,50 @@ def test_unsafe_model_version_is_refused(tmp_path: Path, version: str) -> None:
     result = train(tmp_path, "--model-version", version)
     assert result.returncode == 2
     assert not any(tmp_path.iterdir())
+
+
+def read_lines(stdout: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+
+
+def test_poisoned_training_is_recorded_and_evaluated_on_clean_rows(
+    artifacts_dir: Path, tmp_path: Path
+) -> None:
+    result = train(tmp_path, "--poison-level", "0.05", "--min-accuracy", "0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    metadata = json.loads((tmp_path / "latest" / "metadata.json").read_text())
+    assert metadata["poisoning"] == {"level": 0.05, "flipped_rows": 6, "seed": 42}  # 5 % of 120
+    assert metadata["params"]["poison_level"] == 0.05
+    clean = json.loads((artifacts_dir / "latest" / "metadata.json").read_text())
+    assert "poison_level" not in clean["params"]
+    assert clean["poisoning"]["flipped_rows"] == 0
+    assert metadata["model_version"] != clean["model_version"]
+    assert sum(map(sum, metadata["metrics"]["confusion_matrix"])) == 30  # the clean test split
+    events = [line["event"] for line in read_lines(result.stdout)]
+    assert "training_labels_poisoned" in events
+
+
+def test_the_quality_gate_stops_a_heavily_poisoned_model(tmp_path: Path) -> None:
+    result = train(tmp_path, "--poison-level", "0.7")
+    assert result.returncode == 1
+    assert "quality_gate_failed" in result.stdout
+    assert not (tmp_path / "latest").exists()
+
+
+@pytest.mark.parametrize("level", ["1.0", "-0.1", "half"])
+def test_poison_level_must_be_a_fraction_below_one(tmp_path: Path, level: str) -> None:
+    result = train(tmp_path, "--poison-level", level)
+    assert result.returncode == 2
+    assert "--poison-level" in result.stderr
+
+
+def test_training_stores_each_features_deciles(artifacts_dir: Path) -> None:
+    metadata = json.loads((artifacts_dir / "latest" / "metadata.json").read_text())
+    deciles = metadata["feature_deciles"]
+    assert sorted(deciles) == sorted(FEATURES)
+    for profile in deciles.values():
+        edges, shares = profile["edges"], profile["expected_shares"]
+        assert edges == sorted(set(edges))
+        assert 1 <= len(edges) <= 9
+        assert len(shares) == len(edges) + 1
+        assert sum(shares) == pytest.approx(1.0, abs=1e-5)

@@ -63,6 +63,13 @@ def load_model_state(
             reason=predictor.fallback_reason,
             model_version=predictor.version,
         )
+    if not predictor.drift.enabled:
+        logger.warning(
+            "drift_baseline_missing",
+            model_version=predictor.version,
+            message="metadata.json has no feature_deciles (trained before they existed): "
+            "feature drift is not measured for this model; retrain to get it",
+        )
     predictor.warm_up()
     predictor.mark_serving()
     MODEL_LOADED.set(1)

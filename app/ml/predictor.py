@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.ml.artifact import LoadedArtifact
+from app.ml.drift import DriftCounters
 from app.ml.inference import InferencePath, choose_path
 from app.observability.metrics import (
     INFERENCE_LATENCY_BUCKETS,
@@ -63,6 +64,7 @@ class Predictor:
         )
         self._confidence = MODEL_PREDICTION_CONFIDENCE.labels(self.name, self.version)
         self._batch = MODEL_BATCH_SIZE.labels(self.name, self.version)
+        self.drift = DriftCounters(self.metadata, self.feature_names, self.name, self.version)
 
     @property
     def inference_path(self) -> str:
@@ -81,6 +83,7 @@ class Predictor:
         MODEL_INFO.labels(self.name, self.version, self.sklearn_version, self.inference_path).set(1)
         for label, prior in self.metadata.get("class_priors", {}).items():
             MODEL_CLASS_PRIOR.labels(self.name, self.version, label).set(prior)
+        self.drift.publish_baseline()
 
     def predict(self, rows: npt.NDArray[np.float64], request_id: str | None = None) -> Predictions:
         """Predict every row with one model call; rows are in `feature_names` order.
@@ -99,4 +102,5 @@ class Predictor:
                 self._per_class[class_index].inc(count)
         for winner, row in zip(winners, table, strict=True):
             self._confidence.observe(row[winner])
+        self.drift.observe(rows)
         return Predictions(winners=winners, probabilities=table)

@@ -64,6 +64,25 @@ MODEL_BATCH_SIZE = Histogram(
     MODEL_LABELS,
     buckets=BATCH_SIZE_BUCKETS,
 )
+MODEL_FEATURE_VALUES = Counter(
+    "model_feature_values_total",
+    "Input values per feature, by bucket between the training split's deciles (bucket 0: up "
+    "to the first decile, the last: above the last); the drift rules compare the shares "
+    "with model_feature_expected_share.",
+    [*MODEL_LABELS, "feature", "bucket"],
+)
+MODEL_FEATURE_OUT_OF_RANGE = Counter(
+    "model_feature_out_of_range_total",
+    "Input values below (side=below) or above (side=above) the training data's range.",
+    [*MODEL_LABELS, "feature", "side"],
+)
+MODEL_FEATURE_EXPECTED_SHARE = Gauge(
+    "model_feature_expected_share",
+    "Share of the training split's values in each decile bucket, from metadata.json: the "
+    "baseline for feature drift.",
+    [*MODEL_LABELS, "feature", "bucket"],
+    multiprocess_mode="livemax",
+)
 MODEL_INFO = Gauge(
     "model_info",
     "Always 1; labels identify the model version each worker serves and the code "

@@ -67,6 +67,14 @@ NO_TRAFFIC_FOR = "30m"
 CLASS_DRIFT_MAX_DIFFERENCE = 0.25
 CLASS_DRIFT_MIN_PREDICTIONS_PER_SECOND = 0.05  # ignore drift on a trickle of traffic
 CLASS_DRIFT_FOR = "30m"
+# Feature drift: population stability index of each input feature over DRIFT_WINDOW against
+# the training split's deciles. 0.1-0.2 is the usual "moderate", above 0.2 "significant".
+DRIFT_WINDOW = "1h"
+DRIFT_PSI_THRESHOLD = 0.2
+DRIFT_MIN_ROWS = 100  # rows in the window before a PSI means anything
+DRIFT_FOR = "30m"
+# Shares are floored here before the logarithm: an empty bucket would make the PSI infinite.
+DRIFT_SHARE_FLOOR = 0.0001
 RESTARTS_PER_HOUR = 3
 CRASHLOOP_FOR = "15m"
 HPA_MAXED_FOR = "15m"

@@ -7,6 +7,7 @@ so the same JSON works in compose, in kube-prometheus-stack and in any Grafana.
 from typing import Any
 
 from monitoring.mixin import config as c
+from monitoring.mixin.rules import BUCKET_EXPECTED, BUCKET_SHARE, FEATURE_PSI
 
 Panel = dict[str, Any]
 
@@ -148,6 +149,11 @@ MODEL_VERSION_VAR = _query_var(
     "model_version",
     f'label_values(model_info{{{c.SELECTOR}, namespace=~"$namespace"}}, model_version)',
     "Model version",
+)
+FEATURE_VAR = _query_var(
+    "feature",
+    f"label_values(model_feature_values_total{{{c.SELECTOR}}}, feature)",
+    "Feature",
 )
 PROMETHEUS_VARS = [
     _datasource_var("datasource", "prometheus", "Prometheus"),
@@ -393,6 +399,51 @@ def model() -> dict[str, Any]:
             ),
             _target(_quantile("0.99", "model_batch_size", "model_version", MODEL_S), "p99"),
         ),
+        timeseries(
+            f"Feature drift: PSI over {c.DRIFT_WINDOW}",
+            "Population stability index of each input feature against the training split's "
+            f"deciles. Below 0.1: stable; 0.1-0.2: moderate; above {c.DRIFT_PSI_THRESHOLD}: "
+            "significant (GlassboxFeatureDrift).",
+            _target(
+                f'max by (feature) ({FEATURE_PSI}{{{c.SELECTOR}, model_version=~"$model_version"}})',
+                "{{feature}}",
+            ),
+        ),
+        timeseries(
+            "Values outside the training range",
+            "Feature values below the training minimum or above its maximum, per second.",
+            _target(
+                f"sum by (feature, side) "
+                f"(rate(model_feature_out_of_range_total{{{MODEL_S}}}[{RATE}]))",
+                "{{feature}} {{side}}",
+            ),
+            unit="reqps",
+        ),
+        panel(
+            "bargauge",
+            f"Live vs training share per decile bucket ($feature, {c.DRIFT_WINDOW})",
+            "Share of the feature's values in each bucket between the training deciles: "
+            "live over the last hour against the training split. Bucket 0 is up to the "
+            "first decile, the last one above the last decile.",
+            [
+                {
+                    "expr": f"max by (bucket) ({BUCKET_SHARE}"
+                    f'{{{c.SELECTOR}, model_version=~"$model_version", feature="$feature"}})',
+                    "legendFormat": "bucket {{bucket}} live",
+                    "instant": True,
+                },
+                {
+                    "expr": f"max by (bucket) ({BUCKET_EXPECTED}"
+                    f'{{{c.SELECTOR}, model_version=~"$model_version", feature="$feature"}})',
+                    "legendFormat": "bucket {{bucket}} training",
+                    "instant": True,
+                },
+            ],
+            unit="percentunit",
+            width=24,
+            height=10,
+            options={"orientation": "horizontal", "displayMode": "basic"},
+        ),
         instant_table(
             "Model versions in service",
             "Pods per model version and the scikit-learn version it was trained with.",
@@ -405,9 +456,9 @@ def model() -> dict[str, Any]:
         "glassbox-model",
         "Glassbox / Model",
         "What the model predicts, how sure it is, how fast, and how the served class mix "
-        "compares with the training data.",
+        "and the input features compare with the training data.",
         panels,
-        [*PROMETHEUS_VARS, MODEL_VERSION_VAR],
+        [*PROMETHEUS_VARS, MODEL_VERSION_VAR, FEATURE_VAR],
     )
 
 

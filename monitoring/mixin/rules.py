@@ -320,11 +320,64 @@ def kubernetes_alerts() -> list[Rule]:
     ]
 
 
+FEATURE_RATE = f"job_model_feature:model_feature_values:rate{c.DRIFT_WINDOW}"
+FEATURE_PSI = f"job_model_feature:model_feature_values:psi_{c.DRIFT_WINDOW}"
+BUCKET_SHARE = f"job_model_feature_bucket:model_feature_values:share_{c.DRIFT_WINDOW}"
+BUCKET_EXPECTED = "job_model_feature_bucket:model_feature_expected_share:max"
+
+
+def drift_rules() -> list[Rule]:
+    """Population stability index per feature: sum over buckets of
+    (live - training) * ln(live / training), both shares floored so no term is infinite."""
+    values = f"model_feature_values_total{_sel()}"
+    by = "job, model_version, feature"
+    floor = c.DRIFT_SHARE_FLOOR
+    live, expected = f"clamp_min({BUCKET_SHARE}, {floor})", f"clamp_min({BUCKET_EXPECTED}, {floor})"
+    return [
+        {
+            "record": FEATURE_RATE,
+            "expr": f"sum by ({by}) (rate({values}[{c.DRIFT_WINDOW}]))",
+        },
+        {
+            "record": BUCKET_SHARE,
+            "expr": f"sum by ({by}, bucket) (rate({values}[{c.DRIFT_WINDOW}]))\n"
+            f"/ on ({by}) group_left\n{FEATURE_RATE}",
+        },
+        {
+            "record": BUCKET_EXPECTED,
+            "expr": f"max by ({by}, bucket) (model_feature_expected_share{_sel()})",
+        },
+        {
+            "record": FEATURE_PSI,
+            "expr": f"sum by ({by}) (\n  ({live} - {expected})\n  * ln({live} / {expected})\n)",
+        },
+    ]
+
+
+def drift_alerts() -> list[Rule]:
+    by = "job, model_version, feature"
+    return [
+        alert(
+            "GlassboxFeatureDrift",
+            f"{FEATURE_PSI} > {c.DRIFT_PSI_THRESHOLD}\n"
+            f"and on ({by})\n"
+            f"{FEATURE_RATE} * {_seconds(c.DRIFT_WINDOW)} >= {c.DRIFT_MIN_ROWS}",
+            c.DRIFT_FOR,
+            "warning",
+            "An input feature no longer looks like the training data.",
+            "Over the last hour {{ $labels.feature }} sent to model {{ $labels.model_version }} "
+            'has a population stability index of {{ $value | printf "%.2f" }} against the '
+            f"training deciles (threshold {c.DRIFT_PSI_THRESHOLD}): its values have shifted.",
+        ),
+    ]
+
+
 def recording_groups() -> dict[str, Any]:
     return {
         "groups": [
             {"name": "glassbox.http.rules", "rules": http_rules()},
             {"name": "glassbox.model.rules", "rules": model_rules()},
+            {"name": "glassbox.drift.rules", "rules": drift_rules()},
             {"name": "glassbox.slo.rules", "rules": slo_rules()},
         ]
     }
@@ -333,7 +386,7 @@ def recording_groups() -> dict[str, Any]:
 def alert_groups() -> dict[str, Any]:
     return {
         "groups": [
-            {"name": "glassbox.alerts", "rules": service_alerts()},
+            {"name": "glassbox.alerts", "rules": service_alerts() + drift_alerts()},
             {"name": "glassbox.kubernetes.alerts", "rules": kubernetes_alerts()},
         ]
     }

@@ -33,6 +33,7 @@ GRAFANA_VARIABLES = {
     "$pod": ".*",
     "$model_version": ".*",
     "$handler": ".*",
+    "$feature": "petal_length",
     "$request_id": "0123456789abcdef",
 }
 

@@ -1,0 +1,139 @@
+"""Feature drift: where each input value falls among the training split's deciles.
+
+Training stores, per feature, the deciles of the training split (`edges`) and the share of
+training rows in each bucket they delimit (`expected_shares`). That share is 10 % for a
+continuous feature, but ties are common (Iris is measured to 0.1 cm): equal deciles merge
+into one edge and shares come out uneven, so the expected share is stored, never assumed.
+
+The service counts every value into the same buckets (model_feature_values_total) and
+Prometheus turns the counts into a population stability index per feature
+(monitoring/mixin/rules.py), so drift is computed where the metrics already live and the
+request path pays one bisect and one counter increment per feature.
+
+Bucket `i` holds the values `edges[i-1] < v <= edges[i]` (Prometheus' `le` convention);
+bucket 0 is everything up to the first edge, the last everything above the last edge.
+"""
+
+from bisect import bisect_left
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from app.observability.metrics import (
+    MODEL_FEATURE_EXPECTED_SHARE,
+    MODEL_FEATURE_OUT_OF_RANGE,
+    MODEL_FEATURE_VALUES,
+)
+
+DECILES = tuple(round(q / 10, 1) for q in range(1, 10))
+
+
+def decile_edges(column: npt.NDArray[np.float64]) -> list[float]:
+    """The distinct deciles of a training column, ascending."""
+    return sorted({round(float(edge), 6) for edge in np.quantile(column, DECILES)})
+
+
+def buckets_of(edges: Sequence[float], values: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
+    """The bucket index of every value (vectorised bisect_left)."""
+    return np.searchsorted(np.asarray(edges), values, side="left")
+
+
+def bucket_of(edges: Sequence[float], value: float) -> int:
+    """The bucket index of one value; bisect beats NumPy on a scalar."""
+    return bisect_left(edges, value)
+
+
+def feature_profile(column: npt.NDArray[np.float64]) -> dict[str, Any]:
+    """What training stores per feature in metadata.json's `feature_deciles`."""
+    edges = decile_edges(column)
+    counts = np.bincount(buckets_of(edges, column), minlength=len(edges) + 1)
+    return {
+        "edges": edges,
+        "expected_shares": [round(float(count) / len(column), 6) for count in counts],
+    }
+
+
+@dataclass(frozen=True)
+class _Feature:
+    name: str
+    edges: list[float]
+    edges_array: npt.NDArray[np.float64]
+    expected_shares: list[float]
+    low: float
+    high: float
+    buckets: list[Any]  # labelled counter children, resolved once
+    below: Any
+    above: Any
+
+
+class DriftCounters:
+    """Counts each row's values into its feature's training buckets and range.
+
+    Built once per loaded model; an artifact trained before `feature_deciles` existed
+    has no baseline, so nothing is counted for it (`enabled` is False)."""
+
+    def __init__(
+        self, metadata: dict[str, Any], feature_names: list[str], name: str, version: str
+    ) -> None:
+        deciles: dict[str, Any] = metadata.get("feature_deciles") or {}
+        ranges: dict[str, Any] = metadata.get("feature_ranges") or {}
+        self.enabled = all(f in deciles and f in ranges for f in feature_names)
+        self._features: list[_Feature] = []
+        if not self.enabled:
+            return
+        for feature in feature_names:
+            edges = [float(edge) for edge in deciles[feature]["edges"]]
+            labels = (name, version, feature)
+            self._features.append(
+                _Feature(
+                    name=feature,
+                    edges=edges,
+                    edges_array=np.asarray(edges, dtype=np.float64),
+                    expected_shares=[float(x) for x in deciles[feature]["expected_shares"]],
+                    low=float(ranges[feature]["min"]),
+                    high=float(ranges[feature]["max"]),
+                    # Every child exists from the start, so the drift rules see zeros.
+                    buckets=[
+                        MODEL_FEATURE_VALUES.labels(*labels, str(i)) for i in range(len(edges) + 1)
+                    ],
+                    below=MODEL_FEATURE_OUT_OF_RANGE.labels(*labels, "below"),
+                    above=MODEL_FEATURE_OUT_OF_RANGE.labels(*labels, "above"),
+                )
+            )
+        self._labels = (name, version)
+
+    def publish_baseline(self) -> None:
+        for feature in self._features:
+            for bucket, share in enumerate(feature.expected_shares):
+                MODEL_FEATURE_EXPECTED_SHARE.labels(*self._labels, feature.name, str(bucket)).set(
+                    share
+                )
+
+    def observe(self, rows: npt.NDArray[np.float64]) -> None:
+        if not self.enabled:
+            return
+        if len(rows) == 1:  # /predict: a bisect per feature beats NumPy's call overhead
+            for feature, value in zip(self._features, rows[0].tolist(), strict=True):
+                feature.buckets[bisect_left(feature.edges, value)].inc()
+                if value < feature.low:
+                    feature.below.inc()
+                elif value > feature.high:
+                    feature.above.inc()
+            return
+        for index, feature in enumerate(self._features):
+            column = rows[:, index]
+            counts = np.bincount(
+                np.searchsorted(feature.edges_array, column, side="left"),
+                minlength=len(feature.buckets),
+            )
+            for bucket, count in enumerate(counts.tolist()):
+                if count:
+                    feature.buckets[bucket].inc(count)
+            below, above = int((column < feature.low).sum()), int((column > feature.high).sum())
+            if below:
+                feature.below.inc(below)
+            if above:
+                feature.above.inc(above)
