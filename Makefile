@@ -9,7 +9,7 @@ PORT ?= 8000
 MODEL := artifacts/latest/metadata.json
 PYTEST_ARGS ?=
 
-.PHONY: help install lock tools train run test test-logs lint format monitor monitoring chart-sync k8s-manifests stack-install stack-uninstall kind-up kind-down stack-up stack-down traffic bench clean
+.PHONY: help install lock tools train experiments run test test-logs lint format monitor monitoring chart-sync k8s-manifests stack-install stack-uninstall kind-up kind-down stack-up stack-down traffic bench clean
 
 help: ## List every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -43,6 +43,9 @@ tools: install node_modules/.installed .tools/checkov/bin/checkov ## Install wha
 
 train: install ## Train the Iris model into artifacts/ (fails below --min-accuracy)
 	$(BIN)/python train.py $(TRAIN_ARGS)
+
+experiments: install ## Poisoning sweep: experiments/results/poisoning.{csv,md,png} (MLflow if MLFLOW_TRACKING_URI)
+	$(BIN)/python -m experiments.poisoning $(EXPERIMENT_ARGS)
 
 run: install ## Serve on http://127.0.0.1:$(PORT), training a model first if there is none
 	@test -f $(MODEL) || $(MAKE) --no-print-directory train
