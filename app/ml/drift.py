@@ -7,13 +7,17 @@ into one edge and shares come out uneven, so the expected share is stored, never
 
 The service counts every value into the same buckets (model_feature_values_total) and
 Prometheus turns the counts into a population stability index per feature
-(monitoring/mixin/rules.py), so drift is computed where the metrics already live and the
-request path pays one bisect and one counter increment per feature.
+(monitoring/mixin/rules.py), so drift is computed where the metrics already live. The
+request path pays one bisect and one integer increment per feature: the counts reach the
+Prometheus counters from the event loop at most a second later, and at once when /metrics
+is read (a counter increment with its lock, per feature and request, cost 1 % of /predict).
 
 Bucket `i` holds the values `edges[i-1] < v <= edges[i]` (Prometheus' `le` convention);
 bucket 0 is everything up to the first edge, the last everything above the last edge.
 """
 
+import asyncio
+import weakref
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +33,7 @@ from app.observability.metrics import (
 )
 
 DECILES = tuple(round(q / 10, 1) for q in range(1, 10))
+FLUSH_INTERVAL_SECONDS = 1.0
 
 
 def decile_edges(column: npt.NDArray[np.float64]) -> list[float]:
@@ -69,11 +74,22 @@ class _Feature:
     above: Any
 
 
+_LIVE: "weakref.WeakSet[DriftCounters]" = weakref.WeakSet()
+
+
+def flush_all() -> None:
+    """Push every pending count into the Prometheus counters (before /metrics renders)."""
+    for counters in list(_LIVE):
+        counters.flush()
+
+
 class DriftCounters:
     """Counts each row's values into its feature's training buckets and range.
 
     Built once per loaded model; an artifact trained before `feature_deciles` existed
-    has no baseline, so nothing is counted for it (`enabled` is False)."""
+    has no baseline, so nothing is counted for it (`enabled` is False). Counts are kept as
+    plain integers and flushed on the event loop, the thread every request runs on, so no
+    lock is needed and none is lost."""
 
     def __init__(
         self, metadata: dict[str, Any], feature_names: list[str], name: str, version: str
@@ -104,6 +120,10 @@ class DriftCounters:
                 )
             )
         self._labels = (name, version)
+        self._pending = [[0] * len(f.buckets) for f in self._features]
+        self._outside = [[0, 0] for _ in self._features]  # below, above
+        self._flush_scheduled = False
+        _LIVE.add(self)
 
     def publish_baseline(self) -> None:
         for feature in self._features:
@@ -116,24 +136,51 @@ class DriftCounters:
         if not self.enabled:
             return
         if len(rows) == 1:  # /predict: a bisect per feature beats NumPy's call overhead
-            for feature, value in zip(self._features, rows[0].tolist(), strict=True):
-                feature.buckets[bisect_left(feature.edges, value)].inc()
+            for index, value in enumerate(rows[0].tolist()):
+                feature = self._features[index]
+                self._pending[index][bisect_left(feature.edges, value)] += 1
                 if value < feature.low:
-                    feature.below.inc()
+                    self._outside[index][0] += 1
                 elif value > feature.high:
-                    feature.above.inc()
+                    self._outside[index][1] += 1
+        else:
+            for index, feature in enumerate(self._features):
+                column = rows[:, index]
+                counts = np.bincount(
+                    np.searchsorted(feature.edges_array, column, side="left"),
+                    minlength=len(feature.buckets),
+                ).tolist()
+                pending = self._pending[index]
+                for bucket, count in enumerate(counts):
+                    pending[bucket] += count
+                self._outside[index][0] += int((column < feature.low).sum())
+                self._outside[index][1] += int((column > feature.high).sum())
+        if not self._flush_scheduled:
+            self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called outside the service's loop (a script): count now
+            self.flush()
             return
+        self._flush_scheduled = True
+        loop.call_later(FLUSH_INTERVAL_SECONDS, self._scheduled_flush)
+
+    def _scheduled_flush(self) -> None:
+        self._flush_scheduled = False
+        self.flush()
+
+    def flush(self) -> None:
         for index, feature in enumerate(self._features):
-            column = rows[:, index]
-            counts = np.bincount(
-                np.searchsorted(feature.edges_array, column, side="left"),
-                minlength=len(feature.buckets),
-            )
-            for bucket, count in enumerate(counts.tolist()):
+            pending = self._pending[index]
+            for bucket, count in enumerate(pending):
                 if count:
                     feature.buckets[bucket].inc(count)
-            below, above = int((column < feature.low).sum()), int((column > feature.high).sum())
+                    pending[bucket] = 0
+            below, above = self._outside[index]
             if below:
                 feature.below.inc(below)
             if above:
                 feature.above.inc(above)
+            self._outside[index] = [0, 0]
