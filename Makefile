@@ -9,7 +9,7 @@ PORT ?= 8000
 MODEL := artifacts/latest/metadata.json
 PYTEST_ARGS ?=
 
-.PHONY: help install lock tools train experiments run test test-logs lint format monitor monitoring chart-sync k8s-manifests stack-install stack-uninstall kind-up kind-down stack-up stack-down traffic bench clean
+.PHONY: help install lock tools train experiments promote rollback run test test-logs lint format monitor monitoring chart-sync k8s-manifests stack-install stack-uninstall kind-up kind-down stack-up stack-down traffic bench clean
 
 help: ## List every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -46,6 +46,13 @@ train: install ## Train the Iris model into artifacts/ (fails below --min-accura
 
 experiments: install ## Poisoning sweep: experiments/results/poisoning.{csv,md,png} (MLflow if MLFLOW_TRACKING_URI)
 	$(BIN)/python -m experiments.poisoning $(EXPERIMENT_ARGS)
+
+promote: install ## Point artifacts/latest at VERSION after checking it; `kill -HUP` a running service to serve it
+	@test -n "$(VERSION)" || { echo "usage: make promote VERSION=<artifacts/ subfolder>"; exit 2; }
+	$(BIN)/python -m app.ml.promotion promote "$(VERSION)"
+
+rollback: install ## Point artifacts/latest back at the version promoted before the current one
+	$(BIN)/python -m app.ml.promotion rollback
 
 run: install ## Serve on http://127.0.0.1:$(PORT), training a model first if there is none
 	@test -f $(MODEL) || $(MAKE) --no-print-directory train

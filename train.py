@@ -40,6 +40,7 @@ from app.api.schemas import IrisFeatures
 from app.core.logging import configure_logging, get_logger
 from app.ml.artifact import point_latest, sha256_file, write_artifact
 from app.ml.drift import feature_profile
+from app.ml.promotion import current_version, record
 from app.ml.export import ExportError, export_onnx
 from app.ml.signing import InvalidKeyError
 
@@ -278,7 +279,9 @@ def main(argv: list[str] | None = None) -> int:
             model_version=version,
             message="MODEL_SIGNING_KEY is not set; a service with MODEL_PUBLIC_KEY will refuse it",
         )
+    previous = current_version(args.output_dir)
     point_latest(args.output_dir, version)
+    record(args.output_dir, "promote", version, previous)  # rollback can return to previous
     logger.info(
         "model_trained",
         model_name=MODEL_NAME,

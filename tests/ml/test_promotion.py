@@ -1,0 +1,108 @@
+"""make promote / make rollback: checked artifacts, an atomic `latest`, a history."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.ml.promotion import HISTORY_FILE
+from tests.service import ROOT, train
+
+
+def promotion(artifacts: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.ml.promotion", *args, "--artifacts", str(artifacts)],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+        env={**os.environ, "GITHUB_ACTOR": "octocat"},
+    )  # fmt: skip
+
+
+def latest(artifacts: Path) -> str:
+    return os.readlink(artifacts / "latest")
+
+
+def events(result: subprocess.CompletedProcess[str]) -> list[dict[str, object]]:
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three trained versions; training promoted each in turn (a, b, then c)."""
+    root = tmp_path_factory.mktemp("promotion")
+    for version in ("a", "b", "c"):
+        assert train(root, "--model-version", version).returncode == 0
+    return root
+
+
+def test_training_promotes_and_records_who_and_what(artifacts: Path) -> None:
+    history = [json.loads(line) for line in (artifacts / HISTORY_FILE).read_text().splitlines()]
+    assert [(h["action"], h["version"], h["previous"]) for h in history[:3]] == [
+        ("promote", "a", None),
+        ("promote", "b", "a"),
+        ("promote", "c", "b"),
+    ]
+    assert all(h["who"] and h["at"].endswith("Z") for h in history)
+
+
+def test_promote_checks_the_artifact_then_repoints_latest(artifacts: Path) -> None:
+    result = promotion(artifacts, "promote", "a")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert latest(artifacts) == "a"
+    (event,) = events(result)
+    assert event["event"] == "model_promoted"
+    assert (event["version"], event["previous"], event["who"]) == ("a", "c", "octocat")
+
+
+def test_rollback_returns_to_the_version_promoted_before(artifacts: Path) -> None:
+    assert promotion(artifacts, "promote", "b").returncode == 0
+    assert promotion(artifacts, "promote", "c").returncode == 0
+    first = promotion(artifacts, "rollback")
+    assert first.returncode == 0, first.stdout
+    assert latest(artifacts) == "b"
+    second = promotion(artifacts, "rollback")
+    assert latest(artifacts) == "a"  # each rollback undoes one more promotion
+    (event,) = events(second)
+    assert (event["event"], event["version"], event["previous"]) == ("model_rolled_back", "a", "b")
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        ("missing", "no artifact"),
+        ("tampered", "checksum_mismatch"),
+        ("gate", "quality gate did not pass"),
+    ],
+)
+def test_promote_refuses_what_the_service_would_refuse(
+    tmp_path: Path, damage: str, reason: str
+) -> None:
+    assert train(tmp_path, "--model-version", "good").returncode == 0
+    assert train(tmp_path, "--model-version", "bad").returncode == 0
+    assert promotion(tmp_path, "promote", "good").returncode == 0
+    bad = tmp_path / "bad"
+    if damage == "tampered":
+        with (bad / "model.joblib").open("ab") as model:
+            model.write(b"\0")
+    elif damage == "gate":
+        metadata = json.loads((bad / "metadata.json").read_text())
+        metadata["quality_gate"]["passed"] = False
+        (bad / "metadata.json").write_text(json.dumps(metadata))
+    version = "nothing-here" if damage == "missing" else "bad"
+
+    result = promotion(tmp_path, "promote", version)
+
+    assert result.returncode == 1
+    (event,) = events(result)
+    assert event["event"] == "promote_refused"
+    assert reason in str(event["message"])
+    assert latest(tmp_path) == "good"
+
+
+def test_rollback_with_one_promotion_is_refused(tmp_path: Path) -> None:
+    assert train(tmp_path, "--model-version", "only").returncode == 0
+    result = promotion(tmp_path, "rollback")
+    assert result.returncode == 1
+    assert latest(tmp_path) == "only"
