@@ -7,6 +7,7 @@ of starting the service gets the same logging, workers and metrics setup.
 import json
 import os
 import resource
+import signal
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -109,7 +110,16 @@ def _serve(settings: "Settings") -> None:
         )
     server = uvicorn.Server(config)
     if settings.WEB_CONCURRENCY > 1:
-        Multiprocess(config, sockets=sockets).run()
+
+        class ReloadingMultiprocess(Multiprocess):
+            def handle_hup(self) -> None:
+                """uvicorn restarts every worker on SIGHUP; forward it instead, so each
+                worker swaps its model in place (app/ml/reload.py) and none stops serving."""
+                for process in self.processes:
+                    if process.pid is not None:
+                        os.kill(process.pid, signal.SIGHUP)
+
+        ReloadingMultiprocess(config, sockets=sockets).run()
     else:
         server.run(sockets=sockets)
         if not server.started:

@@ -17,6 +17,8 @@ from app.middleware.body_limit import BodySizeLimitMiddleware
 from app.middleware.request_id import RequestIdMiddleware
 from app.middleware.server_errors import ServerErrorsMiddleware
 from app.middleware.telemetry import TelemetryMiddleware
+from app.ml import reload
+from app.ml.drift import flush_all
 from app.ml.model_state import ModelState, load_model_state
 from app.observability.metrics import mark_worker_dead
 from app.server import drain
@@ -35,7 +37,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.MODEL_PUBLIC_KEY,
         )
         drain.install(settings.DRAIN_SECONDS)
+        reload.install(
+            reload.ModelReloader(
+                lambda: app.state.model,
+                lambda state: setattr(app.state, "model", state),
+                settings.MODEL_DIR,
+                list(IrisFeatures.model_fields),
+                settings.INFERENCE_PATH,
+                settings.MODEL_PUBLIC_KEY,
+            )
+        )
         yield
+        flush_all()  # drift counts of the last second
         mark_worker_dead(os.getpid())
 
     app = FastAPI(

@@ -35,21 +35,32 @@ def load_model_state(
 ) -> ModelState:
     """Load `model_dir`, check it matches the API's features, and set model_loaded."""
     try:
-        artifact = load_artifact(model_dir, public_key)
-        predictor = Predictor(artifact, inference_path)
-        if predictor.feature_names != list(expected_features):
-            raise ModelLoadError(
-                "model_incompatible",
-                "model feature_names differ from the API's request fields",
-                model_features=predictor.feature_names,
-                api_features=list(expected_features),
-            )
+        predictor = load_predictor(model_dir, expected_features, inference_path, public_key)
     except ModelLoadError as exc:
         MODEL_LOADED.set(0)
         fields = {"model_dir": str(model_dir), **exc.details}
         logger.error("model_load_failed", reason=exc.reason, message=exc.message, **fields)
         return ModelState(reason=exc.reason, message=exc.message, details=exc.details)
+    return serve(predictor)
 
+
+def load_predictor(
+    model_dir: Path,
+    expected_features: Sequence[str],
+    inference_path: Literal["auto", "sklearn"] = "auto",
+    public_key: str = "",
+) -> Predictor:
+    """Every check of a load, and a warm-up call; touches no gauge, so a reload can run it
+    beside the model in service (app/ml/reload.py). Raises ModelLoadError."""
+    artifact = load_artifact(model_dir, public_key)
+    predictor = Predictor(artifact, inference_path)
+    if predictor.feature_names != list(expected_features):
+        raise ModelLoadError(
+            "model_incompatible",
+            "model feature_names differ from the API's request fields",
+            model_features=predictor.feature_names,
+            api_features=list(expected_features),
+        )
     if not artifact.verified:
         logger.warning(
             "model_unverified",
@@ -71,8 +82,6 @@ def load_model_state(
             "feature drift is not measured for this model; retrain to get it",
         )
     predictor.warm_up()
-    predictor.mark_serving()
-    MODEL_LOADED.set(1)
     logger.info(
         "model_loaded",
         model_name=predictor.name,
@@ -82,4 +91,11 @@ def load_model_state(
         inference_path=predictor.inference_path,
         signature_verified=artifact.verified,
     )
+    return predictor
+
+
+def serve(predictor: Predictor) -> ModelState:
+    """Publish a loaded predictor's gauges; the state to put on app.state."""
+    predictor.mark_serving()
+    MODEL_LOADED.set(1)
     return ModelState(predictor=predictor, reason="loaded", message="model loaded")

@@ -85,6 +85,11 @@ class Predictor:
             MODEL_CLASS_PRIOR.labels(self.name, self.version, label).set(prior)
         self.drift.publish_baseline()
 
+    def retire(self) -> None:
+        """No longer served (a reload replaced it): model_info says so, pending counts go out."""
+        MODEL_INFO.labels(self.name, self.version, self.sklearn_version, self.inference_path).set(0)
+        self.drift.flush()
+
     def predict(self, rows: npt.NDArray[np.float64], request_id: str | None = None) -> Predictions:
         """Predict every row with one model call; rows are in `feature_names` order.
         The request id becomes the inference histogram's exemplar."""
