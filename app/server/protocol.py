@@ -21,7 +21,6 @@ uvicorn loads this class by its `http` setting (app/__main__.py), in every worke
 
 import asyncio
 import socket
-import uuid
 from functools import lru_cache
 from typing import Any
 
@@ -29,6 +28,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from app.core.config import get_settings
 from app.core.errors import error_body
+from app.middleware.request_id import new_request_id
 from app.middleware.telemetry import account_refused
 
 
@@ -147,7 +147,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _refuse(self, status: int, code: str, message: str, retry_after: int | None = None) -> None:
         self._refused = True
         self._stop_head_timer()
-        request_id = uuid.uuid4().hex
+        request_id = new_request_id()
         body = error_body(code, message, request_id)
         headers = [
             (b"content-type", b"application/json"),
