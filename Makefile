@@ -9,7 +9,7 @@ PORT ?= 8000
 MODEL := artifacts/latest/metadata.json
 PYTEST_ARGS ?=
 
-.PHONY: help install lock tools train experiments promote rollback run test test-logs lint format monitor monitoring chart-sync k8s-manifests stack-install stack-uninstall kind-up kind-down stack-up stack-down traffic bench clean
+.PHONY: help install lock tools train experiments promote rollback run test test-logs lint format monitor monitoring docs k8s-manifests stack-install stack-uninstall kind-up kind-down stack-up stack-down traffic bench clean
 
 help: ## List every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -77,14 +77,11 @@ format: install ## Apply ruff fixes and formatting
 monitor: tools ## Run the shipped Prometheus (:9090) and Alertmanager (:9093) against `make run`
 	@scripts/monitor-local.sh
 
-monitoring: install ## Regenerate rules and dashboards from monitoring/mixin/, then chart-sync
+monitoring: install ## Regenerate rules, log alerts and dashboards (and the chart's copies) from monitoring/mixin/
 	$(BIN)/python -m monitoring.mixin
-	@$(MAKE) --no-print-directory chart-sync
 
-chart-sync: ## Copy dashboards/ and monitoring/prometheus/rules/ into the Helm chart
-	rm -f helm/glassbox/files/dashboards/*.json helm/glassbox/files/rules/*.yml
-	cp dashboards/*.json helm/glassbox/files/dashboards/
-	cp monitoring/prometheus/rules/*.yml helm/glassbox/files/rules/
+docs: install ## Regenerate the doc tables that restate code (settings, metrics, alerts)
+	$(BIN)/python -m docgen
 
 k8s-manifests: tools ## Render the chart into k8s/glassbox.yaml for kubectl users
 	@PATH="$(CURDIR)/.tools/bin:$$PATH" scripts/render-k8s.sh

@@ -42,14 +42,19 @@ def render_json(document: dict[str, Any]) -> str:
 
 
 def outputs() -> dict[Path, str]:
+    """Every generated file, the Helm chart's included: helm reads files only from inside
+    the chart, so it gets its own generated copy rather than one kept equal by hand."""
     rules_dir = ROOT / "monitoring" / "prometheus" / "rules"
-    files = {
-        rules_dir / "glassbox.rules.yml": render_yaml(rules.recording_groups()),
-        rules_dir / "glassbox.alerts.yml": render_yaml(rules.alert_groups()),
-        LOKI_RULES: render_yaml(log_rules.log_alert_groups()),
-    }
+    chart_files = ROOT / "helm" / "glassbox" / "files"
+    files = {LOKI_RULES: render_yaml(log_rules.log_alert_groups())}
+    for name, text in (
+        ("glassbox.rules.yml", render_yaml(rules.recording_groups())),
+        ("glassbox.alerts.yml", render_yaml(rules.alert_groups())),
+    ):
+        files[rules_dir / name] = files[chart_files / "rules" / name] = text
     for name, build in dashboards.DASHBOARDS.items():
-        files[ROOT / "dashboards" / name] = render_json(build())
+        text = render_json(build())
+        files[ROOT / "dashboards" / name] = files[chart_files / "dashboards" / name] = text
     return files
 
 
