@@ -2,6 +2,8 @@
 dead: pages move, and a broken link is the first thing a new user meets."""
 
 import re
+import subprocess
+import sys
 
 from tests.service import ROOT
 
@@ -32,3 +34,12 @@ def test_every_relative_link_in_the_docs_resolves() -> None:
         and not (page.parent / target).exists()
     ]
     assert dead == []
+
+
+def test_generated_doc_tables_are_current() -> None:
+    """Settings, metrics and alerts tables are written from the code (`make docs`)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "docgen", "--check"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout

@@ -446,8 +446,9 @@ def model() -> dict[str, Any]:
         ),
         instant_table(
             "Model versions in service",
-            "Pods per model version and the scikit-learn version it was trained with.",
-            f"count by (model_name, model_version, sklearn_version) (model_info{{{S}}})",
+            "Pods per model version served now (a version swapped out by a reload reports 0) "
+            "and the scikit-learn version it was trained with.",
+            f"count by (model_name, model_version, sklearn_version) (model_info{{{S}}} == 1)",
             width=24,
             height=6,
         ),

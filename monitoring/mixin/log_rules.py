@@ -46,7 +46,7 @@ def log_alerts() -> list[Rule]:
             + f" >= {c.UNHANDLED_EXCEPTIONS_BURST}",
             "0m",
             "warning",
-            "Glassbox is raising unhandled exceptions",
+            "Glassbox is raising unhandled exceptions.",
             f"{{{{ $value }}}} unhandled_exception lines in 5 min on {{{{ $labels.pod }}}} "
             f"(threshold {c.UNHANDLED_EXCEPTIONS_BURST}): each was a 500 with a traceback.",
         ),
@@ -62,7 +62,7 @@ def log_alerts() -> list[Rule]:
             + " > 0",
             "0m",
             "critical",
-            "Glassbox could not load its model",
+            "Glassbox could not load its model.",
             "{{ $labels.pod }} logged model_load_failed ({{ $labels.reason }}) in the last "
             "10 min: it stays unready and serves no prediction.",
         ),
@@ -78,7 +78,7 @@ def log_alerts() -> list[Rule]:
             + f" > {c.EDGE_REFUSALS_BURST}",
             "0m",
             "warning",
-            "Many requests refused before reaching the model",
+            "Many requests refused before reaching the model.",
             f"{{{{ $value }}}} requests in {{{{ $labels.namespace }}}} were refused in 10 min "
             "for malformed HTTP, header size or time limits, the connection limit or an "
             f"invalid X-Request-ID (threshold {c.EDGE_REFUSALS_BURST}).",
