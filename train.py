@@ -40,8 +40,8 @@ from app.api.schemas import IrisFeatures
 from app.core.logging import configure_logging, get_logger
 from app.ml.artifact import point_latest, sha256_file, write_artifact
 from app.ml.drift import feature_profile
-from app.ml.promotion import current_version, record
 from app.ml.export import ExportError, export_onnx
+from app.ml.promotion import current_version, record
 from app.ml.signing import InvalidKeyError
 
 MODEL_NAME = "iris-classifier"
