@@ -294,12 +294,24 @@ def test_helm_test_pod_posts_a_prediction() -> None:
         "service.type=ExternalName",
         "replicaz=3",
         "metrics.serviceMonitor.interval=soon",
+        "nameOverride=classifier",  # would change the scrape job and the Loki app label
     ],
 )
 def test_schema_rejects_bad_values(bad: str) -> None:
     result = helm("template", "glassbox", str(CHART), "--set", bad)
     assert result.returncode != 0
     assert "schema" in result.stderr
+
+
+def test_fullname_override_renames_resources_but_keeps_job_and_app_labels() -> None:
+    docs = render(MONITORING, "fullnameOverride=iris-api")
+    service = only(docs, "Service")
+    assert service["metadata"]["name"] == "iris-api"
+    monitor = only(docs, "ServiceMonitor")
+    # The job comes from this label, as every rule and dashboard expects; so does Loki's app.
+    assert service["metadata"]["labels"][monitor["spec"]["jobLabel"]] == "glassbox"
+    pod_labels = only(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert pod_labels["app.kubernetes.io/name"] == "glassbox"
 
 
 def test_notes_tell_how_to_call_and_find_logs(tmp_path: Path) -> None:
