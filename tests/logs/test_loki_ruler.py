@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.logs.stack import PROMTAIL_COMPOSE, loki, promtail
-from tests.monitoring.stack import alertmanager, wait_for
+from tests.logs.servers import PROMTAIL_COMPOSE, loki, promtail
+from tests.monitoring.servers import alertmanager, wait_for
 from tests.service import ROOT, running_service
 
 pytestmark = pytest.mark.logs

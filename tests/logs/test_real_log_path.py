@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.logs.stack import (
+from tests.logs.servers import (
     PROMTAIL_COMPOSE,
     PROMTAIL_KUBERNETES,
     Loki,
@@ -36,7 +36,7 @@ from tests.monitoring.queries import (
     rule_expressions,
     substitute,
 )
-from tests.monitoring.stack import wait_for
+from tests.monitoring.servers import wait_for
 from tests.service import VALID_FLOWER, running_service
 
 pytestmark = pytest.mark.logs

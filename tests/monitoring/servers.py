@@ -1,4 +1,4 @@
-"""Real Prometheus and Alertmanager processes on 127.0.0.1, for the integration tests."""
+"""Real Prometheus and Alertmanager server processes on 127.0.0.1, for the integration tests."""
 
 import subprocess
 import time

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.monitoring.stack import Server, alertmanager, prometheus, query, wait_for
+from tests.monitoring.servers import Server, alertmanager, prometheus, query, wait_for
 from tests.monitoring.test_integration import MONITORING, firing, overlay_prometheus_config
 from tests.service import ROOT, Service, free_port, running_service
 

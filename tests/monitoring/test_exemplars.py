@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.monitoring.stack import Server, alertmanager, prometheus, wait_for
+from tests.monitoring.servers import Server, alertmanager, prometheus, wait_for
 from tests.monitoring.test_integration import MONITORING, overlay_prometheus_config
 from tests.service import VALID_FLOWER, Service, free_port, running_service
 

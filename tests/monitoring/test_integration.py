@@ -25,7 +25,7 @@ from tests.monitoring.kubernetes_sd import (
     write_config,
 )
 from tests.monitoring.queries import DASHBOARDS, RULE_FILES, load_dashboard, substitute
-from tests.monitoring.stack import Server, alertmanager, prometheus, query, wait_for
+from tests.monitoring.servers import Server, alertmanager, prometheus, query, wait_for
 from tests.service import ROOT, Service, free_port, running_service
 
 MONITORING = ROOT / "monitoring"
