@@ -9,7 +9,7 @@ PORT ?= 8000
 MODEL := artifacts/latest/metadata.json
 PYTEST_ARGS ?=
 
-.PHONY: help install lock tools train experiments promote rollback run test test-logs lint format monitor monitoring docs k8s-manifests stack-install stack-uninstall kind-up kind-down stack-up stack-down traffic bench clean
+.PHONY: help install lock tools train experiments promote rollback run test test-fast test-logs lint format monitor monitoring docs k8s-manifests stack-install stack-uninstall kind-up kind-down stack-up stack-down traffic bench clean
 
 help: ## List every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -61,6 +61,9 @@ run: install ## Serve on http://127.0.0.1:$(PORT), training a model first if the
 test: tools ## Run the whole test suite (real processes, real HTTP, real Prometheus)
 	@$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; fi; exit $$status
+
+test-fast: install ## Unit and in-process API tests: no apt, no npm, no service process (~20 s)
+	$(BIN)/pytest -m "not slow and not logs" $(PYTEST_ARGS)
 
 test-logs: tools ## Run the real Loki/Promtail tests (LOKI_BIN, PROMTAIL_BIN or PATH; the e2e workflow's job)
 	$(BIN)/pytest -m logs $(PYTEST_ARGS)

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from _pytest.terminal import TerminalReporter
 
-from tests.service import Service, running_service, train
+from tests.service import ROOT, Service, running_service, train
 
 
 @pytest.fixture(scope="session")
@@ -29,12 +29,28 @@ def service(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 REAL_LOGS_MARKER = "logs"
+# `make test-fast`: modules that need no apt or npm tool and start no service process (a
+# model is trained once, in-process fixtures only). Everything else is marked `slow`.
+FAST_MODULES = {
+    "tests/api/test_deps.py",
+    "tests/api/test_in_process.py",
+    "tests/experiments/test_poisoning.py",
+    "tests/logs/test_overlays.py",
+    "tests/ml/test_drift.py",
+    "tests/ml/test_inference.py",
+    "tests/test_docs.py",
+}
 _DESELECTED_LOGS = pytest.StashKey[int]()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Without `-m`, leave out the tests that need Loki and Promtail binaries (none ship
-    from a registry CI can reach); the summary says so in one line, never a silent skip."""
+    """Mark `slow` what `make test-fast` leaves out. Without `-m`, leave out the tests that
+    need Loki and Promtail binaries (none ship from a registry CI can reach); the summary
+    says so in one line, never a silent skip."""
+    for item in items:
+        module = item.path.relative_to(ROOT).as_posix()
+        if module not in FAST_MODULES or item.get_closest_marker("service_process"):
+            item.add_marker(pytest.mark.slow)
     if config.getoption("markexpr"):
         return
     deselected = [item for item in items if item.get_closest_marker(REAL_LOGS_MARKER)]

@@ -35,6 +35,7 @@ def test_scalar_and_vector_bucketing_agree_on_edges_and_between() -> None:
     assert buckets_of(edges, values).tolist() == [0, 0, 1, 1, 2, 2, 3]  # value <= edge: that bucket
 
 
+@pytest.mark.service_process
 def test_each_value_counts_once_in_its_training_bucket(service: Service, model_dir: Path) -> None:
     deciles = json.loads((model_dir / "metadata.json").read_text())["feature_deciles"]
     labels = model_labels(service)

@@ -91,6 +91,7 @@ def test_tampered_onnx_file_is_refused_at_load(model_dir: Path, tmp_path: Path) 
     assert caught.value.reason == "checksum_mismatch"
 
 
+@pytest.mark.service_process
 def test_service_without_export_falls_back_and_says_so(model_dir: Path, tmp_path: Path) -> None:
     artifact = tmp_path / "model"
     shutil.copytree(model_dir.resolve(), artifact)
