@@ -1,4 +1,7 @@
-"""Write the generated rules and dashboards: `python -m monitoring.mixin [--check]`."""
+"""Write every generated monitoring file: `python -m monitoring.mixin [--check]`.
+
+Rules, log alerts, dashboards (and the chart's copies), and the five log-pipeline configs.
+"""
 
 import argparse
 import json
@@ -8,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from monitoring.mixin import dashboards, log_rules, rules
+from monitoring.mixin import dashboards, log_pipeline, log_rules, rules
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = (
@@ -33,8 +36,43 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _str)
 
 
-def render_yaml(document: dict[str, Any]) -> str:
-    return HEADER + yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=120)
+def render_yaml(document: dict[str, Any], comment: str = "") -> str:
+    lines = "".join(f"# {line}\n".replace("# \n", "#\n") for line in comment.splitlines())
+    return HEADER + lines + yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=120)
+
+
+PIPELINE_COMMENTS = {
+    "kubernetes": "Promtail DaemonSet config: tails every pod's container log on the node, parses\n"
+    "Glassbox's JSON lines (monitoring/mixin/log_pipeline.py), ships them to Loki.",
+    "compose": "Promtail inside compose.yaml: discovers containers through the Docker socket and\n"
+    "labels them like the cluster config (app = compose service).",
+    "promtail-chart": "Promtail chart 6.17.1 values (`make stack-install`): the chart's\n"
+    "relabeling sets app, namespace, pod and container; these add Glassbox's stages.",
+    "alloy-chart": "Grafana Alloy chart 1.11.1 values (LOG_COLLECTOR=alloy make stack-install):\n"
+    "the same pipeline as Promtail's.",
+}
+
+
+def pipeline_outputs() -> dict[Path, str]:
+    p = log_pipeline
+    alloy_header = HEADER.replace("# ", "// ", 1) + (
+        "// Grafana Alloy inside compose.yaml (COMPOSE_PROFILES=alloy): Promtail's pipeline.\n"
+    )
+    return {
+        ROOT / "monitoring" / "promtail" / "promtail.yml": render_yaml(
+            p.promtail_kubernetes(), PIPELINE_COMMENTS["kubernetes"]
+        ),
+        ROOT / "monitoring" / "compose" / "promtail.yml": render_yaml(
+            p.promtail_compose(), PIPELINE_COMMENTS["compose"]
+        ),
+        ROOT / "monitoring" / "compose" / "config.alloy": alloy_header + p.alloy_compose(),
+        ROOT / "helm" / "stack" / "promtail.yaml": render_yaml(
+            p.promtail_chart_values(), PIPELINE_COMMENTS["promtail-chart"]
+        ),
+        ROOT / "helm" / "stack" / "alloy.yaml": render_yaml(
+            p.alloy_chart_values(), PIPELINE_COMMENTS["alloy-chart"]
+        ),
+    }
 
 
 def render_json(document: dict[str, Any]) -> str:
@@ -46,7 +84,7 @@ def outputs() -> dict[Path, str]:
     the chart, so it gets its own generated copy rather than one kept equal by hand."""
     rules_dir = ROOT / "monitoring" / "prometheus" / "rules"
     chart_files = ROOT / "helm" / "glassbox" / "files"
-    files = {LOKI_RULES: render_yaml(log_rules.log_alert_groups())}
+    files = {LOKI_RULES: render_yaml(log_rules.log_alert_groups()), **pipeline_outputs()}
     for name, text in (
         ("glassbox.rules.yml", render_yaml(rules.recording_groups())),
         ("glassbox.alerts.yml", render_yaml(rules.alert_groups())),

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from monitoring.mixin.__main__ import outputs
 from tests.helm.chart import CHART
 from tests.monitoring.pipelines import PROMTAIL, assert_alloy_matches_promtail
 from tests.service import ROOT
@@ -39,10 +40,21 @@ def test_upstream_charts_are_pinned_to_exact_versions() -> None:
         assert f'--version "${name}_VERSION"' in SCRIPT, f"{name} installed unpinned"
 
 
-def test_promtail_chart_runs_the_pipeline_of_monitoring() -> None:
-    (job,) = load(PROMTAIL)["scrape_configs"]
-    values = load(STACK / "promtail.yaml")
-    assert values["config"]["snippets"]["pipelineStages"] == job["pipeline_stages"]
+def test_every_log_pipeline_config_is_generated_from_one_definition() -> None:
+    """Promtail (cluster, compose, chart) and Alloy (compose, chart) are outputs of
+    monitoring/mixin/log_pipeline.py, so `make monitoring --check` catches a hand edit."""
+    generated = set(outputs())
+    shipped = {
+        PROMTAIL,
+        ROOT / "monitoring" / "compose" / "promtail.yml",
+        ROOT / "monitoring" / "compose" / "config.alloy",
+        STACK / "promtail.yaml",
+        STACK / "alloy.yaml",
+    }
+    assert shipped <= generated
+    chart_stages = load(STACK / "promtail.yaml")["config"]["snippets"]["pipelineStages"]
+    (job,) = yaml.safe_load(PROMTAIL.read_text())["scrape_configs"]
+    assert chart_stages == job["pipeline_stages"]  # the renderer's, not a copy's, equality
 
 
 def test_alloy_runs_an_equivalent_pipeline() -> None:
