@@ -38,8 +38,7 @@ node_modules/.installed: package.json package-lock.json
 	.tools/checkov/bin/python -m pip install --quiet 'checkov==3.3.30'
 
 tools: install node_modules/.installed .tools/checkov/bin/checkov ## Install what the tests run for real: promtool, amtool, helm, checkov, LogQL grammar
-	@scripts/install-system-deps.sh
-	@$(BIN)/python scripts/install_helm.py
+	@$(PYTHON) scripts/install_tools.py
 
 train: install ## Train the Iris model into artifacts/ (fails below --min-accuracy)
 	$(BIN)/python train.py $(TRAIN_ARGS)
@@ -78,7 +77,7 @@ format: install ## Apply ruff fixes and formatting
 	$(BIN)/ruff format .
 
 monitor: tools ## Run the shipped Prometheus (:9090) and Alertmanager (:9093) against `make run`
-	@scripts/monitor-local.sh
+	@scripts/monitor_local.sh
 
 monitoring: install ## Regenerate rules, log alerts and dashboards (and the chart's copies) from monitoring/mixin/
 	$(BIN)/python -m monitoring.mixin
@@ -87,7 +86,7 @@ docs: install ## Regenerate the doc tables that restate code (settings, metrics,
 	$(BIN)/python -m docgen
 
 k8s-manifests: tools ## Render the chart into k8s/glassbox.yaml for kubectl users
-	@PATH="$(CURDIR)/.tools/bin:$$PATH" scripts/render-k8s.sh
+	@PATH="$(CURDIR)/.tools/bin:$$PATH" scripts/render_k8s.sh
 
 stack-install: ## Install kube-prometheus-stack, Loki, Promtail (LOG_COLLECTOR=alloy for Alloy) and Glassbox into the current kube context
 	@PATH="$(CURDIR)/.tools/bin:$$PATH" scripts/stack.sh install
@@ -112,7 +111,7 @@ traffic: install ## Send 60 s of mixed good and bad requests to http://127.0.0.1
 	$(BIN)/python scripts/traffic.py --url http://127.0.0.1:$(PORT) --seconds $${SECONDS_OF_TRAFFIC:-60}
 
 bench: install ## Benchmark Glassbox against bare FastAPI baselines (~6 min); writes bench/results/
-	@command -v wrk >/dev/null || scripts/install-system-deps.sh wrk
+	@command -v wrk >/dev/null || $(PYTHON) scripts/install_tools.py --only apt --apt wrk
 	@test -f $(MODEL) || $(MAKE) --no-print-directory train
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 

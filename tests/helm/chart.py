@@ -30,7 +30,7 @@ def helm_binary() -> str:
     if found:
         return found
     local = ROOT / ".tools" / "bin" / "helm"
-    assert local.exists(), "run `make tools` (scripts/install_helm.py) to get helm"
+    assert local.exists(), "run `make tools` (scripts/install_tools.py) to get helm"
     return str(local)
 
 

@@ -27,7 +27,7 @@ def all_docs() -> list[dict[str, Any]]:
 
 def test_manifests_are_the_rendered_chart(tmp_path: Path) -> None:
     fresh = tmp_path / "glassbox.yaml"
-    script = ROOT / "scripts" / "render-k8s.sh"
+    script = ROOT / "scripts" / "render_k8s.sh"
     subprocess.run([str(script), str(fresh)], env=helm_env(), check=True)
     assert fresh.read_text() == (K8S / "glassbox.yaml").read_text(), "run `make k8s-manifests`"
 
