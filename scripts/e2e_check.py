@@ -3,7 +3,7 @@
 Port-forwards each service with kubectl, sends requests to Glassbox with a known
 request id, then asserts: Prometheus has http_requests_total for job="glassbox",
 Loki returns that request's lines by request_id, Grafana lists the Glassbox dashboards.
-Run by .github/workflows/e2e.yml in a kind cluster; exits non-zero on the first failure.
+Run by .github/workflows/e2e.yaml in a kind cluster; exits non-zero on the first failure.
 """
 
 import base64

@@ -24,9 +24,9 @@ create_secrets() {
             --from-literal=admin-user=admin \
             --from-literal=admin-password="$(head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24)"
     fi
-    # Alertmanager runs the project's own config, monitoring/alertmanager/alertmanager.yml.
+    # Alertmanager runs the project's own config, monitoring/alertmanager/alertmanager.yaml.
     "$kubectl" -n "$MONITORING_NS" create secret generic alertmanager-glassbox \
-        --from-file=alertmanager.yaml=monitoring/alertmanager/alertmanager.yml \
+        --from-file=alertmanager.yaml=monitoring/alertmanager/alertmanager.yaml \
         --dry-run=client -o yaml | "$kubectl" apply -f -
     # Loki's ruler mounts the log alerts from this ConfigMap (helm/stack/loki.yaml).
     "$kubectl" -n "$MONITORING_NS" create configmap loki-rules-glassbox \

@@ -21,7 +21,7 @@ HEADER = (
 
 # Loki's ruler reads <storage.local.directory>/<tenant>/; compose and the Helm stack mount
 # this folder as the tenant "fake" (auth disabled).
-LOKI_RULES = ROOT / "monitoring" / "loki" / "rules" / "glassbox.log-alerts.yml"
+LOKI_RULES = ROOT / "monitoring" / "loki" / "rules" / "glassbox.log-alerts.yaml"
 
 
 class _Dumper(yaml.SafeDumper):
@@ -59,10 +59,10 @@ def pipeline_outputs() -> dict[Path, str]:
         "// Grafana Alloy inside compose.yaml (COMPOSE_PROFILES=alloy): Promtail's pipeline.\n"
     )
     return {
-        ROOT / "monitoring" / "promtail" / "promtail.yml": render_yaml(
+        ROOT / "monitoring" / "promtail" / "promtail.yaml": render_yaml(
             p.promtail_kubernetes(), PIPELINE_COMMENTS["kubernetes"]
         ),
-        ROOT / "monitoring" / "compose" / "promtail.yml": render_yaml(
+        ROOT / "monitoring" / "compose" / "promtail.yaml": render_yaml(
             p.promtail_compose(), PIPELINE_COMMENTS["compose"]
         ),
         ROOT / "monitoring" / "compose" / "config.alloy": alloy_header + p.alloy_compose(),
@@ -86,8 +86,8 @@ def outputs() -> dict[Path, str]:
     chart_files = ROOT / "helm" / "glassbox" / "files"
     files = {LOKI_RULES: render_yaml(log_rules.log_alert_groups()), **pipeline_outputs()}
     for name, text in (
-        ("glassbox.rules.yml", render_yaml(rules.recording_groups())),
-        ("glassbox.alerts.yml", render_yaml(rules.alert_groups())),
+        ("glassbox.rules.yaml", render_yaml(rules.recording_groups())),
+        ("glassbox.alerts.yaml", render_yaml(rules.alert_groups())),
     ):
         files[rules_dir / name] = files[chart_files / "rules" / name] = text
     for name, build in dashboards.DASHBOARDS.items():

@@ -5,7 +5,7 @@ unhandled exception, that the model failed to load and why, or which limit refus
 client. Each expression filters the line text first (cheap), then extracts only the JSON
 keys it needs (`| json event, error_code`), so the stream's `level` label is never
 shadowed by a `level_extracted`. Loki evaluates them with its ruler and sends the alerts
-to the same Alertmanager as Prometheus (monitoring/loki/loki.yml).
+to the same Alertmanager as Prometheus (monitoring/loki/loki.yaml).
 """
 
 from typing import Any

@@ -103,7 +103,7 @@ def test_prometheus_config_and_rules_load_as_mounted(tmp_path: Path) -> None:
         else:
             shutil.copy(host, target)
     result = subprocess.run(
-        ["promtool", "check", "config", str(tmp_path / "etc/prometheus/prometheus.yml")],
+        ["promtool", "check", "config", str(tmp_path / "etc/prometheus/prometheus.yaml")],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
@@ -115,11 +115,11 @@ def test_prometheus_config_and_rules_load_as_mounted(tmp_path: Path) -> None:
     [
         ("grafana", "/etc/grafana/provisioning", "monitoring/grafana/provisioning"),
         ("grafana", "/var/lib/grafana/dashboards/glassbox", "dashboards"),
-        ("loki", "/etc/loki/loki.yml", "monitoring/loki/loki.yml"),
+        ("loki", "/etc/loki/loki.yaml", "monitoring/loki/loki.yaml"),
         (
             "alertmanager",
-            "/etc/alertmanager/alertmanager.yml",
-            "monitoring/alertmanager/alertmanager.yml",
+            "/etc/alertmanager/alertmanager.yaml",
+            "monitoring/alertmanager/alertmanager.yaml",
         ),
     ],
 )
@@ -129,11 +129,11 @@ def test_services_mount_the_single_sources(service: str, container: str, source:
 
 def test_grafana_provisioning_points_at_the_mounted_dashboards() -> None:
     provider = yaml.safe_load(
-        (ROOT / "monitoring/grafana/provisioning/dashboards/glassbox.yml").read_text()
+        (ROOT / "monitoring/grafana/provisioning/dashboards/glassbox.yaml").read_text()
     )["providers"][0]
     assert provider["options"]["path"] in mounts("grafana")
     datasources = yaml.safe_load(
-        (ROOT / "monitoring/grafana/provisioning/datasources/glassbox.yml").read_text()
+        (ROOT / "monitoring/grafana/provisioning/datasources/glassbox.yaml").read_text()
     )["datasources"]
     services = set(compose()["services"])
     for source in datasources:
@@ -143,7 +143,7 @@ def test_grafana_provisioning_points_at_the_mounted_dashboards() -> None:
 
 def test_compose_promtail_runs_the_same_glassbox_stages() -> None:
     cluster = promtail_job()
-    (local,) = yaml.safe_load((ROOT / "monitoring/compose/promtail.yml").read_text())[
+    (local,) = yaml.safe_load((ROOT / "monitoring/compose/promtail.yaml").read_text())[
         "scrape_configs"
     ]
     cluster_match = [s for s in cluster["pipeline_stages"] if "match" in s]

@@ -10,8 +10,8 @@ import yaml
 
 from tests.service import ROOT, VENV_BIN
 
-WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
-ACTIONS = sorted((ROOT / ".github" / "actions").glob("*/action.yml"))
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yaml"))
+ACTIONS = sorted((ROOT / ".github" / "actions").glob("*/action.yaml"))
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
 
 
@@ -89,23 +89,22 @@ def test_one_sha_per_action() -> None:
 
 
 def test_ci_has_a_gate_that_needs_every_job() -> None:
-    jobs = load(ROOT / ".github" / "workflows" / "ci.yml")["jobs"]
+    jobs = load(ROOT / ".github" / "workflows" / "ci.yaml")["jobs"]
     gate = jobs["gate"]
     assert set(gate["needs"]) == set(jobs) - {"gate"}
     assert gate["if"] == "always()"
-    assert (
-        load(ROOT / ".github" / "workflows" / "ci.yml")["concurrency"]["cancel-in-progress"] is True
-    )
+    ci = load(ROOT / ".github" / "workflows" / "ci.yaml")
+    assert ci["concurrency"]["cancel-in-progress"] is True
 
 
 def test_deploy_promotes_one_digest_through_protected_environments() -> None:
-    jobs = load(ROOT / ".github" / "workflows" / "deploy.yml")["jobs"]
+    jobs = load(ROOT / ".github" / "workflows" / "deploy.yaml")["jobs"]
     assert [jobs[name]["environment"] for name in ("dev", "staging", "production")] == [
         "dev", "staging", "production",
     ]  # fmt: skip
     assert "dev" in jobs["staging"]["needs"]
     assert "staging" in jobs["production"]["needs"]
-    action = (ROOT / ".github" / "actions" / "helm-deploy" / "action.yml").read_text()
+    action = (ROOT / ".github" / "actions" / "helm-deploy" / "action.yaml").read_text()
     assert "--atomic" in action
     assert 'helm" test glassbox' in action
     assert 'helm" rollback glassbox' in action

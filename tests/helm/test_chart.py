@@ -176,7 +176,7 @@ def test_service_monitor_selects_the_service_port_and_kube_prometheus_stack() ->
 
 def test_prometheus_rules_are_exactly_the_monitoring_rules() -> None:
     rules = of_kind(render(MONITORING), "PrometheusRule")
-    shipped = sorted((ROOT / "monitoring" / "prometheus" / "rules").glob("*.yml"))
+    shipped = sorted((ROOT / "monitoring" / "prometheus" / "rules").glob("*.yaml"))
     assert len(rules) == len(shipped)
     rendered_groups = [group for rule in rules for group in rule["spec"]["groups"]]
     source_groups = [g for path in shipped for g in yaml.safe_load(path.read_text())["groups"]]
@@ -217,7 +217,7 @@ def datasource_documents(*sets: str) -> dict[str, Any]:
 
 
 def provisioned_datasource(uid: str) -> dict[str, Any]:
-    path = ROOT / "monitoring" / "grafana" / "provisioning" / "datasources" / "glassbox.yml"
+    path = ROOT / "monitoring" / "grafana" / "provisioning" / "datasources" / "glassbox.yaml"
     (source,) = [d for d in yaml.safe_load(path.read_text())["datasources"] if d["uid"] == uid]
     assert isinstance(source, dict)
     return source

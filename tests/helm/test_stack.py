@@ -46,7 +46,7 @@ def test_every_log_pipeline_config_is_generated_from_one_definition() -> None:
     generated = set(outputs())
     shipped = {
         PROMTAIL,
-        ROOT / "monitoring" / "compose" / "promtail.yml",
+        ROOT / "monitoring" / "compose" / "promtail.yaml",
         ROOT / "monitoring" / "compose" / "config.alloy",
         STACK / "promtail.yaml",
         STACK / "alloy.yaml",
@@ -77,7 +77,7 @@ def test_log_shippers_push_to_the_loki_the_datasource_reads() -> None:
 
 
 def test_loki_chart_matches_the_local_loki_config() -> None:
-    local = load(ROOT / "monitoring" / "loki" / "loki.yml")
+    local = load(ROOT / "monitoring" / "loki" / "loki.yaml")
     chart = load(STACK / "loki.yaml")
     assert chart["deploymentMode"] == "SingleBinary"
     assert chart["singleBinary"]["replicas"] == 1
@@ -136,7 +136,7 @@ def test_alertmanager_runs_the_projects_config_from_a_secret() -> None:
     spec = load(STACK / "kube-prometheus-stack.yaml")["alertmanager"]["alertmanagerSpec"]
     assert spec["useExistingSecret"] is True
     assert f"create secret generic {spec['configSecret']}" in SCRIPT
-    assert "--from-file=alertmanager.yaml=monitoring/alertmanager/alertmanager.yml" in SCRIPT
+    assert "--from-file=alertmanager.yaml=monitoring/alertmanager/alertmanager.yaml" in SCRIPT
 
 
 @pytest.mark.parametrize(

@@ -30,10 +30,10 @@ import yaml
 from tests.service import ROOT, free_port
 
 MONITORING = ROOT / "monitoring"
-LOKI_CONFIG = MONITORING / "loki" / "loki.yml"
+LOKI_CONFIG = MONITORING / "loki" / "loki.yaml"
 LOKI_RULES = MONITORING / "loki" / "rules"
-PROMTAIL_KUBERNETES = MONITORING / "promtail" / "promtail.yml"
-PROMTAIL_COMPOSE = MONITORING / "compose" / "promtail.yml"
+PROMTAIL_KUBERNETES = MONITORING / "promtail" / "promtail.yaml"
+PROMTAIL_COMPOSE = MONITORING / "compose" / "promtail.yaml"
 TENANT = "fake"  # Loki's tenant when auth_enabled is false
 
 # What pod discovery would attach to the Glassbox container (same as the Prometheus tests).
@@ -113,7 +113,7 @@ def overlay_rules(workdir: Path, interval: str) -> Path:
     """The shipped log alerts, evaluated every `interval` instead of every minute."""
     tenant = workdir / "rules" / TENANT
     tenant.mkdir(parents=True)
-    for source in LOKI_RULES.glob("*.yml"):
+    for source in LOKI_RULES.glob("*.yaml"):
         document = yaml.safe_load(source.read_text())
         for group in document["groups"]:
             group["interval"] = interval
@@ -184,7 +184,7 @@ def loki(workdir: Path, alertmanager: str = "http://127.0.0.1:9") -> Iterator[Lo
     config = loki_overlay(workdir, http_port, grpc_port, alertmanager)
     config["ruler"]["evaluation_interval"] = "5s"
     config["ruler"]["poll_interval"] = "2s"
-    path = workdir / "loki.yml"
+    path = workdir / "loki.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     url = f"http://127.0.0.1:{http_port}"
     log = workdir / "loki.log"
@@ -197,7 +197,7 @@ def loki(workdir: Path, alertmanager: str = "http://127.0.0.1:9") -> Iterator[Lo
 def promtail(shipped: Path, workdir: Path, loki_url: str, log_file: Path) -> Iterator[None]:
     port = free_port()
     config = promtail_overlay(shipped, workdir, loki_url, log_file, port)
-    path = workdir / f"promtail-{shipped.parent.name}.yml"
+    path = workdir / f"promtail-{shipped.parent.name}.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     command = [binary("PROMTAIL_BIN", "promtail"), f"-config.file={path}"]
     with _process(

@@ -28,7 +28,7 @@ def alerts(url: str) -> list[dict[str, Any]]:
 
 
 def test_a_model_load_failure_reaches_alertmanager_through_lokis_ruler(tmp_path: Path) -> None:
-    config = ROOT / "monitoring" / "alertmanager" / "alertmanager.yml"
+    config = ROOT / "monitoring" / "alertmanager" / "alertmanager.yaml"
     with (
         alertmanager(config, tmp_path) as am,
         loki(tmp_path, alertmanager=am.url) as server,

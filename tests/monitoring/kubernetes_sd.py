@@ -13,7 +13,7 @@ import yaml
 
 from tests.service import ROOT
 
-KUBERNETES_SCRAPE = ROOT / "monitoring" / "prometheus" / "kubernetes-scrape.yml"
+KUBERNETES_SCRAPE = ROOT / "monitoring" / "prometheus" / "kubernetes-scrape.yaml"
 
 
 def pod_meta_labels(port: int, **overrides: str) -> dict[str, str]:

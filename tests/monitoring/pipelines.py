@@ -11,7 +11,7 @@ import yaml
 
 from tests.service import ROOT
 
-PROMTAIL = ROOT / "monitoring" / "promtail" / "promtail.yml"
+PROMTAIL = ROOT / "monitoring" / "promtail" / "promtail.yaml"
 
 
 def promtail_job() -> dict[str, Any]:

@@ -13,8 +13,8 @@ import yaml
 from tests.service import ROOT
 
 DASHBOARDS = sorted((ROOT / "dashboards").glob("*.json"))
-RULE_FILES = sorted((ROOT / "monitoring" / "prometheus" / "rules").glob("*.yml"))
-LOKI_RULE_FILES = sorted((ROOT / "monitoring" / "loki" / "rules").glob("*.yml"))
+RULE_FILES = sorted((ROOT / "monitoring" / "prometheus" / "rules").glob("*.yaml"))
+LOKI_RULE_FILES = sorted((ROOT / "monitoring" / "loki" / "rules").glob("*.yaml"))
 DOCS = [
     ROOT / "README.md",
     ROOT / "monitoring" / "runbook.md",
@@ -80,7 +80,7 @@ def fenced_blocks(language: str) -> Iterator[tuple[str, str]]:
 
 
 def provisioning_logql() -> Iterator[str]:
-    datasources = yaml.safe_load((PROVISIONING / "datasources" / "glassbox.yml").read_text())
+    datasources = yaml.safe_load((PROVISIONING / "datasources" / "glassbox.yaml").read_text())
     for source in datasources["datasources"]:
         for field in source.get("jsonData", {}).get("derivedFields", []):
             yield field["url"]

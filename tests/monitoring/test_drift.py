@@ -51,7 +51,7 @@ def drift_stack(
     port = free_port()
     with (
         running_service(model_dir, workdir / "service", port=port) as service,
-        alertmanager(MONITORING / "alertmanager" / "alertmanager.yml", workdir) as am,
+        alertmanager(MONITORING / "alertmanager" / "alertmanager.yaml", workdir) as am,
         prometheus(overlay_prometheus_config(workdir, port, am.url), workdir) as prom,
     ):
         wait_for(lambda: query(prom, 'up{job="glassbox"} == 1'), 30, "the first scrape")

@@ -39,7 +39,7 @@ def test_prometheus_stores_exemplars_from_both_workers(model_dir: Path, tmp_path
     port = free_port()
     with (
         running_service(model_dir, tmp_path / "service", port=port, WEB_CONCURRENCY="2") as svc,
-        alertmanager(MONITORING / "alertmanager" / "alertmanager.yml", tmp_path) as am,
+        alertmanager(MONITORING / "alertmanager" / "alertmanager.yaml", tmp_path) as am,
         prometheus(overlay_prometheus_config(tmp_path, port, am.url), tmp_path) as prom,
     ):
         wait_for(lambda: prom.get("/api/v1/query", query="up == 1")["data"]["result"], 30, "up")

@@ -1,6 +1,6 @@
 """The shipped monitoring against real processes: the service, Prometheus, Alertmanager.
 
-Prometheus loads the shipped prometheus.yml and rules through a test overlay
+Prometheus loads the shipped prometheus.yaml and rules through a test overlay
 (1 s scrape and evaluation, `for: 0s`, local ports); the shipped files are not
 edited. After real traffic, every dashboard query must return data and every
 recording rule must produce series; then real faults must reach Alertmanager.
@@ -68,7 +68,7 @@ def overlay_rules(workdir: Path) -> list[str]:
 
 
 def overlay_prometheus_config(workdir: Path, service_port: int, alertmanager_url: str) -> Path:
-    config = yaml.safe_load((MONITORING / "prometheus" / "prometheus.yml").read_text())
+    config = yaml.safe_load((MONITORING / "prometheus" / "prometheus.yaml").read_text())
     config["global"].update(scrape_interval="1s", evaluation_interval="1s")
     config["rule_files"] = overlay_rules(workdir)
     config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = [
@@ -76,7 +76,7 @@ def overlay_prometheus_config(workdir: Path, service_port: int, alertmanager_url
     ]
     (job,) = config["scrape_configs"]
     job["static_configs"][0]["targets"] = [f"127.0.0.1:{service_port}"]
-    path = workdir / "prometheus.yml"
+    path = workdir / "prometheus.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 
@@ -106,7 +106,7 @@ def stack(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     port = free_port()
     with (
         running_service(model_dir, workdir / "service", port=port) as service,
-        alertmanager(MONITORING / "alertmanager" / "alertmanager.yml", workdir) as am,
+        alertmanager(MONITORING / "alertmanager" / "alertmanager.yaml", workdir) as am,
         prometheus(overlay_prometheus_config(workdir, port, am.url), workdir) as prom,
     ):
         wait_for(lambda: query(prom, 'up{job="glassbox"} == 1'), 30, "the first scrape")
@@ -295,7 +295,7 @@ def test_kubernetes_scrape_job_relabels_a_pod_into_job_glassbox(tmp_path: Path) 
             (address, pod_meta_labels(port, **finished)),
         ]
     )
-    config = write_config(tmp_path / "prometheus.yml", jobs, scrape_interval="1s")
+    config = write_config(tmp_path / "prometheus.yaml", jobs, scrape_interval="1s")
     with (
         # Only /metrics is scraped here, so a service without a model will do.
         running_service(tmp_path / "no-model", tmp_path, wait_ready=False, port=port),

@@ -53,7 +53,7 @@ def test_promtail_json_keys_exist_in_the_services_real_lines(service: Service) -
 
 
 def test_loki_is_a_single_binary_with_retention() -> None:
-    loki = load(MONITORING / "loki" / "loki.yml")
+    loki = load(MONITORING / "loki" / "loki.yaml")
     assert loki["auth_enabled"] is False
     assert loki["common"]["ring"]["kvstore"]["store"] == "inmemory"
     assert loki["common"]["replication_factor"] == 1
@@ -71,7 +71,7 @@ def test_loki_is_a_single_binary_with_retention() -> None:
 
 
 def datasources() -> dict[str, dict[str, Any]]:
-    config = load(MONITORING / "grafana" / "provisioning" / "datasources" / "glassbox.yml")
+    config = load(MONITORING / "grafana" / "provisioning" / "datasources" / "glassbox.yaml")
     return {source["uid"]: source for source in config["datasources"]}
 
 
@@ -100,7 +100,7 @@ def test_loki_derived_field_links_a_real_request_id(service: Service) -> None:
 
 
 def test_dashboard_provider_loads_the_dashboards_folder() -> None:
-    config = load(MONITORING / "grafana" / "provisioning" / "dashboards" / "glassbox.yml")
+    config = load(MONITORING / "grafana" / "provisioning" / "dashboards" / "glassbox.yaml")
     (provider,) = config["providers"]
     assert provider["type"] == "file"
     assert provider["options"]["path"].endswith("/glassbox")
@@ -126,7 +126,7 @@ def test_a_latency_exemplar_opens_the_lines_of_its_request() -> None:
 def test_loki_ruler_reads_the_shipped_log_alerts_wherever_loki_runs() -> None:
     """The ruler's local directory holds one folder per tenant ("fake" with auth off):
     compose and the Helm stack must mount monitoring/loki/rules/ exactly there."""
-    local = load(MONITORING / "loki" / "loki.yml")["ruler"]
+    local = load(MONITORING / "loki" / "loki.yaml")["ruler"]
     assert local["storage"]["type"] == "local"
     tenant_dir = f"{local['storage']['local']['directory']}/fake"
     compose = load(ROOT / "compose.yaml")["services"]["loki"]["volumes"]
@@ -146,6 +146,6 @@ def test_loki_ruler_reads_the_shipped_log_alerts_wherever_loki_runs() -> None:
 def test_loki_config_names_its_storage_clients_for_newer_releases() -> None:
     """Loki past 3.6 turns the Thanos clients on by default and ignores the filesystem
     paths; both configs say which clients they mean (docs/monitoring.md)."""
-    assert load(MONITORING / "loki" / "loki.yml")["storage_config"]["use_thanos_objstore"] is False
+    assert load(MONITORING / "loki" / "loki.yaml")["storage_config"]["use_thanos_objstore"] is False
     stack = load(ROOT / "helm" / "stack" / "loki.yaml")["loki"]
     assert stack["storage_config"]["use_thanos_objstore"] is False

@@ -18,8 +18,8 @@ from tests.monitoring.queries import LOKI_RULE_FILES, RULE_FILES
 from tests.service import ROOT
 
 MONITORING = ROOT / "monitoring"
-ALERTMANAGER_CONFIG = MONITORING / "alertmanager" / "alertmanager.yml"
-RULE_TESTS = sorted((MONITORING / "prometheus" / "tests").glob("*.yml"))
+ALERTMANAGER_CONFIG = MONITORING / "alertmanager" / "alertmanager.yaml"
+RULE_TESTS = sorted((MONITORING / "prometheus" / "tests").glob("*.yaml"))
 RECORD_NAME = re.compile(r"[a-z_]+:[a-z_]+:[a-z0-9_]+")
 
 
@@ -48,14 +48,14 @@ def records() -> list[str]:
 
 
 def test_promtool_accepts_the_local_prometheus_config() -> None:
-    result = run("promtool", "check", "config", str(MONITORING / "prometheus" / "prometheus.yml"))
+    result = run("promtool", "check", "config", str(MONITORING / "prometheus" / "prometheus.yaml"))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_promtool_accepts_the_kubernetes_scrape_job(tmp_path: Path) -> None:
     # Discovery swapped for static targets (see kubernetes_sd.py); relabeling checked as shipped.
     jobs = kubernetes_jobs_with_static_targets([("10.0.0.7:8000", pod_meta_labels(8000))])
-    config = write_config(tmp_path / "prometheus.yml", jobs)
+    config = write_config(tmp_path / "prometheus.yaml", jobs)
     result = run("promtool", "check", "config", str(config))
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -152,7 +152,7 @@ def test_latency_slo_threshold_is_a_histogram_bucket_edge() -> None:
 
 
 def test_rule_files_are_the_ones_prometheus_loads() -> None:
-    config = yaml.safe_load((MONITORING / "prometheus" / "prometheus.yml").read_text())
+    config = yaml.safe_load((MONITORING / "prometheus" / "prometheus.yaml").read_text())
     loaded = {(MONITORING / "prometheus" / path).resolve() for path in config["rule_files"]}
     assert loaded == {Path(path).resolve() for path in RULE_FILES}
 
@@ -177,5 +177,5 @@ def test_prometheus_keeps_at_least_the_slo_period_wherever_it_is_configured() ->
     assert _days(config.PROMETHEUS_RETENTION) >= slo_days
     assert compose_retention == config.PROMETHEUS_RETENTION
     assert helm_retention == config.PROMETHEUS_RETENTION
-    rules = (ROOT / "monitoring" / "prometheus" / "rules" / "glassbox.rules.yml").read_text()
+    rules = (ROOT / "monitoring" / "prometheus" / "rules" / "glassbox.rules.yaml").read_text()
     assert f"ratio_rate{config.SLO_PERIOD}" in rules
