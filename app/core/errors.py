@@ -12,7 +12,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope, Send
 
 # Stable machine-readable codes; the message is for humans and may change.
 CODES_BY_STATUS = {
@@ -66,6 +68,23 @@ def error_body(
     """The same envelope as raw bytes, for pure-ASGI middleware that has no Request."""
     content = error_content(code, message, request_id, details)
     return json.dumps(content, separators=(",", ":")).encode()
+
+
+async def send_error(
+    scope: Scope, send: Send, status: int, code: str, message: str, close: bool = False
+) -> None:
+    """The envelope straight onto an ASGI `send`, for pure-ASGI middleware that answers
+    before (or instead of) the app; records `code` for the access line."""
+    state = scope.setdefault("state", {})
+    state["error_code"] = code
+    body = error_body(code, message, request_id_of(state))
+    headers = MutableHeaders()
+    headers["content-type"] = "application/json"
+    headers["content-length"] = str(len(body))
+    if close:
+        headers["connection"] = "close"
+    await send({"type": "http.response.start", "status": status, "headers": headers.raw})
+    await send({"type": "http.response.body", "body": body})
 
 
 def error_response(

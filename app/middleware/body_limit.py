@@ -8,7 +8,7 @@ limit, so neither can make the process buffer more than MAX_BODY_BYTES.
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import error_body, request_id_of
+from app.core.errors import send_error
 
 
 class BodySizeLimitMiddleware:
@@ -26,21 +26,10 @@ class BodySizeLimitMiddleware:
 
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            state = scope.setdefault("state", {})
-            state["error_code"] = "payload_too_large"
-            body = error_body("payload_too_large", self._too_large_message(), request_id_of(state))
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 413,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                        (b"connection", b"close"),
-                    ],
-                }
+            # The body stays unread, so the connection cannot be reused: close it.
+            await send_error(
+                scope, send, 413, "payload_too_large", self._too_large_message(), close=True
             )
-            await send({"type": "http.response.body", "body": body})
             return
 
         received = 0

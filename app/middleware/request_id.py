@@ -16,6 +16,7 @@ import os
 import re
 
 import structlog
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.logging import get_logger
@@ -23,7 +24,6 @@ from app.server.drain import DrainState
 
 HEADER = "X-Request-ID"
 _HEADER_KEY = HEADER.lower().encode("latin-1")
-_CONNECTION_CLOSE = (b"connection", b"close")
 # Anything outside this set could forge log fields or break header parsing.
 VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
@@ -66,16 +66,13 @@ class RequestIdMiddleware:
                 header_count=len(incoming),
             )
 
-        header = (_HEADER_KEY, request_id.encode("latin-1"))
-
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [
-                    *(h for h in message.get("headers", []) if h[0].lower() != _HEADER_KEY),
-                    header,
-                ]
+                message.setdefault("headers", [])
+                headers = MutableHeaders(scope=message)
+                headers[HEADER] = request_id  # replaces one the app may have set
                 if DrainState.draining:  # uvicorn closes the connection after this response
-                    message["headers"].append(_CONNECTION_CLOSE)
+                    headers["connection"] = "close"
             await send(message)
 
         try:

@@ -6,7 +6,7 @@ Starlette's own ServerErrorMiddleware sits outside every user middleware, so its
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import error_body, request_id_of
+from app.core.errors import send_error
 from app.core.logging import get_logger
 
 logger = get_logger("glassbox.errors")
@@ -36,17 +36,4 @@ class ServerErrorsMiddleware:
             if response_started:
                 # Headers are gone; the server will close the connection.
                 raise
-            state = scope.setdefault("state", {})
-            state["error_code"] = "internal_error"
-            body = error_body("internal_error", "internal server error", request_id_of(state))
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 500,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await send_error(scope, send, 500, "internal_error", "internal server error")
