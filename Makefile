@@ -16,16 +16,21 @@ help: ## List every target
 
 # Runtime dependencies come from requirements.lock, exactly as in the image, so the
 # model trained and tested here is read by the same scikit-learn the image serves with.
-$(VENV)/.installed: pyproject.toml requirements.lock
+# Dev tools come from requirements-dev.lock, hashed too, so a new ruff or mypy release cannot
+# break CI; `make lock` re-resolves both from pyproject.toml (the dev group is the source).
+$(VENV)/.installed: pyproject.toml requirements.lock requirements-dev.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade 'pip>=25.1'
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --editable .
-	$(BIN)/python -m pip install --quiet --group dev
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
 	@touch $@
 
-lock: install ## Re-resolve requirements.lock (hashed) from pyproject.toml's runtime dependencies
+lock: install ## Re-resolve requirements.lock and requirements-dev.lock (hashed) from pyproject.toml
 	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --output-file requirements.lock pyproject.toml
+	$(BIN)/python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['dependency-groups']['dev'], sep='\n')" > dev-requirements.in
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --constraint requirements.lock --output-file requirements-dev.lock dev-requirements.in
+	rm dev-requirements.in
 
 install: $(VENV)/.installed ## Create .venv and install the service and its dev tools
 

@@ -1,8 +1,11 @@
 """ruff and mypy --strict are part of the suite, so CI enforces them on every change."""
 
 import subprocess
+import tomllib
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from tests.service import ROOT, VENV_BIN
 
@@ -45,3 +48,40 @@ def test_pre_commit_hooks_run_tools_the_venv_has() -> None:
         shlex.split(generated["entry"]), cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_one_yaml_extension() -> None:
+    """`.yaml` everywhere; Dependabot documents only `.github/dependabot.yml`."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "*.yml"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert tracked == [".github/dependabot.yml"]
+
+
+def test_scripts_share_one_naming_style() -> None:
+    names = [path.stem for path in (ROOT / "scripts").iterdir() if path.is_file()]
+    assert names
+    assert all(name == name.lower() and "-" not in name for name in names), names
+
+
+def _pins(lock: str) -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for line in (ROOT / lock).read_text().splitlines():
+        if "==" in line and not line.startswith((" ", "#")):
+            name, version = line.split(" ")[0].split("==")
+            pins[str(canonicalize_name(name))] = version
+    return pins
+
+
+def test_the_dev_lock_pins_every_dev_tool_and_agrees_with_the_runtime_lock() -> None:
+    """`make lock` writes requirements-dev.lock from pyproject's dev group; a tool added
+    to the group without re-locking, or a runtime pin changed in one lock only, fails here."""
+    group = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"]["dev"]
+    dev, runtime = _pins("requirements-dev.lock"), _pins("requirements.lock")
+    for text in group:
+        requirement = Requirement(text)
+        name = str(canonicalize_name(requirement.name))
+        assert name in dev, f"{name} is not in requirements-dev.lock: run `make lock`"
+        assert requirement.specifier.contains(dev[name], prereleases=True), (name, dev[name])
+    for name in dev.keys() & runtime.keys():
+        assert dev[name] == runtime[name], name
