@@ -12,9 +12,12 @@ JOB = "glassbox"
 SELECTOR = f'job="{JOB}"'
 # Which log streams are Glassbox's: Promtail and Alloy set app from the pod's
 # app.kubernetes.io/name (the compose service name under compose).
-LOG_SELECTOR = '{app="glassbox"}'
+LOG_MATCHER = f'app="{JOB}"'
+LOG_SELECTOR = "{" + LOG_MATCHER + "}"
 # Container name in the chart's pods, for kube-state-metrics and cAdvisor series.
 CONTAINER = "glassbox"
+# Deployments and HPAs are named after the release: any name containing "glassbox".
+WORKLOAD_NAME_REGEX = f".*{JOB}.*"
 
 RUNBOOK_URL = "https://github.com/glassbox-ml/glassbox/blob/main/monitoring/runbook.md"
 

@@ -13,7 +13,7 @@ Rule = dict[str, Any]
 
 PREDICT_HANDLERS = 'handler=~"/predict|/predict/batch"'
 SERVER_ERROR = 'status=~"5.."'
-SLO_HANDLER = f'handler="{c.SLO_HANDLER}"'
+SLO_HANDLER_MATCHER = f'handler="{c.SLO_HANDLER}"'
 LATENCY_BUCKET = f'le="{c.LATENCY_THRESHOLD_SECONDS}"'
 
 
@@ -102,19 +102,36 @@ def model_rules() -> list[Rule]:
 
 
 def slo_error_ratio(slo: c.Slo, window: str) -> str:
-    total = f"rate(http_requests_total{_sel(SLO_HANDLER)}[{window}])"
+    total = f"rate(http_requests_total{_sel(SLO_HANDLER_MATCHER)}[{window}])"
     if slo is c.AVAILABILITY:
-        errors = f"rate(http_requests_total{_sel(SLO_HANDLER, SERVER_ERROR)}[{window}])"
+        errors = f"rate(http_requests_total{_sel(SLO_HANDLER_MATCHER, SERVER_ERROR)}[{window}])"
         return _ratio(errors, total, "job")
-    count = f"rate(http_request_duration_seconds_count{_sel(SLO_HANDLER)}[{window}])"
-    fast = (
-        f"rate(http_request_duration_seconds_bucket{_sel(SLO_HANDLER, LATENCY_BUCKET)}[{window}])"
-    )
+    count = f"rate(http_request_duration_seconds_count{_sel(SLO_HANDLER_MATCHER)}[{window}])"
+    fast = f"rate(http_request_duration_seconds_bucket{_sel(SLO_HANDLER_MATCHER, LATENCY_BUCKET)}[{window}])"
     return f"1 - (\n  sum by (job) ({fast})\n  /\n  sum by (job) ({count})\n)"
 
 
 def slo_record(slo: c.Slo, window: str) -> str:
     return f"job:slo_{slo.name}_errors:ratio_rate{window}"
+
+
+def error_budget(slo: c.Slo) -> float:
+    """The share of requests the objective allows to fail, e.g. 0.001 for 99.9 %."""
+    return round(1 - slo.objective, 6)
+
+
+def burn_rate_expr(slo: c.Slo, window: str) -> str:
+    """How fast the budget burns over `window`: 1 spends it exactly in the SLO period."""
+    return f"max({slo_record(slo, window)}{{{c.SELECTOR}}}) / {error_budget(slo):.6g}"
+
+
+def budget_remaining_expr(slo: c.Slo) -> str:
+    """1 untouched, 0 spent: what the SLO period's burn left."""
+    return f"1 - {burn_rate_expr(slo, c.SLO_PERIOD)}"
+
+
+def slo_attainment_expr(slo: c.Slo) -> str:
+    return f"1 - max({slo_record(slo, c.SLO_PERIOD)}{{{c.SELECTOR}}})"
 
 
 def slo_requests_record(window: str) -> str:
@@ -131,7 +148,7 @@ def slo_rules() -> list[Rule]:
     requests: list[Rule] = [
         {
             "record": slo_requests_record(window),
-            "expr": f"sum by (job) (rate(http_requests_total{_sel(SLO_HANDLER)}[{window}]))",
+            "expr": f"sum by (job) (rate(http_requests_total{_sel(SLO_HANDLER_MATCHER)}[{window}]))",
         }
         for window in long_windows
     ]
@@ -172,7 +189,7 @@ def alert(
 
 
 def _burn_expr(slo: c.Slo, windows: tuple[c.BurnWindow, ...]) -> str:
-    budget = round(1 - slo.objective, 6)
+    budget = error_budget(slo)
     clauses = [
         f"(\n  {slo_record(slo, w.long)} > ({w.factor} * {budget})\n  and\n"
         f"  {slo_record(slo, w.short)} > ({w.factor} * {budget})\n  and\n"
@@ -307,10 +324,10 @@ def kubernetes_alerts() -> list[Rule]:
         alert(
             "GlassboxHpaMaxedOut",
             "kube_horizontalpodautoscaler_status_current_replicas"
-            '{horizontalpodautoscaler=~".*glassbox.*"}\n'
+            f'{{horizontalpodautoscaler=~"{c.WORKLOAD_NAME_REGEX}"}}\n'
             "== on (namespace, horizontalpodautoscaler)\n"
             "kube_horizontalpodautoscaler_spec_max_replicas"
-            '{horizontalpodautoscaler=~".*glassbox.*"}',
+            f'{{horizontalpodautoscaler=~"{c.WORKLOAD_NAME_REGEX}"}}',
             c.HPA_MAXED_FOR,
             "warning",
             "Glassbox's HPA is pinned at its maximum replicas.",

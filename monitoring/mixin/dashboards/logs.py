@@ -1,0 +1,147 @@
+"""Glassbox / Logs: Loki panels, and every line of one request id."""
+
+from typing import Any
+
+from monitoring.mixin import config
+from monitoring.mixin.dashboards.panels import (
+    LOGS,
+    LOKI,
+    dashboard,
+    datasource_variable,
+    panel,
+    target,
+    timeseries,
+)
+
+
+def build() -> dict[str, Any]:
+    access = f'{LOGS} | json | event="http_request"'
+    panels = [
+        timeseries(
+            "Log volume by level",
+            "Lines per level; level is a Promtail label.",
+            target(f"sum by (level) (count_over_time({LOGS}[$__auto]))", "{{level}}"),
+            datasource=LOKI,
+        ),
+        timeseries(
+            "Errors per minute",
+            "Lines logged at error or critical level, per minute.",
+            target(
+                f'(sum(count_over_time({{{config.LOG_MATCHER}, namespace=~"$namespace", pod=~"$pod", '
+                'level=~"error|critical"}[1m])))',
+                "errors/min",
+            ),
+            datasource=LOKI,
+        ),
+        timeseries(
+            "Rejected requests by status",
+            "Access lines with a 4xx or 5xx status, per status.",
+            target(
+                f"sum by (status) (count_over_time({access} | status >= 400 [$__auto]))",
+                "{{status}}",
+            ),
+            datasource=LOKI,
+        ),
+        panel(
+            "table",
+            "Slowest requests",
+            "The ten slowest access lines in the time range, by route.",
+            [
+                {
+                    "expr": f"topk(10, max by (path) (max_over_time({access} | unwrap duration_ms [$__range])))",
+                    "queryType": "instant",
+                    "legendFormat": "{{path}}",
+                }
+            ],
+            datasource=LOKI,
+            unit="ms",
+        ),
+        panel(
+            "logs",
+            "Every line of request $request_id",
+            "Paste a request_id (from an X-Request-ID header or an error body) in the textbox above; "
+            "empty, the panel shows nothing.",
+            # request_id is structured metadata: filtered before any parser, and `!= ""` keeps
+            # an empty textbox from matching every line that has no request id.
+            [{"expr": f'{LOGS} | request_id!="" | request_id="$request_id"'}],
+            datasource=LOKI,
+            width=24,
+            height=10,
+            options={
+                "showTime": True,
+                "wrapLogMessage": True,
+                "sortOrder": "Ascending",
+                "enableLogDetails": True,
+            },
+        ),
+        panel(
+            "logs",
+            "Error lines",
+            "Lines at error or critical level; tracebacks are in the exception field.",
+            [
+                {
+                    "expr": f'{{{config.LOG_MATCHER}, namespace=~"$namespace", pod=~"$pod", '
+                    'level=~"error|critical"}'
+                }
+            ],
+            datasource=LOKI,
+            width=24,
+            height=10,
+            options={
+                "showTime": True,
+                "wrapLogMessage": True,
+                "sortOrder": "Descending",
+                "enableLogDetails": True,
+            },
+        ),
+    ]
+    namespace = {
+        "name": "namespace",
+        "label": "Namespace",
+        "type": "query",
+        "datasource": LOKI,
+        "query": {
+            "label": "namespace",
+            "stream": config.LOG_SELECTOR,
+            "type": 1,
+            "refId": "namespace-values",
+        },
+        "definition": f"label_values({config.LOG_SELECTOR}, namespace)",
+        "current": {},
+        "hide": 0,
+        "refresh": 2,
+        "includeAll": True,
+        "allValue": ".*",
+        "multi": True,
+        "options": [],
+        "regex": "",
+        "sort": 1,
+    }
+    pod = {
+        **namespace,
+        "name": "pod",
+        "label": "Pod",
+        "query": {
+            "label": "pod",
+            "stream": f'{{{config.LOG_MATCHER}, namespace=~"$namespace"}}',
+            "type": 1,
+            "refId": "pod-values",
+        },
+        "definition": f'label_values({{{config.LOG_MATCHER}, namespace=~"$namespace"}}, pod)',
+    }
+    request_id = {
+        "name": "request_id",
+        "label": "request_id",
+        "type": "textbox",
+        "query": "",
+        "current": {"text": "", "value": ""},
+        "hide": 0,
+        "options": [],
+    }
+    return dashboard(
+        "glassbox-logs",
+        "Glassbox / Logs",
+        "Loki: log volume, errors, slow requests, and every line of one request by request_id.",
+        panels,
+        [datasource_variable("loki", "loki", "Loki"), namespace, pod, request_id],
+    )

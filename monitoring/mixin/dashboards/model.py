@@ -1,0 +1,157 @@
+"""Glassbox / Model: predictions, confidence, inference latency, class and feature drift."""
+
+from typing import Any
+
+from monitoring.mixin import config
+from monitoring.mixin.dashboards.panels import (
+    FEATURE_VAR,
+    MODEL,
+    MODEL_VERSION_VAR,
+    PROMETHEUS_VARS,
+    RATE,
+    SERVICE,
+    dashboard,
+    heatmap,
+    instant_table,
+    panel,
+    quantile,
+    target,
+    timeseries,
+)
+from monitoring.mixin.rules import BUCKET_EXPECTED, BUCKET_SHARE, FEATURE_PSI
+
+
+def build() -> dict[str, Any]:
+    predictions = f"model_predictions_total{{{MODEL}}}"
+    panels = [
+        timeseries(
+            "Predictions per class",
+            "Predicted rows per second by class, single and batch requests alike.",
+            target(
+                f"sum by (predicted_class) (rate({predictions}[{RATE}]))", "{{predicted_class}}"
+            ),
+            unit="ops",
+        ),
+        timeseries(
+            "Class mix against training priors",
+            "Share of predictions per class (solid) and that class's share of the training "
+            "data (dashed). A lasting gap is what GlassboxPredictionClassDrift alerts on.",
+            target(
+                f"sum by (predicted_class) (rate({predictions}[{RATE}])) "
+                f"/ scalar(sum(rate({predictions}[{RATE}])))",
+                "{{predicted_class}} served",
+            ),
+            target(
+                f"max by (class) (model_class_prior{{{MODEL}}})",
+                "{{class}} training prior",
+            ),
+            unit="percentunit",
+        ),
+        heatmap(
+            "Confidence distribution",
+            "Probability of the predicted class, per row.",
+            f"increase(model_prediction_confidence_bucket{{{MODEL}}}[{RATE}])",
+            unit="percentunit",
+            color={"scheme": "Blues"},
+        ),
+        timeseries(
+            "Mean confidence and low-confidence share",
+            "Mean top-class probability, and the share of rows predicted with at most 60 % confidence.",
+            target(
+                f"sum(rate(model_prediction_confidence_sum{{{MODEL}}}[{RATE}])) "
+                f"/ sum(rate(model_prediction_confidence_count{{{MODEL}}}[{RATE}]))",
+                "mean confidence",
+            ),
+            target(
+                f'sum(rate(model_prediction_confidence_bucket{{{MODEL}, le="0.6"}}[{RATE}])) '
+                f"/ sum(rate(model_prediction_confidence_count{{{MODEL}}}[{RATE}]))",
+                "confidence <= 0.6",
+            ),
+            unit="percentunit",
+        ),
+        timeseries(
+            "Inference latency p50 / p99",
+            "The predict_proba call alone, without HTTP, validation or serialisation.",
+            target(
+                quantile("0.5", "model_inference_duration_seconds", "model_version", MODEL),
+                "p50 {{model_version}}",
+            ),
+            target(
+                quantile("0.99", "model_inference_duration_seconds", "model_version", MODEL),
+                "p99 {{model_version}}",
+                exemplar=True,
+            ),
+            unit="s",
+        ),
+        timeseries(
+            "Batch size",
+            "Rows per model call: mean and p99 (1 for /predict).",
+            target(
+                f"sum(rate(model_batch_size_sum{{{MODEL}}}[{RATE}])) "
+                f"/ sum(rate(model_batch_size_count{{{MODEL}}}[{RATE}]))",
+                "mean",
+            ),
+            target(quantile("0.99", "model_batch_size", "model_version", MODEL), "p99"),
+        ),
+        timeseries(
+            f"Feature drift: PSI over {config.DRIFT_WINDOW}",
+            "Population stability index of each input feature against the training split's "
+            f"deciles. Below 0.1: stable; 0.1-0.2: moderate; above {config.DRIFT_PSI_THRESHOLD}: "
+            "significant (GlassboxFeatureDrift).",
+            target(
+                f'max by (feature) ({FEATURE_PSI}{{{config.SELECTOR}, model_version=~"$model_version"}})',
+                "{{feature}}",
+            ),
+        ),
+        timeseries(
+            "Values outside the training range",
+            "Feature values below the training minimum or above its maximum, per second.",
+            target(
+                f"sum by (feature, side) "
+                f"(rate(model_feature_out_of_range_total{{{MODEL}}}[{RATE}]))",
+                "{{feature}} {{side}}",
+            ),
+            unit="reqps",
+        ),
+        panel(
+            "bargauge",
+            f"Live vs training share per decile bucket ($feature, {config.DRIFT_WINDOW})",
+            "Share of the feature's values in each bucket between the training deciles: "
+            "live over the last hour against the training split. Bucket 0 is up to the "
+            "first decile, the last one above the last decile.",
+            [
+                {
+                    "expr": f"max by (bucket) ({BUCKET_SHARE}"
+                    f'{{{config.SELECTOR}, model_version=~"$model_version", feature="$feature"}})',
+                    "legendFormat": "bucket {{bucket}} live",
+                    "instant": True,
+                },
+                {
+                    "expr": f"max by (bucket) ({BUCKET_EXPECTED}"
+                    f'{{{config.SELECTOR}, model_version=~"$model_version", feature="$feature"}})',
+                    "legendFormat": "bucket {{bucket}} training",
+                    "instant": True,
+                },
+            ],
+            unit="percentunit",
+            width=24,
+            height=10,
+            options={"orientation": "horizontal", "displayMode": "basic"},
+        ),
+        instant_table(
+            "Model versions in service",
+            "Pods per model version served now (a version swapped out by a reload reports 0) "
+            "and the scikit-learn version it was trained with.",
+            f"count by (model_name, model_version, sklearn_version) (model_info{{{SERVICE}}} == 1)",
+            width=24,
+            height=6,
+        ),
+    ]
+    return dashboard(
+        "glassbox-model",
+        "Glassbox / Model",
+        "What the model predicts, how sure it is, how fast, and how the served class mix "
+        "and the input features compare with the training data.",
+        panels,
+        [*PROMETHEUS_VARS, MODEL_VERSION_VAR, FEATURE_VAR],
+    )

@@ -1,0 +1,209 @@
+"""Panel, variable and dashboard builders shared by the four dashboards, and the selectors
+they filter with (from monitoring/mixin/config.py, so a renamed job changes everywhere).
+
+Every panel reads its datasource from a template variable, never a fixed uid, so the same
+JSON works in compose, in kube-prometheus-stack and in any Grafana.
+"""
+
+from typing import Any
+
+from monitoring.mixin import config
+
+Panel = dict[str, Any]
+
+PROM = {"type": "prometheus", "uid": "${datasource}"}
+LOKI = {"type": "loki", "uid": "${loki}"}
+SERVICE = f'{config.SELECTOR}, namespace=~"$namespace", pod=~"$pod"'
+MODEL = f'{SERVICE}, model_version=~"$model_version"'
+RATE = "$__rate_interval"
+LOGS = f'{{{config.LOG_MATCHER}, namespace=~"$namespace", pod=~"$pod"}}'
+LOGS_DASHBOARD_URL = "/d/glassbox-logs/glassbox-logs?${__url_time_range}&var-namespace=${namespace}"
+
+
+def target(expr: str, legend: str = "", exemplar: bool = False) -> dict[str, Any]:
+    """One query of a panel (panel() sets its refId and datasource). exemplar=True draws the
+    request ids Prometheus stored for a histogram's buckets, each a link to its Loki lines."""
+    query: dict[str, Any] = {"refId": "A", "expr": expr, "datasource": PROM}
+    if legend:
+        query["legendFormat"] = legend
+    if exemplar:
+        query["exemplar"] = True
+    return query
+
+
+def panel(
+    kind: str,
+    title: str,
+    description: str,
+    targets: list[dict[str, Any]],
+    unit: str = "short",
+    width: int = 12,
+    height: int = 8,
+    datasource: dict[str, str] = PROM,
+    **extra: Any,
+) -> Panel:
+    refs = "ABCDEFGH"
+    for index, query in enumerate(targets):
+        query["refId"] = refs[index]
+        query["datasource"] = datasource
+    return {
+        "type": kind,
+        "title": title,
+        "description": description,
+        "datasource": datasource,
+        "targets": targets,
+        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "gridPos": {"h": height, "w": width, "x": 0, "y": 0},
+        **extra,
+    }
+
+
+def timeseries(title: str, description: str, *targets: dict[str, Any], **options: Any) -> Panel:
+    return panel("timeseries", title, description, list(targets), **options)
+
+
+def stat(title: str, description: str, *targets: dict[str, Any], **options: Any) -> Panel:
+    options.setdefault("width", 6)
+    options.setdefault("height", 5)
+    return panel("stat", title, description, list(targets), **options)
+
+
+def heatmap(title: str, description: str, bucket_rate: str, unit: str, **options: Any) -> Panel:
+    """A heatmap of pre-bucketed histogram increases (Grafana must not re-bucket them)."""
+    target = {
+        "expr": f"sum by (le) ({bucket_rate})",
+        "format": "heatmap",
+        "legendFormat": "{{le}}",
+        "exemplar": True,  # request ids over the cells they fell in
+    }
+    return panel(
+        "heatmap", title, description, [target], unit=unit, options={"calculate": False, **options}
+    )
+
+
+def instant_table(title: str, description: str, expr: str, **options: Any) -> Panel:
+    return panel(
+        "table", title, description, [{"expr": expr, "format": "table", "instant": True}], **options
+    )
+
+
+def layout(panels: list[Panel]) -> list[Panel]:
+    """Flow panels left to right into 24-column rows; ids in reading order."""
+    x = y = row_height = 0
+    for number, item in enumerate(panels, start=1):
+        width, height = item["gridPos"]["w"], item["gridPos"]["h"]
+        if x + width > 24:
+            x, y, row_height = 0, y + row_height, 0
+        item["gridPos"] = {"h": height, "w": width, "x": x, "y": y}
+        item["id"] = number
+        x += width
+        row_height = max(row_height, height)
+    return panels
+
+
+def datasource_variable(name: str, kind: str, label: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "label": label,
+        "type": "datasource",
+        "query": kind,
+        "current": {},
+        "hide": 0,
+        "refresh": 1,
+        "includeAll": False,
+        "multi": False,
+        "options": [],
+        "regex": "",
+    }
+
+
+def query_variable(name: str, query: str, label: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "label": label,
+        "type": "query",
+        "datasource": PROM,
+        "query": {"query": query, "refId": f"{name}-values"},
+        "definition": query,
+        "current": {},
+        "hide": 0,
+        "refresh": 2,
+        "includeAll": True,
+        "allValue": ".*",
+        "multi": True,
+        "options": [],
+        "regex": "",
+        "sort": 1,
+    }
+
+
+NAMESPACE_VAR = query_variable(
+    "namespace", f"label_values(model_info{{{config.SELECTOR}}}, namespace)", "Namespace"
+)
+POD_VAR = query_variable(
+    "pod", f'label_values(model_info{{{config.SELECTOR}, namespace=~"$namespace"}}, pod)', "Pod"
+)
+MODEL_VERSION_VAR = query_variable(
+    "model_version",
+    f'label_values(model_info{{{config.SELECTOR}, namespace=~"$namespace"}}, model_version)',
+    "Model version",
+)
+FEATURE_VAR = query_variable(
+    "feature",
+    f"label_values(model_feature_values_total{{{config.SELECTOR}}}, feature)",
+    "Feature",
+)
+PROMETHEUS_VARS = [
+    datasource_variable("datasource", "prometheus", "Prometheus"),
+    NAMESPACE_VAR,
+    POD_VAR,
+]
+HANDLER_VAR = query_variable(
+    "handler", f"label_values(http_requests_total{{{config.SELECTOR}}}, handler)", "Handler"
+)
+
+
+def dashboard(
+    uid: str, title: str, description: str, panels: list[Panel], variables: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "uid": uid,
+        "title": title,
+        "description": description,
+        "tags": [config.DASHBOARD_TAG],
+        "editable": True,
+        "graphTooltip": 1,
+        "schemaVersion": 39,
+        "version": 1,
+        "time": {"from": "now-1h", "to": "now"},
+        "refresh": "30s",
+        "timezone": "utc",
+        "annotations": {"list": []},
+        "links": [
+            {
+                "title": "Glassbox dashboards",
+                "type": "dashboards",
+                "tags": [config.DASHBOARD_TAG],
+                "asDropdown": True,
+                "includeVars": True,
+                "keepTime": True,
+            }
+        ],
+        "templating": {"list": variables},
+        "panels": layout(panels),
+    }
+
+
+def error_ratio(by: str, matchers: str) -> str:
+    total = f"sum by ({by}) (rate(http_requests_total{{{matchers}}}[{RATE}]))"
+    errors = f'sum by ({by}) (rate(http_requests_total{{{matchers}, status=~"5.."}}[{RATE}]))'
+    return f"({errors} or {total} * 0) / {total}"
+
+
+def quantile(q: str, metric: str, by: str, matchers: str) -> str:
+    return (
+        f"histogram_quantile({q}, sum by ({by}, le) (rate({metric}_bucket{{{matchers}}}[{RATE}])))"
+    )
+
+
+LOGS_LINK = [{"title": "Error logs", "url": LOGS_DASHBOARD_URL, "targetBlank": False}]
