@@ -15,8 +15,6 @@ and pipeline stages run unchanged.
 import copy
 import os
 import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ import pytest
 import requests
 import yaml
 
+from tests.monitoring.servers import running_binary
 from tests.service import ROOT, free_port
 
 MONITORING = ROOT / "monitoring"
@@ -152,32 +151,6 @@ class Loki:
 
 
 @contextmanager
-def _process(command: list[str], log: Path, ready_url: str, what: str) -> Iterator[None]:
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 90  # Loki's ring settles in ~15 s
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"{what} exited:\n{log.read_text()}")
-            try:
-                if requests.get(ready_url, timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{what} not ready:\n{log.read_text()}")
-            time.sleep(0.5)
-        yield
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-@contextmanager
 def loki(workdir: Path, alertmanager: str = "http://127.0.0.1:9") -> Iterator[Loki]:
     http_port, grpc_port = free_port(), free_port()
     overlay_rules(workdir, "5s")
@@ -189,7 +162,7 @@ def loki(workdir: Path, alertmanager: str = "http://127.0.0.1:9") -> Iterator[Lo
     url = f"http://127.0.0.1:{http_port}"
     log = workdir / "loki.log"
     command = [binary("LOKI_BIN", "loki"), f"-config.file={path}"]
-    with _process(command, log, f"{url}/ready", "loki"):
+    with running_binary(command, log, f"{url}/ready", timeout=90):  # Loki's ring: ~15 s
         yield Loki(url, log)
 
 
@@ -200,7 +173,6 @@ def promtail(shipped: Path, workdir: Path, loki_url: str, log_file: Path) -> Ite
     path = workdir / f"promtail-{shipped.parent.name}.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     command = [binary("PROMTAIL_BIN", "promtail"), f"-config.file={path}"]
-    with _process(
-        command, workdir / f"{path.stem}.log", f"http://127.0.0.1:{port}/ready", path.stem
-    ):
+    ready = f"http://127.0.0.1:{port}/ready"
+    with running_binary(command, workdir / f"{path.stem}.log", ready, timeout=90):
         yield

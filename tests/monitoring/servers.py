@@ -5,11 +5,15 @@ import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import requests
+import yaml
 
-from tests.service import free_port
+from tests.monitoring.queries import RULE_FILES
+from tests.service import ROOT, Service, free_port, running_service
+
+MONITORING = ROOT / "monitoring"
 
 
 class Server:
@@ -25,34 +29,43 @@ class Server:
 
 
 @contextmanager
+def running_binary(
+    command: list[str], log: Path, ready_url: str, timeout: float = 30
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start a server binary, wait until `ready_url` answers 200, stop it afterwards; its
+    output goes to `log`, quoted when it exits or never gets ready."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(f"{command[0]} exited:\n{log.read_text()}")
+            try:
+                if requests.get(ready_url, timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{command[0]} not ready:\n{log.read_text()}")
+            time.sleep(0.2)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@contextmanager
 def _run(binary: str, flags: list[str], log: Path) -> Iterator[Server]:
     """Start a Prometheus-family binary on a free loopback port; wait for /-/ready."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [binary, *flags, f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    server = Server(process, url, log)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"{binary} exited:\n{log.read_text()}")
-            try:
-                if requests.get(f"{url}/-/ready", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{binary} not ready:\n{log.read_text()}")
-            time.sleep(0.2)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with running_binary(command, log, f"{url}/-/ready") as process:
+        yield Server(process, url, log)
 
 
 def prometheus(config: Path, workdir: Path) -> AbstractContextManager[Server]:
@@ -90,3 +103,49 @@ def wait_for(check: Any, timeout: float, what: str) -> Any:
             return value
         time.sleep(0.5)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def overlay_rules(workdir: Path) -> list[str]:
+    """Copies of the shipped rules with every `for:` at 0s, so alerts fire at once."""
+    paths = []
+    for source in RULE_FILES:
+        document = yaml.safe_load(source.read_text())
+        for group in document["groups"]:
+            for rule in group["rules"]:
+                if "alert" in rule:
+                    rule["for"] = "0s"
+        target = workdir / source.name
+        target.write_text(yaml.safe_dump(document, sort_keys=False))
+        paths.append(str(target))
+    return paths
+
+
+def overlay_prometheus_config(workdir: Path, service_port: int, alertmanager_url: str) -> Path:
+    config = yaml.safe_load((MONITORING / "prometheus" / "prometheus.yaml").read_text())
+    config["global"].update(scrape_interval="1s", evaluation_interval="1s")
+    config["rule_files"] = overlay_rules(workdir)
+    config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = [
+        alertmanager_url.removeprefix("http://")
+    ]
+    (job,) = config["scrape_configs"]
+    job["static_configs"][0]["targets"] = [f"127.0.0.1:{service_port}"]
+    path = workdir / "prometheus.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+@contextmanager
+def monitored_service(
+    model_dir: Path, workdir: Path, **env: str
+) -> Iterator[tuple[Service, Server, Server]]:
+    """The real service, scraped every second by the shipped Prometheus config and rules
+    (through the overlay above), which alert the shipped Alertmanager; after a first scrape."""
+    port = free_port()
+    with (
+        # Any: mypy cannot tell `env` holds no `wait_ready` (a bool).
+        running_service(model_dir, workdir / "service", port=port, **cast(Any, env)) as service,
+        alertmanager(MONITORING / "alertmanager" / "alertmanager.yaml", workdir) as am,
+        prometheus(overlay_prometheus_config(workdir, port, am.url), workdir) as prom,
+    ):
+        wait_for(lambda: query(prom, 'up{job="glassbox"} == 1'), 30, "the first scrape")
+        yield service, prom, am

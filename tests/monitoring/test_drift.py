@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import requests
 
-from tests.monitoring.servers import Server, alertmanager, prometheus, query, wait_for
-from tests.monitoring.test_integration import MONITORING, firing, overlay_prometheus_config
-from tests.service import ROOT, Service, free_port, running_service
+from tests.monitoring.servers import Server, monitored_service, query, wait_for
+from tests.monitoring.test_integration import firing
+from tests.service import ROOT, Service
 
 FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 PSI = "job_model_feature:model_feature_values:psi_1h"
@@ -47,15 +47,8 @@ def psi(prom: Server) -> dict[str, float]:
 def drift_stack(
     model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Service, Server, Server]]:
-    workdir = tmp_path_factory.mktemp("drift")
-    port = free_port()
-    with (
-        running_service(model_dir, workdir / "service", port=port) as service,
-        alertmanager(MONITORING / "alertmanager" / "alertmanager.yaml", workdir) as am,
-        prometheus(overlay_prometheus_config(workdir, port, am.url), workdir) as prom,
-    ):
-        wait_for(lambda: query(prom, 'up{job="glassbox"} == 1'), 30, "the first scrape")
-        yield service, prom, am
+    with monitored_service(model_dir, tmp_path_factory.mktemp("drift")) as running:
+        yield running
 
 
 def test_replaying_the_training_data_does_not_fire(

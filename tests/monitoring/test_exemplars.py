@@ -9,9 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.monitoring.servers import Server, alertmanager, prometheus, wait_for
-from tests.monitoring.test_integration import MONITORING, overlay_prometheus_config
-from tests.service import VALID_FLOWER, Service, free_port, running_service
+from tests.monitoring.servers import Server, monitored_service, wait_for
+from tests.service import VALID_FLOWER, Service
 
 HTTP_PREDICT_BUCKETS = 'http_request_duration_seconds_bucket{handler="/predict"}'
 
@@ -36,13 +35,7 @@ def served_by(service: Service, request_id: str) -> int:
 
 
 def test_prometheus_stores_exemplars_from_both_workers(model_dir: Path, tmp_path: Path) -> None:
-    port = free_port()
-    with (
-        running_service(model_dir, tmp_path / "service", port=port, WEB_CONCURRENCY="2") as svc,
-        alertmanager(MONITORING / "alertmanager" / "alertmanager.yaml", tmp_path) as am,
-        prometheus(overlay_prometheus_config(tmp_path, port, am.url), tmp_path) as prom,
-    ):
-        wait_for(lambda: prom.get("/api/v1/query", query="up == 1")["data"]["result"], 30, "up")
+    with monitored_service(model_dir, tmp_path, WEB_CONCURRENCY="2") as (svc, prom, _):
         pid_of: dict[str, int] = {}
         # Each round ends on a request served by a worker not seen yet, and lasts past a
         # flush (1 s) and a scrape (1 s), so that worker's id is its bucket's newest then.

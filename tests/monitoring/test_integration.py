@@ -25,7 +25,13 @@ from tests.monitoring.kubernetes_sd import (
     write_config,
 )
 from tests.monitoring.queries import DASHBOARDS, RULE_FILES, load_dashboard, substitute
-from tests.monitoring.servers import Server, alertmanager, prometheus, query, wait_for
+from tests.monitoring.servers import (
+    Server,
+    monitored_service,
+    prometheus,
+    query,
+    wait_for,
+)
 from tests.service import ROOT, Service, free_port, running_service
 
 MONITORING = ROOT / "monitoring"
@@ -52,35 +58,6 @@ class Stack:
     workdir: Path
 
 
-def overlay_rules(workdir: Path) -> list[str]:
-    """Copies of the shipped rules with every `for:` at 0s, so alerts fire at once."""
-    paths = []
-    for source in RULE_FILES:
-        document = yaml.safe_load(source.read_text())
-        for group in document["groups"]:
-            for rule in group["rules"]:
-                if "alert" in rule:
-                    rule["for"] = "0s"
-        target = workdir / source.name
-        target.write_text(yaml.safe_dump(document, sort_keys=False))
-        paths.append(str(target))
-    return paths
-
-
-def overlay_prometheus_config(workdir: Path, service_port: int, alertmanager_url: str) -> Path:
-    config = yaml.safe_load((MONITORING / "prometheus" / "prometheus.yaml").read_text())
-    config["global"].update(scrape_interval="1s", evaluation_interval="1s")
-    config["rule_files"] = overlay_rules(workdir)
-    config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = [
-        alertmanager_url.removeprefix("http://")
-    ]
-    (job,) = config["scrape_configs"]
-    job["static_configs"][0]["targets"] = [f"127.0.0.1:{service_port}"]
-    path = workdir / "prometheus.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
-
-
 def drive_traffic(url: str) -> None:
     """Successes and every kind of client error, in waves so rate() sees change."""
     for _ in range(3):
@@ -103,41 +80,14 @@ def drive_traffic(url: str) -> None:
 @pytest.fixture(scope="module")
 def stack(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("stack")
-    port = free_port()
-    with (
-        running_service(model_dir, workdir / "service", port=port) as service,
-        alertmanager(MONITORING / "alertmanager" / "alertmanager.yaml", workdir) as am,
-        prometheus(overlay_prometheus_config(workdir, port, am.url), workdir) as prom,
-    ):
-        wait_for(lambda: query(prom, 'up{job="glassbox"} == 1'), 30, "the first scrape")
+    with monitored_service(model_dir, workdir) as (service, prom, am):
         drive_traffic(service.url)
         wait_for(
             lambda: query(prom, "job_model_class:model_predictions:share_rate1h"),
             20,
             "recording rules to see the traffic",
         )
-        yield Stack(service, port, prom, am, workdir)
-
-
-def test_prometheus_stores_request_ids_as_latency_exemplars(stack: Stack) -> None:
-    """One worker (two: test_exemplars.py): every stored exemplar is a real /predict request."""
-    now = time.time()
-    data = stack.prometheus.get(
-        "/api/v1/query_exemplars",
-        query='http_request_duration_seconds_bucket{handler="/predict"}',
-        start=now - 600,
-        end=now + 60,
-    )["data"]
-    stored = [(s["seriesLabels"], e) for s in data for e in s["exemplars"]]
-    assert stored
-    predicted = {
-        line["request_id"]
-        for line in stack.service.log_lines()
-        if line["event"] == "http_request" and line["path"] == "/predict"
-    }
-    for labels, exemplar in stored:
-        assert exemplar["labels"]["request_id"] in predicted
-        assert float(exemplar["value"]) <= float(labels["le"])
+        yield Stack(service, service.port, prom, am, workdir)
 
 
 def prometheus_panels() -> list[tuple[str, str, list[str]]]:
