@@ -8,6 +8,7 @@ from monitoring.mixin.dashboards.panels import (
     LOKI,
     dashboard,
     datasource_variable,
+    loki_label_variable,
     panel,
     target,
     timeseries,
@@ -95,40 +96,8 @@ def build() -> dict[str, Any]:
             },
         ),
     ]
-    namespace = {
-        "name": "namespace",
-        "label": "Namespace",
-        "type": "query",
-        "datasource": LOKI,
-        "query": {
-            "label": "namespace",
-            "stream": config.LOG_SELECTOR,
-            "type": 1,
-            "refId": "namespace-values",
-        },
-        "definition": f"label_values({config.LOG_SELECTOR}, namespace)",
-        "current": {},
-        "hide": 0,
-        "refresh": 2,
-        "includeAll": True,
-        "allValue": ".*",
-        "multi": True,
-        "options": [],
-        "regex": "",
-        "sort": 1,
-    }
-    pod = {
-        **namespace,
-        "name": "pod",
-        "label": "Pod",
-        "query": {
-            "label": "pod",
-            "stream": f'{{{config.LOG_MATCHER}, namespace=~"$namespace"}}',
-            "type": 1,
-            "refId": "pod-values",
-        },
-        "definition": f'label_values({{{config.LOG_MATCHER}, namespace=~"$namespace"}}, pod)',
-    }
+    namespace = loki_label_variable("namespace", config.LOG_SELECTOR, "Namespace")
+    pod = loki_label_variable("pod", f'{{{config.LOG_MATCHER}, namespace=~"$namespace"}}', "Pod")
     request_id = {
         "name": "request_id",
         "label": "request_id",

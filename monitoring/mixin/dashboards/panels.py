@@ -117,13 +117,21 @@ def datasource_variable(name: str, kind: str, label: str) -> dict[str, Any]:
     }
 
 
-def query_variable(name: str, query: str, label: str) -> dict[str, Any]:
+def query_variable(
+    name: str,
+    query: str,
+    label: str,
+    datasource: dict[str, str] = PROM,
+    query_model: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A multi-value variable with All; `query_model` is the datasource's own form of the
+    query when it is not PromQL's (Loki's label-values query)."""
     return {
         "name": name,
         "label": label,
         "type": "query",
-        "datasource": PROM,
-        "query": {"query": query, "refId": f"{name}-values"},
+        "datasource": datasource,
+        "query": query_model or {"query": query, "refId": f"{name}-values"},
         "definition": query,
         "current": {},
         "hide": 0,
@@ -135,6 +143,12 @@ def query_variable(name: str, query: str, label: str) -> dict[str, Any]:
         "regex": "",
         "sort": 1,
     }
+
+
+def loki_label_variable(name: str, stream: str, label: str) -> dict[str, Any]:
+    """The values of one Loki label among the streams `stream` selects."""
+    model = {"label": name, "stream": stream, "type": 1, "refId": f"{name}-values"}
+    return query_variable(name, f"label_values({stream}, {name})", label, LOKI, model)
 
 
 NAMESPACE_VAR = query_variable(
