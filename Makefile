@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 .PHONY: help install lock tools train experiments promote rollback run test test-fast test-logs lint format monitor monitoring docs k8s-manifests stack-install stack-uninstall kind-up kind-down stack-up stack-down traffic bench clean
 
 help: ## List every target
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # Runtime dependencies come from requirements.lock, exactly as in the image, so the
 # model trained and tested here is read by the same scikit-learn the image serves with.
@@ -84,10 +84,10 @@ format: install ## Apply ruff fixes and formatting
 monitor: tools ## Run the shipped Prometheus (:9090) and Alertmanager (:9093) against `make run`
 	@scripts/monitor_local.sh
 
-monitoring: install ## Regenerate rules, log alerts and dashboards (and the chart's copies) from monitoring/mixin/
+monitoring: install ## Regenerate rules, log alerts, dashboards, log pipelines (and the chart's copies) from monitoring/mixin/
 	$(BIN)/python -m monitoring.mixin
 
-docs: install ## Regenerate the doc tables that restate code (settings, metrics, alerts)
+docs: install ## Regenerate the doc tables that restate code (settings, metrics, alerts, chart values)
 	$(BIN)/python -m docgen
 
 k8s-manifests: tools ## Render the chart into k8s/glassbox.yaml for kubectl users
@@ -115,7 +115,7 @@ stack-down: ## Stop the compose stack (volumes are kept; add -v by hand to drop 
 traffic: install ## Send 60 s of mixed good and bad requests to http://127.0.0.1:$(PORT)
 	$(BIN)/python scripts/traffic.py --url http://127.0.0.1:$(PORT) --seconds $${SECONDS_OF_TRAFFIC:-60}
 
-bench: install ## Benchmark Glassbox against bare FastAPI baselines (~6 min); writes bench/results/
+bench: install ## Benchmark Glassbox against bare FastAPI baselines (~9 min); writes bench/results/
 	@command -v wrk >/dev/null || $(PYTHON) scripts/install_tools.py --only apt --apt wrk
 	@test -f $(MODEL) || $(MAKE) --no-print-directory train
 	$(BIN)/python -m bench.run $(BENCH_ARGS)

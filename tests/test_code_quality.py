@@ -1,5 +1,6 @@
 """ruff and mypy --strict are part of the suite, so CI enforces them on every change."""
 
+import re
 import subprocess
 import tomllib
 
@@ -85,3 +86,16 @@ def test_the_dev_lock_pins_every_dev_tool_and_agrees_with_the_runtime_lock() -> 
         assert requirement.specifier.contains(dev[name], prereleases=True), (name, dev[name])
     for name in dev.keys() & runtime.keys():
         assert dev[name] == runtime[name], name
+
+
+def test_make_help_lists_every_target() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    (phony,) = [line for line in makefile.splitlines() if line.startswith(".PHONY:")]
+    targets = phony.split(":", 1)[1].split()
+    shown = subprocess.run(
+        ["make", "--no-print-directory", "help"], cwd=ROOT, capture_output=True, text=True,
+        check=True,
+    ).stdout  # fmt: skip
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", shown)
+    listed = {line.split()[0] for line in plain.splitlines() if line.strip()}
+    assert [target for target in targets if target not in listed] == []
