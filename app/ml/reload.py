@@ -11,6 +11,7 @@ its reason) and the old model goes on serving.
 """
 
 import asyncio
+import gc
 import signal
 import threading
 from collections.abc import Callable, Sequence
@@ -67,6 +68,11 @@ class ModelReloader:
             self._set_state(serve(candidate))
             if old is not None and old.version != candidate.version:
                 old.retire()
+            # Startup froze the first model's objects (app/main.py): collect the old model's
+            # cycles once, then freeze the new one, or its objects would be rescanned forever.
+            gc.unfreeze()
+            gc.collect()
+            gc.freeze()
             logger.info(
                 "model_reloaded",
                 model_version=candidate.version,
