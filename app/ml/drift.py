@@ -42,7 +42,8 @@ def decile_edges(column: npt.NDArray[np.float64]) -> list[float]:
 
 
 def buckets_of(edges: Sequence[float], values: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
-    """The bucket index of every value (vectorised bisect_left)."""
+    """The bucket index of every value (vectorised bisect_left). Training's expected shares
+    and the service's counts both go through this and bucket_of, so they cannot disagree."""
     return np.searchsorted(np.asarray(edges), values, side="left")
 
 
@@ -138,7 +139,7 @@ class DriftCounters:
         if len(rows) == 1:  # /predict: a bisect per feature beats NumPy's call overhead
             for index, value in enumerate(rows[0].tolist()):
                 feature = self._features[index]
-                self._pending[index][bisect_left(feature.edges, value)] += 1
+                self._pending[index][bucket_of(feature.edges, value)] += 1
                 if value < feature.low:
                     self._outside[index][0] += 1
                 elif value > feature.high:
@@ -147,8 +148,7 @@ class DriftCounters:
             for index, feature in enumerate(self._features):
                 column = rows[:, index]
                 counts = np.bincount(
-                    np.searchsorted(feature.edges_array, column, side="left"),
-                    minlength=len(feature.buckets),
+                    buckets_of(feature.edges_array, column), minlength=len(feature.buckets)
                 ).tolist()
                 pending = self._pending[index]
                 for bucket, count in enumerate(counts):
