@@ -41,7 +41,9 @@ def decile_edges(column: npt.NDArray[np.float64]) -> list[float]:
     return sorted({round(float(edge), 6) for edge in np.quantile(column, DECILES)})
 
 
-def buckets_of(edges: Sequence[float], values: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
+def buckets_of(
+    edges: Sequence[float] | npt.NDArray[np.float64], values: npt.NDArray[np.float64]
+) -> npt.NDArray[np.intp]:
     """The bucket index of every value (vectorised bisect_left). Training's expected shares
     and the service's counts both go through this and bucket_of, so they cannot disagree."""
     return np.searchsorted(np.asarray(edges), values, side="left")
