@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from sklearn.preprocessing import StandardScaler
 
 from app.api.schemas import IrisFeatures
 from app.core.logging import configure_logging, get_logger
-from app.ml.artifact import point_latest, sha256_file, write_artifact
+from app.ml.artifact import is_safe_version, point_latest, sha256_file, write_artifact
 from app.ml.drift import feature_profile
 from app.ml.export import ExportError, export_onnx
 from app.ml.promotion import current_version, record
@@ -136,7 +137,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="fraction of training labels flipped to another class (0 <= P < 1)",
     )
     args = parser.parse_args(argv)
-    if args.model_version is not None and not _safe_version(args.model_version):
+    if args.model_version is not None and not is_safe_version(args.model_version):
         parser.error("--model-version must match [A-Za-z0-9._-]{1,64} and not start with '.'")
     return args
 
@@ -162,9 +163,35 @@ def poison_labels(
     return flipped, count
 
 
-def _safe_version(version: str) -> bool:
-    allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
-    return 0 < len(version) <= 64 and not version.startswith(".") and set(version) <= allowed
+@dataclass(frozen=True)
+class TrainingRun:
+    model: Pipeline
+    metrics: dict[str, Any]
+    x_train: npt.NDArray[np.float64]
+    train_rows: int
+    flipped_rows: int
+
+
+def fit_and_evaluate(
+    features: npt.NDArray[np.float64],
+    target: npt.NDArray[np.int64],
+    class_names: list[str],
+    *,
+    seed: int,
+    test_size: float,
+    c: float,
+    max_iter: int,
+    poison_level: float = 0.0,
+) -> TrainingRun:
+    """The stratified split, the (optionally poisoned) fit and the clean held-out
+    evaluation: what every training run does, here and in experiments/poisoning.py."""
+    x_train, x_test, y_train, y_test = train_test_split(
+        features, target, test_size=test_size, random_state=seed, stratify=target
+    )
+    y_fit, flipped_rows = poison_labels(y_train, poison_level, len(class_names), seed)
+    model = build_pipeline(seed, c, max_iter).fit(x_train, y_fit)
+    metrics = evaluate(model, x_test, y_test, class_names)
+    return TrainingRun(model, metrics, x_train, len(y_train), flipped_rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,19 +211,24 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.poison_level:  # absent when clean, so clean versions keep their hash
         params["poison_level"] = args.poison_level
-    x_train, x_test, y_train, y_test = train_test_split(
-        features, target, test_size=args.test_size, random_state=args.seed, stratify=target
+    run = fit_and_evaluate(
+        features,
+        target,
+        class_names,
+        seed=args.seed,
+        test_size=args.test_size,
+        c=args.c,
+        max_iter=args.max_iter,
+        poison_level=args.poison_level,
     )
-    y_fit, flipped_rows = poison_labels(y_train, args.poison_level, len(class_names), args.seed)
+    model, metrics, x_train, flipped_rows = run.model, run.metrics, run.x_train, run.flipped_rows
     if flipped_rows:
         logger.warning(
             "training_labels_poisoned",
             poison_level=args.poison_level,
             flipped_rows=flipped_rows,
-            train_rows=len(y_train),
+            train_rows=run.train_rows,
         )
-    model = build_pipeline(args.seed, args.c, args.max_iter).fit(x_train, y_fit)
-    metrics = evaluate(model, x_test, y_test, class_names)
     data_sha256 = sha256_file(args.data)
     version = args.model_version or default_version(data_sha256, params)
     logger.info(
@@ -238,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
             "path": str(args.data),
             "sha256": data_sha256,
             "rows": len(target),
-            "train_rows": len(y_train),
+            "train_rows": run.train_rows,
         },
         "poisoning": {
             "level": args.poison_level,

@@ -22,10 +22,9 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.model_selection import train_test_split
 from tqdm import tqdm
 
-from train import build_pipeline, evaluate, load_dataset, poison_labels
+from train import fit_and_evaluate, load_dataset
 
 LEVELS = (0.0, 0.05, 0.10, 0.20, 0.30, 0.50)
 C_VALUES = (0.01, 0.1, 1.0, 10.0)
@@ -72,17 +71,16 @@ def run_one(
     seed: int,
 ) -> tuple[Run, Any]:
     """One train.py run: the same split, pipeline, poisoning and clean evaluation."""
-    x_train, x_test, y_train, y_test = train_test_split(
-        features, target, test_size=TEST_SIZE, random_state=seed, stratify=target
-    )
-    y_fit, flipped = poison_labels(y_train, level, len(class_names), seed)
-    model = build_pipeline(seed, c, MAX_ITER).fit(x_train, y_fit)
-    metrics = evaluate(model, x_test, y_test, class_names)
+    trained = fit_and_evaluate(
+        features, target, class_names,
+        seed=seed, test_size=TEST_SIZE, c=c, max_iter=MAX_ITER, poison_level=level,
+    )  # fmt: skip
+    metrics = trained.metrics
     run = Run(
-        level, c, seed, flipped, metrics["accuracy"], metrics["f1_macro"],
+        level, c, seed, trained.flipped_rows, metrics["accuracy"], metrics["f1_macro"],
         metrics["confusion_matrix"],
     )  # fmt: skip
-    return run, model
+    return run, trained.model
 
 
 def sweep(

@@ -50,6 +50,19 @@ class LoadedArtifact:
     verified: bool = False
 
 
+_VERSION_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+
+
+def is_safe_version(version: str) -> bool:
+    """A version is a folder name under the artifacts directory: 1-64 of [A-Za-z0-9._-], not
+    starting with '.', so it can never climb out of it or hide as a dotfile."""
+    return (
+        0 < len(version) <= 64
+        and not version.startswith(".")
+        and set(version) <= _VERSION_CHARACTERS
+    )
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.logging import configure_logging, get_logger
-from app.ml.artifact import ModelLoadError, load_artifact, point_latest
+from app.ml.artifact import ModelLoadError, is_safe_version, load_artifact, point_latest
 
 HISTORY_FILE = "promotions.jsonl"
 EXIT_REFUSED = 1
@@ -67,7 +67,7 @@ def record(artifacts: Path, action: str, version: str, previous: str | None) -> 
 def check(artifacts: Path, version: str, public_key: str = "") -> dict[str, Any]:
     """The service's own load checks, plus the quality gate; the metadata when all pass."""
     directory = artifacts / version
-    if "/" in version or version.startswith(".") or not directory.is_dir():
+    if not is_safe_version(version) or not directory.is_dir():
         raise PromotionError(f"no artifact {version!r} in {artifacts}")
     try:
         metadata = load_artifact(directory, public_key).metadata
