@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from tqdm import tqdm
 
+from app.ml.artifact import sha256_file
 from train import fit_and_evaluate, load_dataset
 
 LEVELS = (0.0, 0.05, 0.10, 0.20, 0.30, 0.50)
@@ -57,7 +58,7 @@ class Summary:
 
 
 class Tracker(Protocol):
-    def log_run(self, run: Run, model: Any, data: Path) -> None: ...
+    def log_run(self, run: Run, model: Any, data_sha256: str) -> None: ...
 
     def register_best(self, runs: list[Run]) -> str: ...
 
@@ -91,13 +92,14 @@ def sweep(
     tracker: Tracker | None = None,
 ) -> list[Run]:
     features, target, class_names = load_dataset(data)
+    data_sha256 = sha256_file(data) if tracker is not None else ""  # read once, not per run
     grid = [(level, c, seed) for level in levels for c in c_values for seed in seeds]
     runs = []
     for level, c, seed in tqdm(grid, desc="poisoning sweep", unit="run"):
         run, model = run_one(features, target, class_names, level, c, seed)
         runs.append(run)
         if tracker is not None:
-            tracker.log_run(run, model, data)
+            tracker.log_run(run, model, data_sha256)
     return runs
 
 

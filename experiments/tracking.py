@@ -8,13 +8,10 @@ local `sqlite:///mlflow.db` keeps the registry without a server). The service ne
 this module and never needs MLflow.
 """
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import mlflow
 import mlflow.sklearn
-
-from app.ml.artifact import sha256_file
 
 if TYPE_CHECKING:
     from experiments.poisoning import Run
@@ -31,7 +28,7 @@ class MlflowTracker:
         mlflow.set_experiment(experiment)
         self.run_ids: dict[tuple[float, float, int], str] = {}
 
-    def log_run(self, run: "Run", model: Any, data: Path) -> None:
+    def log_run(self, run: "Run", model: Any, data_sha256: str) -> None:
         name = f"poison={run.poison_level:.2f} C={run.c:g} seed={run.seed}"
         with mlflow.start_run(run_name=name) as active:
             mlflow.log_params(
@@ -39,7 +36,7 @@ class MlflowTracker:
                     "poison_level": run.poison_level,
                     "C": run.c,
                     "seed": run.seed,
-                    "data_sha256": sha256_file(data),
+                    "data_sha256": data_sha256,
                     "flipped_rows": run.flipped_rows,
                 }
             )
