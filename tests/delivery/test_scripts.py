@@ -1,6 +1,7 @@
 """The helper scripts the workflows and Makefile run, exercised for real where they can be."""
 
 import hashlib
+import importlib.util
 import json
 import re
 import subprocess
@@ -115,12 +116,17 @@ def fetch_log_binaries(dest: Path, releases: str) -> subprocess.CompletedProcess
 
 
 def pinned_log_versions() -> dict[str, str]:
-    env = dict(
-        line.split("#")[0].strip().split("=", 1)
-        for line in (ROOT / "helm" / "stack" / "versions.env").read_text().splitlines()
-        if "=" in line.split("#")[0]
+    """What the fetch script itself reads from helm/stack/versions.env (loaded as a module:
+    scripts/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(
+        "fetch_log_binaries", ROOT / "scripts" / "fetch_log_binaries.py"
     )
-    return {"loki": env["LOKI_APP_VERSION"], "promtail": env["PROMTAIL_APP_VERSION"]}
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    pinned: dict[str, str] = module.pinned_versions()
+    return pinned
 
 
 def test_log_binaries_are_unpacked_only_with_their_published_checksums(tmp_path: Path) -> None:
