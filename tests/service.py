@@ -63,14 +63,17 @@ class Service:
                 return lines
             time.sleep(0.02)
 
-    def wait_for_log(self, event: str, timeout: float = 5.0) -> list[dict[str, Any]]:
+    def wait_for_log(
+        self, event: str, timeout: float = 5.0, count: int = 1
+    ) -> list[dict[str, Any]]:
+        """Every `event` line, once there are at least `count` of them."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             found = [line for line in self.log_lines() if line.get("event") == event]
-            if found:
+            if len(found) >= count:
                 return found
             time.sleep(0.05)
-        raise AssertionError(f"no {event!r} log line within {timeout}s")
+        raise AssertionError(f"fewer than {count} {event!r} log lines within {timeout}s")
 
     def metrics(self) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
         """Scrape /metrics into {(sample name, labels): value}."""

@@ -13,7 +13,7 @@ import pytest
 import requests
 import sklearn
 
-from tests.service import VALID_FLOWER, Service, running_service, sample, train
+from tests.service import VALID_FLOWER, running_service, sample, train
 
 
 class Load:
@@ -51,16 +51,6 @@ class Load:
             time.sleep(0.02)
 
 
-def reloaded(service: Service, event: str, count: int) -> list[dict[str, object]]:
-    deadline = time.monotonic() + 30
-    while True:
-        lines = [line for line in service.log_lines() if line["event"] == event]
-        if len(lines) >= count:
-            return lines
-        assert time.monotonic() < deadline, f"{count} {event} lines never came"
-        time.sleep(0.05)
-
-
 @pytest.mark.parametrize("workers", [1, 2])
 def test_sighup_swaps_the_model_under_load_without_a_failed_request(
     tmp_path: Path, workers: int
@@ -75,7 +65,7 @@ def test_sighup_swaps_the_model_under_load_without_a_failed_request(
             load.wait_for(100)
             assert train(artifacts, "--model-version", "new").returncode == 0  # repoints latest
             os.kill(service.process.pid, signal.SIGHUP)
-            (*_, last) = reloaded(service, "model_reloaded", workers)
+            (*_, last) = service.wait_for_log("model_reloaded", timeout=30, count=workers)
             load.wait_for(100)
 
         assert {status for status, _ in load.results} == {200}
@@ -107,7 +97,7 @@ def test_a_candidate_that_fails_a_check_is_refused_and_the_old_one_serves(
         with load.running():
             load.wait_for(50)
             os.kill(service.process.pid, signal.SIGHUP)
-            (failure,) = reloaded(service, "model_reload_failed", 1)
+            (failure,) = service.wait_for_log("model_reload_failed", timeout=30)
             load.wait_for(50)
 
         assert failure["reason"] == "checksum_mismatch"
