@@ -8,6 +8,7 @@ from monitoring.mixin.dashboards.panels import (
     LOKI,
     dashboard,
     datasource_variable,
+    log_lines,
     loki_label_variable,
     panel,
     target,
@@ -57,43 +58,20 @@ def build() -> dict[str, Any]:
             datasource=LOKI,
             unit="ms",
         ),
-        panel(
-            "logs",
+        log_lines(
             "Every line of request $request_id",
             "Paste a request_id (from an X-Request-ID header or an error body) in the textbox above; "
             "empty, the panel shows nothing.",
             # request_id is structured metadata: filtered before any parser, and `!= ""` keeps
             # an empty textbox from matching every line that has no request id.
-            [{"expr": f'{LOGS} | request_id!="" | request_id="$request_id"'}],
-            datasource=LOKI,
-            width=24,
-            height=10,
-            options={
-                "showTime": True,
-                "wrapLogMessage": True,
-                "sortOrder": "Ascending",
-                "enableLogDetails": True,
-            },
+            f'{LOGS} | request_id!="" | request_id="$request_id"',
+            "Ascending",
         ),
-        panel(
-            "logs",
+        log_lines(
             "Error lines",
             "Lines at error or critical level; tracebacks are in the exception field.",
-            [
-                {
-                    "expr": f'{{{config.LOG_MATCHER}, namespace=~"$namespace", pod=~"$pod", '
-                    'level=~"error|critical"}'
-                }
-            ],
-            datasource=LOKI,
-            width=24,
-            height=10,
-            options={
-                "showTime": True,
-                "wrapLogMessage": True,
-                "sortOrder": "Descending",
-                "enableLogDetails": True,
-            },
+            f'{{{config.LOG_MATCHER}, namespace=~"$namespace", pod=~"$pod", level=~"error|critical"}}',
+            "Descending",
         ),
     ]
     namespace = loki_label_variable("namespace", config.LOG_SELECTOR, "Namespace")

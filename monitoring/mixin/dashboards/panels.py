@@ -81,6 +81,25 @@ def heatmap(title: str, description: str, bucket_rate: str, unit: str, **options
     )
 
 
+def log_lines(title: str, description: str, expr: str, order: str) -> Panel:
+    """A full-width Loki logs panel; `order` is Ascending (a request's story) or Descending."""
+    return panel(
+        "logs",
+        title,
+        description,
+        [{"expr": expr}],
+        datasource=LOKI,
+        width=24,
+        height=10,
+        options={
+            "showTime": True,
+            "wrapLogMessage": True,
+            "sortOrder": order,
+            "enableLogDetails": True,
+        },
+    )
+
+
 def instant_table(title: str, description: str, expr: str, **options: Any) -> Panel:
     return panel(
         "table", title, description, [{"expr": expr, "format": "table", "instant": True}], **options
