@@ -18,6 +18,11 @@ LOKI_CLUSTER = "http://loki-gateway.monitoring.svc/loki/api/v1/push"  # the Loki
 JSON_KEYS = ("level", "logger", "request_id", "timestamp")
 LABELS = ("level",)
 STRUCTURED_METADATA = ("request_id", "logger")
+# Labels the collectors add on their own and the contract leaves out: the file tailer sets
+# `filename` (a new stream at every log rotation, 0.log, 1.log, ...) and the CRI stage sets
+# `stream` (stdout and stderr as two streams of one container). Found by the real-binary
+# tests against Promtail 3.5.1; dropped last, for every stream the collector ships.
+DROPPED_LABELS = ("filename", "stream")
 
 Rule = dict[str, Any]
 
@@ -75,6 +80,10 @@ def _match() -> dict[str, Any]:
     return {"match": {"selector": c.LOG_SELECTOR, "stages": glassbox_stages()}}
 
 
+def _labeldrop() -> dict[str, Any]:
+    return {"labeldrop": list(DROPPED_LABELS)}
+
+
 def promtail_kubernetes() -> dict[str, Any]:
     return {
         "server": {"http_listen_port": 9080, "grpc_listen_port": 0, "log_level": "info"},
@@ -86,7 +95,7 @@ def promtail_kubernetes() -> dict[str, Any]:
                 "kubernetes_sd_configs": [{"role": "pod"}],
                 "relabel_configs": KUBERNETES_RELABELING,
                 # containerd / CRI-O lines are "<time> <stream> <P|F> <log line>".
-                "pipeline_stages": [{"cri": {}}, _match()],
+                "pipeline_stages": [{"cri": {}}, _match(), _labeldrop()],
             }
         ],
     }
@@ -104,7 +113,7 @@ def promtail_compose() -> dict[str, Any]:
                     {"host": "unix:///var/run/docker.sock", "refresh_interval": "5s"}
                 ],
                 "relabel_configs": DOCKER_RELABELING,
-                "pipeline_stages": [_match()],
+                "pipeline_stages": [_match(), _labeldrop()],
             }
         ],
     }
@@ -115,7 +124,7 @@ def promtail_chart_values() -> dict[str, Any]:
     return {
         "config": {
             "clients": [{"url": LOKI_CLUSTER}],
-            "snippets": {"pipelineStages": [{"cri": {}}, _match()]},
+            "snippets": {"pipelineStages": [{"cri": {}}, _match(), _labeldrop()]},
         }
     }
 
@@ -169,6 +178,10 @@ def _alloy_process(cri: bool) -> list[str]:
         "    stage.structured_metadata {",
         f"      values = {{ {metadata} }}",
         "    }",
+        "  }",
+        "",
+        "  stage.label_drop {",
+        f"    values = {_value(list(DROPPED_LABELS))}",
         "  }",
         "",
         "  forward_to = [loki.write.default.receiver]",

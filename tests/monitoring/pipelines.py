@@ -29,6 +29,14 @@ def glassbox_stages() -> dict[str, Any]:
     return {name: body for stage in match["stages"] for name, body in stage.items()}
 
 
+def dropped_labels() -> list[str]:
+    """The labels Promtail drops last, for every stream it ships."""
+    last = promtail_job()["pipeline_stages"][-1]
+    assert list(last) == ["labeldrop"], "the collector's own labels are dropped last"
+    dropped: list[str] = last["labeldrop"]
+    return dropped
+
+
 def assert_alloy_matches_promtail(config: str) -> None:
     stages = glassbox_stages()
     assert 'selector = "{app=\\"glassbox\\"}"' in config
@@ -40,4 +48,7 @@ def assert_alloy_matches_promtail(config: str) -> None:
     metadata = re.search(r"stage\.structured_metadata \{\s*values = \{ (.*?) \}", config)
     assert metadata is not None
     assert re.findall(r"(\w+) = \"\"", metadata.group(1)) == list(stages["structured_metadata"])
+    dropped = re.search(r"stage\.label_drop \{\s*values = \[(.*?)\]", config)
+    assert dropped is not None
+    assert re.findall(r'"(\w+)"', dropped.group(1)) == dropped_labels()
     assert config.count("{") == config.count("}")
