@@ -36,6 +36,7 @@ FAST_MODULES = {
     "tests/api/test_in_process.py",
     "tests/experiments/test_poisoning.py",
     "tests/logs/test_overlays.py",
+    "tests/logs/test_relabeling.py",
     "tests/ml/test_drift.py",
     "tests/ml/test_inference.py",
     "tests/test_docs.py",

@@ -13,7 +13,9 @@ and pipeline stages run unchanged.
 """
 
 import copy
+import glob
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,10 +48,29 @@ POD_META = {
 }
 # What Docker discovery would attach to the compose service's container.
 CONTAINER_META = {
+    "__meta_docker_container_id": "4f2a9c0e7b1d" + "0" * 52,
     "__meta_docker_container_label_com_docker_compose_service": "glassbox",
     "__meta_docker_container_label_com_docker_compose_project": "glassbox",
     "__meta_docker_container_name": "/glassbox-glassbox-1",
 }
+# The stream labels docs/monitoring.md promises, whichever pipeline shipped the line.
+DOCUMENTED_LABELS = {"app", "namespace", "pod", "container", "level"}
+KUBELET_LOG_ROOT = "/var/log/pods/"  # where the shipped relabeling looks
+
+
+def kubelet_log_path(root: Path, meta: dict[str, str] = POD_META) -> Path:
+    """Where the kubelet writes a container's first log file, from the same metadata pod
+    discovery gives Promtail: <root>/<namespace>_<pod>_<full pod UID>/<container>/0.log."""
+    pod = "_".join(meta[f"__meta_kubernetes_{key}"] for key in ("namespace", "pod_name", "pod_uid"))
+    return root / pod / meta["__meta_kubernetes_pod_container_name"] / "0.log"
+
+
+def docker_log_path(root: Path, meta: dict[str, str] = CONTAINER_META) -> Path:
+    """The container's own directory, as Docker lays it out (<root>/containers/<id>/).
+    docker_sd reads lines through the Docker API, already decoded; the overlay tails a file
+    of those decoded lines here instead."""
+    container = meta["__meta_docker_container_id"]
+    return root / "containers" / container / f"{container}.log"
 
 
 def binary(env: str, name: str) -> str:
@@ -83,8 +104,11 @@ def loki_overlay(workdir: Path, http_port: int, grpc_port: int, alertmanager: st
 
 
 def promtail_overlay(
-    shipped: Path, workdir: Path, loki_url: str, log_file: Path, http_port: int
+    shipped: Path, workdir: Path, loki_url: str, log_root: Path, http_port: int
 ) -> Any:
+    """The shipped Promtail config on this machine: `log_root` stands in for the kubelet's
+    /var/log/pods (Kubernetes) or Docker's data root (compose), so the log files are laid
+    out by `kubelet_log_path` / `docker_log_path` from the metadata the targets carry."""
     config = yaml.safe_load(shipped.read_text())
     config["server"].update(
         http_listen_address="127.0.0.1", http_listen_port=http_port, grpc_listen_port=0
@@ -98,12 +122,11 @@ def promtail_overlay(
         job["static_configs"] = [{"targets": ["localhost"], "labels": POD_META}]
         for rule in job["relabel_configs"]:  # the kubelet's log directory, moved here
             if rule.get("target_label") == "__path__":
-                rule["replacement"] = rule["replacement"].replace(
-                    "/var/log/pods/", f"{log_file.parent.parent.parent}/"
-                )
+                assert rule["replacement"].startswith(KUBELET_LOG_ROOT), rule
+                rule["replacement"] = rule["replacement"].replace(KUBELET_LOG_ROOT, f"{log_root}/")
     else:
         del job["docker_sd_configs"]
-        labels = {**CONTAINER_META, "__path__": str(log_file)}
+        labels = {**CONTAINER_META, "__path__": str(docker_log_path(log_root))}
         job["static_configs"] = [{"targets": ["localhost"], "labels": labels}]
     return config
 
@@ -166,13 +189,25 @@ def loki(workdir: Path, alertmanager: str = "http://127.0.0.1:9") -> Iterator[Lo
         yield Loki(url, log)
 
 
+def promtail_targets(log: Path) -> str:
+    """Why Promtail is not ready, from its own log: it answers /ready with 500 until it tails
+    a file, so say which path patterns it added and whether any file matches each."""
+    # key="<path pattern>:{<labels>}", the labels' quotes escaped
+    keys = re.findall(r'Adding target key="([^"{]*)', log.read_text(errors="replace"))
+    if not keys:
+        return "Promtail added no target: discovery or relabeling dropped every one"
+    patterns = [key.removesuffix(":") for key in keys]
+    return "\n".join(f"target {p}: {len(glob.glob(p))} file(s) match" for p in patterns)
+
+
 @contextmanager
-def promtail(shipped: Path, workdir: Path, loki_url: str, log_file: Path) -> Iterator[None]:
+def promtail(shipped: Path, workdir: Path, loki_url: str, log_root: Path) -> Iterator[None]:
     port = free_port()
-    config = promtail_overlay(shipped, workdir, loki_url, log_file, port)
+    config = promtail_overlay(shipped, workdir, loki_url, log_root, port)
     path = workdir / f"promtail-{shipped.parent.name}.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     command = [binary("PROMTAIL_BIN", "promtail"), f"-config.file={path}"]
     ready = f"http://127.0.0.1:{port}/ready"
-    with running_binary(command, workdir / f"{path.stem}.log", ready, timeout=90):
+    log = workdir / f"{path.stem}.log"
+    with running_binary(command, log, ready, timeout=90, explain=lambda: promtail_targets(log)):
         yield

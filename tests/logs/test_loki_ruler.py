@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.logs.servers import PROMTAIL_COMPOSE, loki, promtail
+from tests.logs.servers import PROMTAIL_COMPOSE, docker_log_path, loki, promtail
 from tests.monitoring.servers import alertmanager, wait_for
 from tests.service import ROOT, running_service
 
@@ -29,23 +29,28 @@ def alerts(url: str) -> list[dict[str, Any]]:
 
 def test_a_model_load_failure_reaches_alertmanager_through_lokis_ruler(tmp_path: Path) -> None:
     config = ROOT / "monitoring" / "alertmanager" / "alertmanager.yaml"
+    docker = tmp_path / "docker"
+
     with (
         alertmanager(config, tmp_path) as am,
         loki(tmp_path, alertmanager=am.url) as server,
         running_service(tmp_path / "no-model", tmp_path / "service", wait_ready=False) as svc,
-        promtail(PROMTAIL_COMPOSE, tmp_path, server.url, svc.stdout_path),
     ):
-        (failure,) = svc.wait_for_log("model_load_failed")[:1]
+        container_log = docker_log_path(docker)  # where the overlay's static target points
+        container_log.parent.mkdir(parents=True)
+        container_log.symlink_to(svc.stdout_path)
 
         def fired() -> list[dict[str, Any]]:
             return [
                 a for a in alerts(am.url) if a["labels"]["alertname"] == "GlassboxModelLoadFailed"
             ]
 
-        (alert,) = wait_for(fired, 90, "GlassboxModelLoadFailed in Alertmanager")
-        assert alert["labels"]["reason"] == failure["reason"]
-        assert alert["labels"]["severity"] == "critical"
-        assert alert["labels"]["namespace"] == "glassbox"  # the compose project
-        assert alert["annotations"]["runbook_url"].endswith("#glassboxmodelloadfailed")
-        names = {a["labels"]["alertname"] for a in alerts(am.url)}
-        assert "GlassboxUnhandledExceptions" not in names, json.dumps(alerts(am.url))
+        with promtail(PROMTAIL_COMPOSE, tmp_path, server.url, docker):
+            (failure,) = svc.wait_for_log("model_load_failed")[:1]
+            (alert,) = wait_for(fired, 90, "GlassboxModelLoadFailed in Alertmanager")
+            assert alert["labels"]["reason"] == failure["reason"]
+            assert alert["labels"]["severity"] == "critical"
+            assert alert["labels"]["namespace"] == "glassbox"  # the compose project
+            assert alert["annotations"]["runbook_url"].endswith("#glassboxmodelloadfailed")
+            names = {a["labels"]["alertname"] for a in alerts(am.url)}
+            assert "GlassboxUnhandledExceptions" not in names, json.dumps(alerts(am.url))

@@ -22,9 +22,12 @@ import pytest
 import requests
 
 from tests.logs.servers import (
+    DOCUMENTED_LABELS,
     PROMTAIL_COMPOSE,
     PROMTAIL_KUBERNETES,
     Loki,
+    docker_log_path,
+    kubelet_log_path,
     loki,
     promtail,
 )
@@ -41,7 +44,6 @@ from tests.service import VALID_FLOWER, running_service
 
 pytestmark = pytest.mark.logs
 
-LABELS = {"app", "namespace", "pod", "container", "level"}
 # Loki 3 adds service_name (from `app`) for Grafana's Logs Drilldown; it is not ours.
 LOKI_ADDED_LABELS = {"service_name"}
 NAMESPACE = {"kubernetes": "ml", "compose": "glassbox"}  # set by each pipeline's relabeling
@@ -103,16 +105,20 @@ def shipped(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         drive_traffic(service.url, service.port)
         service.lines_for("logs-4")
     lines = service.raw_lines()  # stopped: the file is complete
-    pod_log = workdir / "pods" / "ml_glassbox-7d9f-abc_0f5e6c1a" / "glassbox" / "0.log"
-    pod_log.parent.mkdir(parents=True)
+    # Laid out from the metadata the static targets carry, as the kubelet and Docker would.
+    pods, docker = workdir / "pods", workdir / "docker"
+    pod_log, container_log = kubelet_log_path(pods), docker_log_path(docker)
+    for path in (pod_log, container_log):
+        path.parent.mkdir(parents=True)
     pod_log.write_text("".join(f"{cri(line)}\n" for line in lines))
+    container_log.write_text("".join(f"{line}\n" for line in lines))
     start_ns = min(map(timestamp_ns, lines)) - 60 * 10**9
     end_ns = max(map(timestamp_ns, lines)) + 60 * 10**9
 
     with (
         loki(workdir) as server,
-        promtail(PROMTAIL_KUBERNETES, workdir, server.url, pod_log),
-        promtail(PROMTAIL_COMPOSE, workdir, server.url, service.stdout_path),
+        promtail(PROMTAIL_KUBERNETES, workdir, server.url, pods),
+        promtail(PROMTAIL_COMPOSE, workdir, server.url, docker),
     ):
         logs = ShippedLogs(server, lines, start_ns, end_ns)
         for namespace in NAMESPACE.values():
@@ -137,7 +143,7 @@ def test_every_line_arrives_once_with_its_own_timestamp(
 def test_labels_are_the_documented_low_cardinality_set(shipped: ShippedLogs, pipeline: str) -> None:
     entries = shipped.entries(f'{{app="glassbox", namespace="{NAMESPACE[pipeline]}"}}')
     for _, line, _, labels in entries:
-        assert set(labels) - LOKI_ADDED_LABELS == LABELS, labels
+        assert set(labels) - LOKI_ADDED_LABELS == DOCUMENTED_LABELS, labels
         assert labels["level"] == json.loads(line)["level"]
         assert labels["container"] == "glassbox"
 

@@ -2,7 +2,7 @@
 
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -30,24 +30,36 @@ class Server:
 
 @contextmanager
 def running_binary(
-    command: list[str], log: Path, ready_url: str, timeout: float = 30
+    command: list[str],
+    log: Path,
+    ready_url: str,
+    timeout: float = 30,
+    explain: Callable[[], str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start a server binary, wait until `ready_url` answers 200, stop it afterwards; its
-    output goes to `log`, quoted when it exits or never gets ready."""
+    output goes to `log`, quoted when it exits or never gets ready, with the last answer of
+    `ready_url` and what `explain` says of the binary's state."""
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + timeout
+        last_answer = "no answer (connection refused)"
         while True:
             if process.poll() is not None:
                 raise AssertionError(f"{command[0]} exited:\n{log.read_text()}")
             try:
-                if requests.get(ready_url, timeout=1).status_code == 200:
+                response = requests.get(ready_url, timeout=1)
+                if response.status_code == 200:
                     break
+                last_answer = f"{response.status_code} {response.text[:2000]!r}"
             except requests.ConnectionError:
                 pass
             if time.monotonic() > deadline:
-                raise AssertionError(f"{command[0]} not ready:\n{log.read_text()}")
+                why = f"\n{explain()}" if explain else ""
+                raise AssertionError(
+                    f"{command[0]} not ready after {timeout}s: {ready_url} answered "
+                    f"{last_answer}{why}\n{log.read_text()}"
+                )
             time.sleep(0.2)
         yield process
     finally:
