@@ -3,6 +3,8 @@
     python scripts/install_tools.py                 # Debian packages + helm and kubectl
     python scripts/install_tools.py --apt wrk       # also these Debian packages
     python scripts/install_tools.py --only helm     # helm and kubectl only (deploy, e2e)
+    python scripts/install_tools.py --only apt --commands prometheus-alertmanager
+                                                    # just what these commands need
 
 Debian packages (apt-get, as root or through sudo; nothing starts: no systemd):
 Prometheus + promtool, Alertmanager + amtool, shellcheck, docker-compose (v1 validates
@@ -38,8 +40,9 @@ TOOLS = Path(__file__).resolve().parents[1] / ".tools" / "bin"
 HELM_BINARIES = {"helm/helm": "helm", "kubectl/kubectl": "kubectl"}
 
 
-def install_apt(extra: list[str]) -> None:
-    wanted = {**APT_COMMANDS, **{name: name for name in extra}}
+def install_apt(extra: list[str], commands: list[str] | None = None) -> None:
+    base = APT_COMMANDS if commands is None else {name: APT_COMMANDS[name] for name in commands}
+    wanted = {**base, **{name: name for name in extra}}
     missing = sorted({package for command, package in wanted.items() if not shutil.which(command)})
     if not missing:
         return
@@ -93,9 +96,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--apt", nargs="*", default=[], help="extra Debian packages (commands)")
     parser.add_argument("--only", choices=["apt", "helm"], help="install one kind only")
+    parser.add_argument(
+        "--commands",
+        nargs="+",
+        choices=sorted(APT_COMMANDS),
+        help="only the Debian packages behind these commands (default: all of them)",
+    )
     args = parser.parse_args()
     if args.only != "helm":
-        install_apt(args.apt)
+        install_apt(args.apt, args.commands)
     if args.only != "apt":
         install_helm()
     return 0

@@ -124,3 +124,31 @@ def test_dependabot_watches_pip_actions_docker() -> None:
     assert {"pip", "github-actions", "docker"} <= {
         u["package-ecosystem"] for u in config["updates"]
     }
+
+
+# The binaries tests/monitoring/servers.py starts, by the helper a test imports.
+SERVER_BINARIES = {"alertmanager": "prometheus-alertmanager", "prometheus": "prometheus"}
+
+
+def test_the_real_logs_job_installs_exactly_what_its_tests_start() -> None:
+    """The e2e `real-logs` job is the one place the Loki/Promtail tests run: it downloads
+    those two, and `make test-logs` must install every other binary they start and nothing
+    they do not (each extra install is one more way for that job to fail on its own)."""
+    job = load(ROOT / ".github" / "workflows" / "e2e.yaml")["jobs"]["real-logs"]
+    runs = [step["run"] for step in job["steps"] if "run" in step]
+    assert runs[0].startswith("python3 scripts/fetch_log_binaries.py")
+    assert runs[-1] == "make test-logs"
+
+    started = set()
+    for module in (ROOT / "tests" / "logs").glob("*.py"):
+        source = module.read_text()
+        imported = re.search(r"from tests\.monitoring\.servers import ([\w, ]+)", source)
+        names = {name.strip() for name in imported.group(1).split(",")} if imported else set()
+        started |= {SERVER_BINARIES[name] for name in names & SERVER_BINARIES.keys()}
+    assert started == {"prometheus-alertmanager"}
+
+    dry_run = run("make", "--dry-run", "--always-make", "test-logs").stdout
+    (install,) = [line for line in dry_run.splitlines() if "install_tools.py" in line]
+    assert install.split("--commands", 1)[1].split() == sorted(started)
+    for extra in ("npm", "checkov", "--only helm", "node_modules"):
+        assert extra not in dry_run, extra
