@@ -109,6 +109,8 @@ def write_artifact(
 
 def point_latest(output_dir: Path, version: str) -> Path:
     """Atomically repoint the `latest` symlink at `version` (relative, so the tree can move)."""
+    if not is_safe_version(version) or version == "latest":
+        raise ValueError(f"refusing to point latest at {version!r}")
     latest = output_dir / "latest"
     tmp_link = output_dir / f".latest-{os.getpid()}"
     tmp_link.unlink(missing_ok=True)
@@ -136,10 +138,18 @@ def _verify_signature(model_dir: Path, metadata_bytes: bytes, public_key: str) -
 def read_metadata(model_dir: Path, public_key: str = "") -> dict[str, Any]:
     """metadata.json, its signature checked first when a public key is configured."""
     path = model_dir / METADATA_FILE
+    if model_dir.is_symlink() and not model_dir.exists():
+        raise ModelLoadError(
+            "artifact_missing",
+            f"{model_dir} points at {os.readlink(model_dir)!r}, which does not resolve (a "
+            "removed version, or a loop); repoint it: `make promote VERSION=<version>`",
+            model_dir=str(model_dir),
+        )
     if not path.is_file():
         raise ModelLoadError(
             "artifact_missing",
-            f"no {METADATA_FILE} in {model_dir}; run `make train`",
+            f"no {METADATA_FILE} in {model_dir}; train one: `make train TRAIN_ARGS=--promote`, "
+            "or promote a trained version: `make promote VERSION=<version>`",
             model_dir=str(model_dir),
         )
     try:

@@ -8,7 +8,13 @@ A version is promoted only after the checks the service itself makes at load (si
 when MODEL_PUBLIC_KEY is set, checksums, the scikit-learn version) and only if its
 quality gate passed; then `latest` is repointed atomically (one rename). Every promotion
 and rollback is appended to `artifacts/promotions.jsonl`: who, when, what, from what.
-A running service picks the new `latest` up on SIGHUP, without a restart (app/ml/reload.py).
+A running service picks the new `latest` up on SIGHUP, without a restart (app/ml/reload.py;
+`make reload` sends it to the service `make run` started).
+
+Only a real version directory can be promoted: never `latest` itself, a symlink, or a path
+that leaves the artifacts directory (`make promote VERSION=latest` once left `latest`
+pointing at itself and wrote that loop into the history). Rollback passes over history
+entries that no longer check out, saying which and why.
 """
 
 import argparse
@@ -24,6 +30,7 @@ from app.core.logging import configure_logging, get_logger
 from app.ml.artifact import ModelLoadError, is_safe_version, load_artifact, point_latest
 
 HISTORY_FILE = "promotions.jsonl"
+LATEST = "latest"
 EXIT_REFUSED = 1
 EVENTS = {"promote": "model_promoted", "rollback": "model_rolled_back"}
 
@@ -64,11 +71,23 @@ def record(artifacts: Path, action: str, version: str, previous: str | None) -> 
     return entry
 
 
+def version_directory(artifacts: Path, version: str) -> Path:
+    """The directory of a promotable version: a real folder directly in `artifacts`."""
+    directory = artifacts / version
+    if version == LATEST:
+        raise PromotionError(f"{LATEST!r} is the pointer, not a version: name the version")
+    if not is_safe_version(version):
+        raise PromotionError(f"{version!r} is not a version name ([A-Za-z0-9._-], 1-64)")
+    if directory.is_symlink():
+        raise PromotionError(f"{directory} is a symlink, not a version directory")
+    if not directory.is_dir() or directory.resolve().parent != artifacts.resolve():
+        raise PromotionError(f"no artifact {version!r} in {artifacts}")
+    return directory
+
+
 def check(artifacts: Path, version: str, public_key: str = "") -> dict[str, Any]:
     """The service's own load checks, plus the quality gate; the metadata when all pass."""
-    directory = artifacts / version
-    if not is_safe_version(version) or not directory.is_dir():
-        raise PromotionError(f"no artifact {version!r} in {artifacts}")
+    directory = version_directory(artifacts, version)
     try:
         metadata = load_artifact(directory, public_key).metadata
     except ModelLoadError as exc:
@@ -86,25 +105,34 @@ def promote(artifacts: Path, version: str, public_key: str = "") -> dict[str, An
 
 
 def promoted_stack(entries: list[dict[str, Any]]) -> list[str]:
-    """Versions in the order they were promoted, each rollback undoing the last."""
+    """Versions in the order they were promoted; a rollback to V undoes everything
+    promoted after V (entries it passed over included)."""
     stack: list[str] = []
     for entry in entries:
         if entry["action"] == "promote":
             stack.append(entry["version"])
         elif entry["action"] == "rollback" and stack:
             stack.pop()
+            while stack and stack[-1] != entry["version"]:
+                stack.pop()
     return stack
 
 
 def rollback(artifacts: Path, public_key: str = "") -> dict[str, Any]:
+    """Back to the newest earlier promotion that still passes every check."""
     stack = promoted_stack(history(artifacts))
-    if len(stack) < 2:
-        raise PromotionError("nothing to roll back to: fewer than two promotions recorded")
-    target = stack[-2]
-    check(artifacts, target, public_key)  # it may have been altered since
-    previous = current_version(artifacts)
-    point_latest(artifacts, target)
-    return record(artifacts, "rollback", target, previous)
+    current = current_version(artifacts)
+    for target in reversed(stack[:-1]):
+        if target == current:
+            continue
+        try:
+            check(artifacts, target, public_key)  # it may have been altered or removed since
+        except PromotionError as exc:
+            logger.warning("rollback_entry_skipped", version=target, message=str(exc))
+            continue
+        point_latest(artifacts, target)
+        return record(artifacts, "rollback", target, current)
+    raise PromotionError("nothing to roll back to: no earlier promotion passes its checks")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -106,3 +106,78 @@ def test_rollback_with_one_promotion_is_refused(tmp_path: Path) -> None:
     result = promotion(tmp_path, "rollback")
     assert result.returncode == 1
     assert latest(tmp_path) == "only"
+
+
+@pytest.fixture
+def two_versions(tmp_path: Path) -> Path:
+    for version in ("one", "two"):
+        assert train(tmp_path, "--model-version", version).returncode == 0
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("version", "why"),
+    [
+        ("latest", "'latest' is the pointer, not a version"),
+        ("alias", "is a symlink, not a version directory"),
+        ("../outside", "is not a version name"),
+        ("nothing-here", "no artifact 'nothing-here'"),
+    ],
+)
+def test_promote_takes_only_a_real_version_directory(
+    two_versions: Path, version: str, why: str
+) -> None:
+    """`make promote VERSION=latest` once pointed latest at itself and logged success."""
+    (two_versions / "alias").symlink_to("one", target_is_directory=True)
+    before = (two_versions / HISTORY_FILE).read_text()
+
+    result = promotion(two_versions, "promote", version)
+
+    assert result.returncode == 1
+    (event,) = events(result)
+    assert event["event"] == "promote_refused"
+    assert why in str(event["message"])
+    assert latest(two_versions) == "two"
+    assert (two_versions / "latest" / "metadata.json").is_file()  # still resolves
+    assert (two_versions / HISTORY_FILE).read_text() == before  # nothing written
+
+
+def test_rollback_passes_over_entries_that_no_longer_check_out(two_versions: Path) -> None:
+    """A history with the old loop (`latest`) and a version removed since: rollback says
+    which it skipped and why, and lands on the newest one that still checks out."""
+    assert train(two_versions, "--model-version", "three").returncode == 0
+    with (two_versions / HISTORY_FILE).open("a") as history:
+        for version in ("latest", "gone"):
+            entry = {"at": "2026-01-01T00:00:00Z", "who": "old", "action": "promote"}
+            history.write(json.dumps({**entry, "version": version, "previous": "x"}) + "\n")
+    assert promotion(two_versions, "promote", "three").returncode == 0
+    # stack: one, two, three, latest, gone, three
+
+    result = promotion(two_versions, "rollback")
+
+    assert result.returncode == 0, result.stdout
+    assert latest(two_versions) == "two"
+    lines = events(result)
+    skipped = [
+        (e["version"], e["message"]) for e in lines if e["event"] == "rollback_entry_skipped"
+    ]
+    assert [version for version, _ in skipped] == ["gone", "latest"]
+    assert "no artifact 'gone'" in str(skipped[0][1])
+    assert "is the pointer" in str(skipped[1][1])
+    assert lines[-1]["event"] == "model_rolled_back"
+    # The next rollback goes on from two, not back into the skipped entries.
+    assert promotion(two_versions, "rollback").returncode == 0
+    assert latest(two_versions) == "one"
+
+
+def test_training_makes_a_candidate_unless_told_to_promote(tmp_path: Path) -> None:
+    assert train(tmp_path, "--model-version", "served").returncode == 0
+    result = train(tmp_path, "--model-version", "candidate", promote=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert latest(tmp_path) == "served"
+    (trained,) = [e for e in events(result) if e["event"] == "model_trained"]
+    assert trained["promoted"] is False
+    assert "make promote VERSION=candidate" in str(trained["message"])
+    assert [json.loads(line)["version"] for line in (tmp_path / HISTORY_FILE).open()] == ["served"]
+    assert promotion(tmp_path, "promote", "candidate").returncode == 0
+    assert latest(tmp_path) == "candidate"
