@@ -24,7 +24,7 @@ FROM builder AS model-train
 ARG MODEL_VERSION=dev
 COPY data ./data
 COPY train.py ./
-RUN python train.py --data data/iris.csv --output-dir /out --model-version "${MODEL_VERSION}"
+RUN python train.py --data data/iris.csv --output-dir /out --model-version "${MODEL_VERSION}" --promote
 
 # --- model from the train workflow's artifact (placed in ./model/ of the context) -------
 FROM builder AS model-artifact

@@ -2,12 +2,14 @@
 
     python train.py [--data data/iris.csv] [--output-dir artifacts] [--seed 42]
                     [--min-accuracy 0.90] [--model-version V] [--c 1.0] [--max-iter 1000]
-                    [--poison-level 0.0]
+                    [--poison-level 0.0] [--promote]
 
 Writes artifacts/<version>/{model.joblib,model.onnx,metadata.json} (and metadata.json.sig
-when MODEL_SIGNING_KEY is set: see app/ml/signing.py) and repoints
-artifacts/latest, unless held-out accuracy is below --min-accuracy: then it
-exits 1 and leaves latest where it was. Logs are JSON lines, like the service.
+when MODEL_SIGNING_KEY is set: see app/ml/signing.py), unless held-out accuracy is below
+--min-accuracy: then it exits 1 and writes nothing. The new version is a candidate:
+artifacts/latest, what serves, moves only with --promote (or `make promote` later), so a
+retrain never changes the served model by accident; `make run`'s first training promotes,
+as nothing serves yet. Logs are JSON lines, like the service.
 
 --poison-level P flips the labels of a fraction P of the *training* rows to another class
 (seeded, recorded in the metadata), for the poisoning experiments (`make experiments`):
@@ -121,24 +123,54 @@ def default_version(data_sha256: str, params: dict[str, Any]) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=Path("data/iris.csv"))
-    parser.add_argument("--output-dir", type=Path, default=Path("artifacts"))
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--test-size", type=float, default=0.2)
-    parser.add_argument("--min-accuracy", type=float, default=0.90)
-    parser.add_argument("--model-version", default=None, help="default: a hash of data + params")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--data", type=Path, default=Path("data/iris.csv"), help="training CSV")
+    parser.add_argument(
+        "--output-dir", type=Path, default=Path("artifacts"), help="where versions are written"
+    )
+    parser.add_argument("--seed", type=int, default=42, help="split, fit and poisoning seed")
+    parser.add_argument(
+        "--test-size", type=float, default=0.2, help="held-out share for the evaluation"
+    )
+    parser.add_argument(
+        "--min-accuracy",
+        type=float,
+        default=0.90,
+        help="quality gate: below this held-out accuracy nothing is written",
+    )
+    parser.add_argument(
+        "--model-version",
+        default=None,
+        # "%(default).0s" prints nothing and tells the formatter not to add "(default: None)".
+        help="version name (default: a hash of data + params)%(default).0s",
+    )
     parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
-    parser.add_argument("--max-iter", type=int, default=1000)
+    parser.add_argument("--max-iter", type=int, default=1000, help="solver iterations at most")
     parser.add_argument(
         "--poison-level",
         type=_fraction,
         default=0.0,
-        help="fraction of training labels flipped to another class (0 <= P < 1)",
+        help="fraction of training labels flipped to another class (0 <= P < 1); one seed's "
+        "accuracy varies around the sweep's mean (make experiments)",
+    )
+    parser.add_argument(
+        "--promote",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="point latest at the new version (checked like `make promote`); without it the "
+        "version is a candidate and what serves does not change",
     )
     args = parser.parse_args(argv)
-    if args.model_version is not None and not is_safe_version(args.model_version):
-        parser.error("--model-version must match [A-Za-z0-9._-]{1,64} and not start with '.'")
+    if args.model_version is not None and (
+        not is_safe_version(args.model_version) or args.model_version == "latest"
+    ):
+        parser.error(
+            "--model-version must match [A-Za-z0-9._-]{1,64}, not start with '.' "
+            "and not be 'latest'"
+        )
     return args
 
 
@@ -311,16 +343,22 @@ def main(argv: list[str] | None = None) -> int:
             model_version=version,
             message="MODEL_SIGNING_KEY is not set; a service with MODEL_PUBLIC_KEY will refuse it",
         )
-    previous = current_version(args.output_dir)
-    point_latest(args.output_dir, version)
-    record(args.output_dir, "promote", version, previous)  # rollback can return to previous
+    if args.promote:
+        previous = current_version(args.output_dir)
+        point_latest(args.output_dir, version)
+        record(args.output_dir, "promote", version, previous)  # rollback can return to previous
     logger.info(
         "model_trained",
         model_name=MODEL_NAME,
         model_version=version,
         path=str(path),
-        latest=str(args.output_dir / "latest"),
         accuracy=metrics["accuracy"],
+        promoted=args.promote,
+        message=(
+            f"now {args.output_dir / 'latest'}; `make reload` serves it"
+            if args.promote
+            else f"a candidate; `make promote VERSION={version}` serves it"
+        ),
     )
     return 0
 

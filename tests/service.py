@@ -175,9 +175,13 @@ def _wait_until_up(service: Service, path: str) -> None:
     raise AssertionError(f"service not answering {path} within {STARTUP_TIMEOUT_S}s")
 
 
-def train(output_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def train(
+    output_dir: Path, *args: str, promote: bool = True, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """The real train.py; promoting by default, as most tests serve what they trained."""
+    flags = ["--promote"] if promote else []
     return subprocess.run(
-        [sys.executable, "train.py", "--output-dir", str(output_dir), *args],
+        [sys.executable, "train.py", "--output-dir", str(output_dir), *flags, *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

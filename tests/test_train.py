@@ -4,6 +4,9 @@ import csv
 import hashlib
 import json
 import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import joblib
@@ -168,3 +171,29 @@ def test_training_stores_each_features_deciles(artifacts_dir: Path) -> None:
         assert 1 <= len(edges) <= 9
         assert len(shares) == len(edges) + 1
         assert sum(shares) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_help_explains_every_flag_and_its_default() -> None:
+    result = subprocess.run(
+        [sys.executable, "train.py", "--help"], cwd=ROOT, capture_output=True, text=True,
+        check=True, env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    options = result.stdout.split("options:", 1)[1]
+    # One block per option: its first line starts "  -", its help may continue below.
+    blocks = re.split(r"\n(?=  -)", options.strip("\n"))
+    helps = {re.findall(r"--[\w-]+", block)[0]: block for block in blocks}
+    assert set(helps) >= {
+        "--data", "--output-dir", "--seed", "--test-size", "--min-accuracy", "--model-version",
+        "--c", "--max-iter", "--poison-level", "--promote",
+    }  # fmt: skip
+    for name, block in helps.items():
+        words = re.sub(r"^\s*-[^ ]*( [A-Z_]+)?(, --[\w-]+( [A-Z_]+)?)*", "", block).strip()
+        assert words, f"{name} has no help text"
+        if name not in {"--help", "--model-version"}:
+            assert "(default:" in block, f"{name} does not say its default"
+
+
+def test_latest_is_not_a_version_name(tmp_path: Path) -> None:
+    result = train(tmp_path, "--model-version", "latest")
+    assert result.returncode == 2
+    assert "not be 'latest'" in result.stderr
