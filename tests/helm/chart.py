@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from app.ml.signing import keygen
 from tests.service import ROOT
 
 CHART = ROOT / "helm" / "glassbox"
@@ -23,6 +24,9 @@ SCENARIOS = {
 # Every Kubernetes minor the chart and k8s/ are validated against.
 KUBERNETES_VERSIONS = ["1.30.0", "1.31.0", "1.32.0", "1.33.0", "1.34.0"]
 _XDG = Path(tempfile.mkdtemp(prefix="glassbox-helm-"))
+# What the deploy workflow passes (vars.MODEL_PUBLIC_KEY): the chart refuses to render
+# without a key unless allowUnsignedModels is set.
+TEST_PUBLIC_KEY = keygen()[1]
 
 
 def helm_binary() -> str:
@@ -64,14 +68,22 @@ def _template(args: tuple[str, ...]) -> str:
     return result.stdout
 
 
-def render(
-    values: Path | None = None, *sets: str, release: str = "glassbox"
-) -> list[dict[str, Any]]:
+def template_args(
+    values: Path | None, *sets: str, release: str = "glassbox", signed: bool = True
+) -> list[str]:
     args = ["template", release, str(CHART), "--namespace", "ml"]
     if values:
         args += ["-f", str(values)]
-    for item in sets:
+    for item in (f"config.modelPublicKey={TEST_PUBLIC_KEY}",) * signed + sets:
         args += ["--set", item]
+    return args
+
+
+def render(
+    values: Path | None = None, *sets: str, release: str = "glassbox", signed: bool = True
+) -> list[dict[str, Any]]:
+    """The chart's documents; `signed` passes a model public key, as every deploy does."""
+    args = template_args(values, *sets, release=release, signed=signed)
     # Parsed afresh on every call, so no test can change another's documents.
     return [doc for doc in yaml.safe_load_all(_template(tuple(args))) if doc]
 

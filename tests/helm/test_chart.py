@@ -18,10 +18,12 @@ from tests.helm.chart import (
     CHART,
     KUBERNETES_VERSIONS,
     SCENARIOS,
+    TEST_PUBLIC_KEY,
     helm,
     of_kind,
     only,
     render,
+    template_args,
 )
 from tests.monitoring.queries import promql_error
 from tests.service import ROOT
@@ -34,7 +36,10 @@ MONITORING = CHART / "ci" / "monitoring-values.yaml"
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=str)
 def test_helm_lint_strict(scenario: str) -> None:
     values = SCENARIOS[scenario]
-    result = helm("lint", "--strict", str(CHART), *(["-f", str(values)] if values else []))
+    key = f"config.modelPublicKey={TEST_PUBLIC_KEY}"
+    result = helm(
+        "lint", "--strict", str(CHART), "--set", key, *(["-f", str(values)] if values else [])
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -298,7 +303,7 @@ def test_helm_test_pod_posts_a_prediction() -> None:
     ],
 )
 def test_schema_rejects_bad_values(bad: str) -> None:
-    result = helm("template", "glassbox", str(CHART), "--set", bad)
+    result = helm(*template_args(None, bad))
     assert result.returncode != 0
     assert "schema" in result.stderr
 
@@ -315,7 +320,10 @@ def test_fullname_override_renames_resources_but_keeps_job_and_app_labels() -> N
 
 
 def test_notes_tell_how_to_call_and_find_logs(tmp_path: Path) -> None:
-    result = helm("install", "glassbox", str(CHART), "--namespace", "ml", "--dry-run=client")
+    key = f"config.modelPublicKey={TEST_PUBLIC_KEY}"
+    result = helm(
+        "install", "glassbox", str(CHART), "--namespace", "ml", "--dry-run=client", "--set", key
+    )
     assert result.returncode == 0, result.stderr
     notes = result.stdout.split("NOTES:", 1)[1]
     assert "kubectl --namespace ml port-forward svc/glassbox 8000:80" in notes
@@ -356,3 +364,34 @@ def test_a_metrics_port_is_what_prometheus_scrapes_and_the_service_exposes() -> 
     assert pod["annotations"]["prometheus.io/port"] == "9100"
     ports = only(docs, "NetworkPolicy")["spec"]["ingress"][0]["ports"]
     assert {"port": "metrics", "protocol": "TCP"} in ports
+
+
+ENVIRONMENTS = ROOT / "helm" / "environments"
+
+
+@pytest.mark.parametrize(
+    "values", [None, ENVIRONMENTS / "staging.yaml", ENVIRONMENTS / "production.yaml"], ids=str
+)
+def test_a_release_without_a_model_key_is_refused(values: Path | None) -> None:
+    """Secure by default: no public key, no release, unless unsigned models are allowed
+    in so many words (the dev environment does; staging and production do not)."""
+    result = helm(*template_args(values, signed=False))
+    assert result.returncode != 0
+    assert "config.modelPublicKey is not set" in result.stderr
+    assert "allowUnsignedModels=true" in result.stderr
+
+
+def test_only_the_dev_environment_allows_unsigned_models() -> None:
+    allowed = {
+        path.stem: yaml.safe_load(path.read_text()).get("allowUnsignedModels", False)
+        for path in ENVIRONMENTS.glob("*.yaml")
+    }
+    assert allowed == {"dev": True, "staging": False, "production": False}
+    dev = container(render(ENVIRONMENTS / "dev.yaml", signed=False))
+    assert env_of(dev)["MODEL_PUBLIC_KEY"] == ""
+
+
+def test_the_model_key_reaches_the_service() -> None:
+    env = env_of(container(render(ENVIRONMENTS / "production.yaml")))
+    assert env["MODEL_PUBLIC_KEY"] == TEST_PUBLIC_KEY
+    assert Settings.model_validate({"MODEL_PUBLIC_KEY": env["MODEL_PUBLIC_KEY"]})

@@ -5,7 +5,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from tests.helm.chart import CHART, SCENARIOS, helm
+from tests.helm.chart import CHART, SCENARIOS, helm, template_args
 from tests.service import ROOT
 
 CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
@@ -15,8 +15,7 @@ SKIP = re.compile(r"checkov\.io/skip\d+: (CKV_K8S_\d+)=(.+)")
 def test_checkov_finds_no_unjustified_failure(tmp_path: Path) -> None:
     assert CHECKOV.exists(), "run `make tools` to install checkov"
     for name, values in SCENARIOS.items():
-        args = ["template", "glassbox", str(CHART), "--namespace", "ml"]
-        result = helm(*args, *(["-f", str(values)] if values else []))
+        result = helm(*template_args(values))
         assert result.returncode == 0, result.stderr
         (tmp_path / f"{name.replace('/', '-')}.yaml").write_text(result.stdout)
     for manifest in (ROOT / "k8s").rglob("*.yaml"):  # the plain manifests and load test too

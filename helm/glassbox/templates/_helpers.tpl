@@ -81,3 +81,11 @@ The container port number Prometheus scrapes.
 {{- define "glassbox.metricsPort" -}}
 {{- if .Values.metrics.port -}}{{ .Values.metrics.port | int }}{{- else -}}{{ .Values.containerPort | int }}{{- end -}}
 {{- end }}
+
+{{/* Secure by default: a release verifies model signatures unless told, in so many words,
+not to (docs/security.md). */}}
+{{- define "glassbox.requireModelKey" -}}
+{{- if and (not .Values.config.modelPublicKey) (not .Values.allowUnsignedModels) }}
+{{- fail "config.modelPublicKey is not set: pods would load unsigned models. Set it to the public key the train workflow signs with (`python -m app.ml.signing keygen`), or set allowUnsignedModels=true for a development release." }}
+{{- end }}
+{{- end }}
