@@ -8,23 +8,37 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 MODEL := artifacts/latest/metadata.json
 PYTEST_ARGS ?=
+# `make run`'s own files: the pid `make reload` signals, the development signing keys.
+PID_FILE ?= .run/glassbox.pid
+DEV_KEYS := .keys/dev-signing.env
+# Loads the development keys (a key already in the environment wins, see the file).
+WITH_KEYS := set -a && . ./$(DEV_KEYS) && set +a &&
 
-.PHONY: help install lock tools train experiments promote rollback run test test-fast test-logs lint format monitor monitoring docs k8s-manifests stack-install stack-uninstall kind-up kind-down stack-up stack-down traffic bench clean
+.PHONY: help install runtime lock tools train experiments promote rollback run reload test test-fast test-logs lint format monitor monitor-up monitor-down monitoring docs k8s-manifests stack-install stack-uninstall kind-up kind-down stack-up stack-down traffic bench clean
 
 help: ## List every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # Runtime dependencies come from requirements.lock, exactly as in the image, so the
-# model trained and tested here is read by the same scikit-learn the image serves with.
-# Dev tools come from requirements-dev.lock, hashed too, so a new ruff or mypy release cannot
-# break CI; `make lock` re-resolves both from pyproject.toml (the dev group is the source).
-$(VENV)/.installed: pyproject.toml requirements.lock requirements-dev.lock
+# model trained and tested here is read by the same scikit-learn the image serves with;
+# that is all `make run`, `train`, `promote` and `rollback` install (~0.5 GB, not the dev
+# tools' 1.4 GB). Dev tools come from requirements-dev.lock, hashed too, so a new ruff or
+# mypy release cannot break CI; `make lock` re-resolves both from pyproject.toml.
+$(VENV)/.runtime: pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade 'pip>=25.1'
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --editable .
+	@touch $@
+
+$(VENV)/.installed: $(VENV)/.runtime requirements-dev.lock
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
 	@touch $@
+
+# Made once, git-ignored: local models are signed and `make run` verifies them, as in
+# production (docs/security.md).
+$(DEV_KEYS): | $(VENV)/.runtime
+	@$(BIN)/python -m app.ml.signing dev-keys $@
 
 lock: install ## Re-resolve requirements.lock and requirements-dev.lock (hashed) from pyproject.toml
 	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --output-file requirements.lock pyproject.toml
@@ -33,6 +47,8 @@ lock: install ## Re-resolve requirements.lock and requirements-dev.lock (hashed)
 	rm dev-requirements.in
 
 install: $(VENV)/.installed ## Create .venv and install the service and its dev tools
+
+runtime: $(VENV)/.runtime ## Create .venv with what serving and training need, no dev tools
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -45,22 +61,29 @@ node_modules/.installed: package.json package-lock.json
 tools: install node_modules/.installed .tools/checkov/bin/checkov ## Install what the tests run for real: promtool, amtool, helm, checkov, LogQL grammar
 	@$(PYTHON) scripts/install_tools.py
 
-train: install ## Train the Iris model into artifacts/ (fails below --min-accuracy)
-	$(BIN)/python train.py $(TRAIN_ARGS)
+train: $(VENV)/.runtime $(DEV_KEYS) ## Train a signed candidate into artifacts/ (TRAIN_ARGS=--promote to serve it; fails below --min-accuracy)
+	@$(WITH_KEYS) $(BIN)/python train.py $(TRAIN_ARGS)
 
 experiments: install ## Poisoning sweep: experiments/results/poisoning.{csv,md,png} (MLflow if MLFLOW_TRACKING_URI)
 	$(BIN)/python -m experiments.poisoning $(EXPERIMENT_ARGS)
 
-promote: install ## Point artifacts/latest at VERSION after checking it; `kill -HUP` a running service to serve it
+promote: $(VENV)/.runtime $(DEV_KEYS) ## Point artifacts/latest at VERSION after checking it; then `make reload`
 	@test -n "$(VERSION)" || { echo "usage: make promote VERSION=<artifacts/ subfolder>"; exit 2; }
-	$(BIN)/python -m app.ml.promotion promote "$(VERSION)"
+	@$(WITH_KEYS) $(BIN)/python -m app.ml.promotion promote "$(VERSION)"
 
-rollback: install ## Point artifacts/latest back at the version promoted before the current one
-	$(BIN)/python -m app.ml.promotion rollback
+rollback: $(VENV)/.runtime $(DEV_KEYS) ## Point artifacts/latest back at the last earlier promotion that still checks out
+	@$(WITH_KEYS) $(BIN)/python -m app.ml.promotion rollback
 
-run: install ## Serve on http://127.0.0.1:$(PORT), training a model first if there is none
-	@test -f $(MODEL) || $(MAKE) --no-print-directory train
-	PORT=$(PORT) $(BIN)/python -m app
+# The first model is promoted at once: nothing serves yet. Later trainings are candidates.
+run: $(VENV)/.runtime $(DEV_KEYS) ## Serve on http://127.0.0.1:$(PORT), training a model first if there is none
+	@test -f $(MODEL) || { $(WITH_KEYS) $(BIN)/python train.py --promote; }
+	@$(WITH_KEYS) PORT=$(PORT) PID_FILE=$(PID_FILE) exec $(BIN)/python -m app
+
+reload: ## Make the service `make run` started serve artifacts/latest now (SIGHUP to its pid file)
+	@test -s $(PID_FILE) || { echo "no $(PID_FILE): is \`make run\` serving from this checkout?"; exit 1; }
+	@pid=$$(cat $(PID_FILE)); kill -HUP "$$pid" 2>/dev/null \
+		|| { echo "pid $$pid from $(PID_FILE) is gone: start it again with \`make run\`"; exit 1; }; \
+		echo "sent SIGHUP to $$pid: it loads artifacts/latest and keeps serving the old model if that fails (its log says which)"
 
 test: tools ## Run the whole test suite (real processes, real HTTP, real Prometheus)
 	@$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
@@ -84,8 +107,18 @@ format: install ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-monitor: tools ## Run the shipped Prometheus (:9090) and Alertmanager (:9093) against `make run`
-	@scripts/monitor_local.sh
+MONITOR_TOOLS := $(PYTHON) scripts/install_tools.py --only apt --commands prometheus promtool prometheus-alertmanager amtool
+
+monitor: $(VENV)/.runtime ## Run the shipped Prometheus (:9090) and Alertmanager (:9093) against `make run`, in the foreground; alerts print there
+	@$(MONITOR_TOOLS)
+	@$(BIN)/python scripts/monitor_local.py foreground
+
+monitor-up: $(VENV)/.runtime ## The same in the background (pid files in .monitoring/); alerts go to .monitoring/alerts.log
+	@$(MONITOR_TOOLS)
+	@$(BIN)/python scripts/monitor_local.py up
+
+monitor-down: ## Stop what monitor-up started (by its pid files)
+	@$(BIN)/python scripts/monitor_local.py down
 
 monitoring: install ## Regenerate rules, log alerts, dashboards, log pipelines (and the chart's copies) from monitoring/mixin/
 	$(BIN)/python -m monitoring.mixin
@@ -123,5 +156,5 @@ bench: install ## Benchmark Glassbox against bare FastAPI baselines (~9 min); wr
 	@test -f $(MODEL) || $(MAKE) --no-print-directory train
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
-clean: ## Remove the venv, caches and trained artifacts
-	rm -rf $(VENV) artifacts node_modules .pytest_cache .mypy_cache .ruff_cache
+clean: ## Remove the venv, caches and trained artifacts (the development keys in .keys/ stay)
+	rm -rf $(VENV) artifacts node_modules .pytest_cache .mypy_cache .ruff_cache .run

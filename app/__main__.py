@@ -4,10 +4,14 @@ This is the one entrypoint (make run, the container, the chart), so every way
 of starting the service gets the same logging, workers and metrics setup.
 """
 
+import atexit
+import contextlib
 import json
+import logging
 import os
 import resource
 import signal
+import socket
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -57,6 +61,34 @@ def _raise_open_files_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def _write_pid_file(name: str) -> None:
+    """This process's pid, for `make reload` to signal this checkout's service and no other
+    (never a search by name); removed at exit. The supervisor's pid with several workers:
+    it forwards SIGHUP to each of them."""
+    if not name:
+        return
+    path = Path(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{os.getpid()}\n")
+    pid = os.getpid()
+
+    def remove() -> None:
+        # Forked workers inherit atexit handlers; only the writer removes the file.
+        if os.getpid() == pid:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    atexit.register(remove)
+
+
+class _NotYetRunning(logging.Filter):
+    """Drop uvicorn's "Uvicorn running on ..." from bind_socket(): it is logged before the
+    app is imported and the model loaded, while connections are still refused (~1-4 s)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Uvicorn running on")
+
+
 def main() -> None:
     from app.core.config import Settings
 
@@ -73,6 +105,7 @@ def main() -> None:
         return
     _prepare_multiprocess_dir(settings.WEB_CONCURRENCY)
     _raise_open_files_limit()
+    _write_pid_file(settings.PID_FILE)
 
     _serve(settings)
 
@@ -103,13 +136,32 @@ def _serve(settings: "Settings") -> None:
         forwarded_allow_ips=settings.FORWARDED_ALLOW_IPS or None,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
+    startup_logger = logging.getLogger("uvicorn.error")
+    premature = _NotYetRunning()
+    startup_logger.addFilter(premature)
     sockets = [config.bind_socket()]
     if settings.METRICS_PORT:
         sockets.append(
             uvicorn.Config(config.app, settings.HOST, settings.METRICS_PORT).bind_socket()
         )
-    server = uvicorn.Server(config)
+    startup_logger.removeFilter(premature)
+    url = f"http://{settings.HOST}:{settings.PORT}"
+
+    class AnnouncingServer(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            """Say where the service is once its sockets accept, not before."""
+            await super().startup(sockets)
+            if self.started:
+                startup_logger.info(
+                    f"Glassbox accepting on {url}; /readyz says whether the model serves"
+                )
+
+    server = AnnouncingServer(config)
     if settings.WEB_CONCURRENCY > 1:
+        startup_logger.info(
+            f"Glassbox starting {settings.WEB_CONCURRENCY} workers on {url}; "
+            "each accepts once its model is loaded (/readyz)"
+        )
 
         class ReloadingMultiprocess(Multiprocess):
             def handle_hup(self) -> None:

@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     WEB_CONCURRENCY: int = Field(
         default=1, ge=1, le=64, description="Worker processes; >1 turns on multiprocess metrics."
     )
+    PID_FILE: str = Field(
+        default="",
+        description="Write the server's pid to this file (removed at exit): `make run` sets "
+        "it, `make reload` signals it; empty: no file (the chart's pods need none).",
+    )
 
     @field_validator("MODEL_PUBLIC_KEY")
     @classmethod

@@ -13,11 +13,17 @@ Keys are base64 of the raw 32 bytes, one line each, so they fit environment vari
 Kubernetes Secrets and GitHub secrets unchanged:
 
     python -m app.ml.signing keygen     # prints MODEL_SIGNING_KEY=... and MODEL_PUBLIC_KEY=...
+    python -m app.ml.signing dev-keys .keys/dev-signing.env   # once: `make run`'s local pair
+
+The development pair lets a local run verify signatures like production does; its file is
+git-ignored, readable by its owner only, and keeps a key set in the environment first.
 """
 
 import base64
 import binascii
+import os
 import sys
+from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -77,9 +83,30 @@ def keygen() -> tuple[str, str]:
     return base64.b64encode(private).decode(), base64.b64encode(public).decode()
 
 
-if __name__ == "__main__":
-    if sys.argv[1:] != ["keygen"]:
-        sys.exit("usage: python -m app.ml.signing keygen")
+def write_dev_keys(path: Path) -> bool:
+    """Create a development key pair as a shell fragment once; False when it exists."""
+    if path.exists():
+        return False
     signing, public = keygen()
-    print(f"MODEL_SIGNING_KEY={signing}")
-    print(f"MODEL_PUBLIC_KEY={public}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(
+            "# Development signing keys made by `make run` (git-ignored). Production keys are\n"
+            "# CI secrets (MODEL_SIGNING_KEY) and chart values (config.modelPublicKey).\n"
+            f"MODEL_SIGNING_KEY=${{MODEL_SIGNING_KEY:-{signing}}}\n"
+            f"MODEL_PUBLIC_KEY=${{MODEL_PUBLIC_KEY:-{public}}}\n"
+        )
+    return True
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["keygen"]:
+        signing, public = keygen()
+        print(f"MODEL_SIGNING_KEY={signing}")
+        print(f"MODEL_PUBLIC_KEY={public}")
+    elif len(sys.argv) == 3 and sys.argv[1] == "dev-keys":
+        if write_dev_keys(Path(sys.argv[2])):
+            print(f"made a development key pair in {sys.argv[2]}: local models are signed")
+    else:
+        sys.exit("usage: python -m app.ml.signing keygen | dev-keys FILE")

@@ -152,3 +152,27 @@ def test_the_real_logs_job_installs_exactly_what_its_tests_start() -> None:
     assert install.split("--commands", 1)[1].split() == sorted(started)
     for extra in ("npm", "checkov", "--only helm", "node_modules"):
         assert extra not in dry_run, extra
+
+
+def test_every_deploy_passes_the_environments_model_public_key() -> None:
+    """The chart refuses staging and production without a key; each deploy job hands the
+    environment's vars.MODEL_PUBLIC_KEY to the action, which sets config.modelPublicKey."""
+    jobs = load(ROOT / ".github" / "workflows" / "deploy.yaml")["jobs"]
+    for name in ("dev", "staging", "production"):
+        (deploy,) = [
+            s for s in jobs[name]["steps"] if s.get("uses") == "./.github/actions/helm-deploy"
+        ]
+        assert deploy["with"]["model-public-key"] == "${{ vars.MODEL_PUBLIC_KEY }}"
+    action = (ROOT / ".github" / "actions" / "helm-deploy" / "action.yaml").read_text()
+    assert 'config.modelPublicKey=$MODEL_PUBLIC_KEY"' in action
+
+
+def test_the_train_workflow_signs_outside_pull_requests() -> None:
+    (job,) = load(ROOT / ".github" / "workflows" / "train.yaml")["jobs"].values()
+    steps = {step.get("name", ""): step for step in job["steps"]}
+    gate = steps["Refuse to train an unsigned model outside pull requests"]
+    assert gate["if"] == "github.event_name != 'pull_request'"
+    assert "exit 1" in gate["run"]
+    train = steps["Train (quality gate enforced)"]
+    assert train["env"]["MODEL_SIGNING_KEY"] == "${{ secrets.MODEL_SIGNING_KEY }}"
+    assert "--promote" in train["run"]

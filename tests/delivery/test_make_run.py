@@ -1,0 +1,174 @@
+"""`make run`, `train`, `promote`, `reload` as a new user runs them, in a copy of the checkout.
+
+The copy has its own artifacts/, .keys/ and .run/; the venv is the one running the tests
+(`-o` keeps make from reinstalling into it). What must hold: the first model is trained,
+signed with a development key made on first use and verified at load; the service says it
+is accepting only once it is; `make reload` finds this checkout's service by its pid file;
+an edited metadata.json is refused at reload and at start, with the reason.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.service import ROOT, VALID_FLOWER, VENV_BIN, free_port
+
+COPIED = ["Makefile", "pyproject.toml", "requirements.lock", "requirements-dev.lock", "train.py"]
+VENV = VENV_BIN.parent
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    copy = tmp_path / "glassbox"
+    copy.mkdir()
+    for name in COPIED:
+        shutil.copy2(ROOT / name, copy / name)
+    for folder in ("app", "data"):
+        shutil.copytree(ROOT / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def make(checkout: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "--no-print-directory", "-C", str(checkout), "-o", f"{VENV}/.runtime",
+         f"VENV={VENV}", *args],
+        capture_output=True, text=True, check=False, env=clean_env(**env), timeout=300,
+    )  # fmt: skip
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    drop = {"MODEL_SIGNING_KEY", "MODEL_PUBLIC_KEY", "MODEL_DIR", "PORT", "PID_FILE"}
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    return {**env, "DRAIN_SECONDS": "0", **extra}
+
+
+def lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
+
+
+def wait_for_event(log: Path, event: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [line for line in lines(log) if line.get("event") == event]
+        if found:
+            return found[-1]
+        time.sleep(0.2)
+    raise AssertionError(f"no {event} in {log}:\n{log.read_text()}")
+
+
+def readyz(port: int, timeout: float = 120) -> requests.Response:
+    """/readyz once the port accepts (training the first model comes before)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return requests.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    raise AssertionError(f"nothing accepted on {port} within {timeout}s")
+
+
+@pytest.fixture
+def started(checkout: Path, tmp_path: Path) -> Iterator[Any]:
+    """A function that runs `make run` in the copy; every service it started is stopped."""
+    runs: list[subprocess.Popen[bytes]] = []
+
+    def run(port: int) -> Path:
+        log = tmp_path / f"run-{len(runs)}.log"
+        with log.open("wb") as out:
+            command = ["make", "--no-print-directory", "-C", str(checkout), "-o",
+                       f"{VENV}/.runtime", f"VENV={VENV}", f"PORT={port}", "run"]  # fmt: skip
+            runs.append(
+                subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=clean_env())
+            )
+        return log
+
+    yield run
+    for process in runs:
+        pid_file = checkout / ".run" / "glassbox.pid"
+        if process.poll() is None and pid_file.exists():
+            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def stop(checkout: Path, log: Path) -> None:
+    pid_file = checkout / ".run" / "glassbox.pid"
+    os.kill(int(pid_file.read_text()), signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not pid_file.exists(), f"the pid file outlived the service:\n{log.read_text()}"
+
+
+def test_a_new_users_first_hour(checkout: Path, started: Any) -> None:
+    port = free_port()
+    log = started(port)
+    assert readyz(port).status_code == 200, log.read_text()
+
+    # Signed with a development key made on first use, verified at load.
+    keys = checkout / ".keys" / "dev-signing.env"
+    assert keys.stat().st_mode & 0o777 == 0o600
+    assert (checkout / "artifacts" / "latest" / "metadata.json.sig").is_file()
+    loaded = wait_for_event(log, "model_loaded")
+    assert loaded["signature_verified"] is True
+    # Announced once accepting, never before; the pid file names this very service.
+    events = [line["event"] for line in lines(log)]
+    assert not [e for e in events if e.startswith("Uvicorn running")]
+    accepting = [i for i, e in enumerate(events) if e.startswith("Glassbox accepting on")]
+    assert accepting
+    assert accepting[0] > events.index("Application startup complete.")
+    assert int((checkout / ".run" / "glassbox.pid").read_text()) == loaded["pid"]
+    answer = requests.post(f"http://127.0.0.1:{port}/predict", json=VALID_FLOWER, timeout=5)
+    assert answer.status_code == 200
+
+    # A retrain is a candidate; promote and reload serve it without a restart.
+    trained = make(checkout, "train", "TRAIN_ARGS=--model-version candidate")
+    assert trained.returncode == 0, trained.stdout + trained.stderr
+    assert os.readlink(checkout / "artifacts" / "latest") != "candidate"
+    assert make(checkout, "promote", "VERSION=candidate").returncode == 0
+    reloaded = make(checkout, "reload")
+    assert reloaded.returncode == 0, reloaded.stdout + reloaded.stderr
+    assert wait_for_event(log, "model_reloaded")["model_version"] == "candidate"
+
+    # Swapped class names in metadata.json: the signature no longer holds.
+    metadata_path = checkout / "artifacts" / "candidate" / "metadata.json"
+    metadata = json.loads(metadata_path.read_text())
+    names = metadata["class_names"]
+    names[0], names[1] = names[1], names[0]
+    metadata_path.write_text(json.dumps(metadata))
+    assert make(checkout, "reload").returncode == 0
+    failed = wait_for_event(log, "model_reload_failed")
+    assert failed["reason"] == "signature_invalid"
+    model = requests.get(f"http://127.0.0.1:{port}/model", timeout=5).json()
+    assert model["model_version"] == "candidate"  # the copy loaded before the edit serves on
+    stop(checkout, log)
+
+    # Started again on the edited artifact: never ready, and it says why.
+    port = free_port()
+    log = started(port)
+    refused = readyz(port)
+    assert refused.status_code == 503
+    assert refused.json()["error"]["details"][0]["reason"] == "signature_invalid"
+    stop(checkout, log)
+
+
+def test_reload_without_a_running_service_says_so(checkout: Path) -> None:
+    result = make(checkout, "reload")
+    assert result.returncode != 0
+    assert "is `make run` serving from this checkout?" in result.stdout
+    (checkout / ".run").mkdir()
+    (checkout / ".run" / "glassbox.pid").write_text("999999\n")  # no such process
+    result = make(checkout, "reload")
+    assert result.returncode != 0
+    assert "is gone" in result.stdout
