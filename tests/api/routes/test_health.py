@@ -4,7 +4,7 @@ from pathlib import Path
 
 import requests
 
-from tests.service import Service, running_service
+from tests.service import Service, running_service, sample
 
 
 def test_healthz_is_ok(service: Service) -> None:
@@ -50,6 +50,15 @@ def test_docs_are_served_from_the_image_not_a_cdn(service: Service) -> None:
         assert served.status_code == 200
         assert kind in served.headers["content-type"]
         assert f"/docs/static/{asset}" in page.text
+    # Counted under their route, not as "no route" (handler="none").
+    headers = {"X-Request-ID": "docs-asset-1"}
+    assert requests.get(f"{service.url}/docs/static/favicon-32x32.png", headers=headers).ok
+    (access,) = service.lines_for("docs-asset-1")
+    assert access["path"] == "/docs/static"
+    counted = sample(
+        service.metrics(), "http_requests_total", handler="/docs/static", method="GET", status="200"
+    )
+    assert counted >= 3
 
 
 def test_docs_can_be_turned_off(model_dir: Path, tmp_path: Path) -> None:
