@@ -73,6 +73,7 @@ CLASS_DRIFT_FOR = "30m"
 # Feature drift: population stability index of each input feature over DRIFT_WINDOW against
 # the training split's deciles. 0.1-0.2 is the usual "moderate", above 0.2 "significant".
 DRIFT_WINDOW = "1h"
+DRIFT_PSI_MODERATE = 0.1
 DRIFT_PSI_THRESHOLD = 0.2
 DRIFT_MIN_ROWS = 100  # rows in the window before a PSI means anything
 DRIFT_FOR = "30m"
@@ -87,3 +88,6 @@ UNHANDLED_EXCEPTIONS_BURST = 3  # unhandled_exception lines in 5 min, per pod
 EDGE_REFUSALS_BURST = 100  # refused requests (malformed HTTP, limits, bad ids) in 10 min
 
 DASHBOARD_TAG = "glassbox"
+# Dashboard colours by these documented levels (docs/monitoring.md): an SLO or its budget
+# is amber once less than this share of the budget remains, red once it is spent.
+BUDGET_LOW_REMAINING = 0.5

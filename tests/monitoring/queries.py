@@ -50,12 +50,17 @@ def load_dashboard(path: Path) -> dict[str, Any]:
 
 
 def dashboard_targets(kind: str) -> Iterator[tuple[str, str, str]]:
-    """(dashboard file, panel title, query) for every target of the given datasource type."""
+    """(dashboard file, panel title, query) for every target of the given datasource type,
+    the dashboards' annotation queries included."""
     for path in DASHBOARDS:
-        for panel in load_dashboard(path)["panels"]:
+        dashboard = load_dashboard(path)
+        for panel in dashboard["panels"]:
             for target in panel.get("targets", []):
                 if target["datasource"]["type"] == kind:
                     yield path.name, panel["title"], target["expr"]
+        for annotation in dashboard["annotations"]["list"]:
+            if annotation["datasource"]["type"] == kind:
+                yield path.name, f"annotation {annotation['name']}", annotation["expr"]
 
 
 def dashboard_variable_queries(kind: str) -> Iterator[str]:

@@ -56,6 +56,7 @@ class Stack:
     prometheus: Server
     alertmanager: Server
     workdir: Path
+    started: float  # unix time of the first scrape
 
 
 def drive_traffic(url: str) -> None:
@@ -81,13 +82,14 @@ def drive_traffic(url: str) -> None:
 def stack(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("stack")
     with monitored_service(model_dir, workdir) as (service, prom, am):
+        started = time.time()
         drive_traffic(service.url)
         wait_for(
             lambda: query(prom, "job_model_class:model_predictions:share_rate1h"),
             20,
             "recording rules to see the traffic",
         )
-        yield Stack(service, service.port, prom, am, workdir)
+        yield Stack(service, service.port, prom, am, workdir, started)
 
 
 def prometheus_panels() -> list[tuple[str, str, list[str]]]:
@@ -121,6 +123,18 @@ def test_every_dashboard_query_returns_data(stack: Stack) -> None:
                 empty.append(f"{name} / {title}: {expr}")
     assert checked >= 25
     assert empty == []
+
+
+def test_the_model_swap_annotation_marks_when_a_pod_began_serving(stack: Stack) -> None:
+    version = requests.get(f"{stack.service.url}/model", timeout=5).json()["model_version"]
+    for path in DASHBOARDS:
+        for annotation in load_dashboard(path)["annotations"]["list"]:
+            expr = substitute(annotation["expr"])
+            at_start = stack.prometheus.get("/api/v1/query", query=expr, time=stack.started + 5)
+            marks = {r["metric"]["model_version"] for r in at_start["data"]["result"]}
+            assert marks == {version}, (path.name, expr)
+            later = stack.prometheus.get("/api/v1/query", query=expr, time=stack.started + 90)
+            assert later["data"]["result"] == [], "a version served for a while is no swap"
 
 
 def test_dashboard_variables_list_the_served_model(stack: Stack) -> None:

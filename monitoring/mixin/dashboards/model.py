@@ -6,11 +6,13 @@ from monitoring.mixin import config
 from monitoring.mixin.dashboards.panels import (
     FEATURE_VAR,
     MODEL,
+    MODEL_SWAPS,
     MODEL_VERSION_VAR,
     PROMETHEUS_VARS,
     RATE,
     SERVICE,
     dashboard,
+    green_amber_red,
     heatmap,
     instant_table,
     panel,
@@ -96,12 +98,15 @@ def build() -> dict[str, Any]:
         timeseries(
             f"Feature drift: PSI over {config.DRIFT_WINDOW}",
             "Population stability index of each input feature against the training split's "
-            f"deciles. Below 0.1: stable; 0.1-0.2: moderate; above {config.DRIFT_PSI_THRESHOLD}: "
-            "significant (GlassboxFeatureDrift).",
+            f"deciles. Below {config.DRIFT_PSI_MODERATE}: stable (green); up to "
+            f"{config.DRIFT_PSI_THRESHOLD}: moderate (amber); above: significant (red, "
+            "GlassboxFeatureDrift).",
             target(
                 f'max by (feature) ({FEATURE_PSI}{{{config.SELECTOR}, model_version=~"$model_version"}})',
                 "{{feature}}",
             ),
+            unit="none",
+            thresholds=green_amber_red(config.DRIFT_PSI_MODERATE, config.DRIFT_PSI_THRESHOLD),
         ),
         timeseries(
             "Values outside the training range",
@@ -111,7 +116,7 @@ def build() -> dict[str, Any]:
                 f"(rate(model_feature_out_of_range_total{{{MODEL}}}[{RATE}]))",
                 "{{feature}} {{side}}",
             ),
-            unit="reqps",
+            unit="cps",  # values, not requests: a batch request brings many
         ),
         panel(
             "bargauge",
@@ -154,4 +159,5 @@ def build() -> dict[str, Any]:
         "and the input features compare with the training data.",
         panels,
         [*PROMETHEUS_VARS, MODEL_VERSION_VAR, FEATURE_VAR],
+        annotations=[MODEL_SWAPS],
     )

@@ -6,24 +6,105 @@ from monitoring.mixin import config
 from monitoring.mixin.dashboards.panels import (
     HANDLER_VAR,
     LOGS_LINK,
+    MODEL_SWAPS,
     PROMETHEUS_VARS,
     RATE,
     SERVICE,
+    UP_DOWN,
     dashboard,
     error_ratio,
+    green_amber_red,
     heatmap,
     instant_table,
     quantile,
+    red_amber_green,
     stat,
     target,
     timeseries,
+    value_text,
 )
 from monitoring.mixin.rules import budget_remaining_expr, burn_rate_expr, slo_attainment_expr
+
+
+def at_a_glance(predict: str) -> list[dict[str, Any]]:
+    """Is it up, is it serving, which model, and are errors and p99 within the SLO."""
+    budget_rate = 1 - config.AVAILABILITY.objective  # an error ratio that spends it exactly
+    page_rate = budget_rate * config.FAST_BURN[0].factor
+    threshold = float(config.LATENCY_THRESHOLD_SECONDS)
+    return [
+        stat(
+            "Up",
+            "Whether Prometheus scrapes each pod (GlassboxTargetDown after "
+            f"{config.TARGET_DOWN_FOR} down).",
+            target(f"up{{{SERVICE}}}", "{{pod}}"),
+            unit="none",
+            width=4,
+            thresholds=UP_DOWN,
+            mappings=value_text((1, "UP", "green"), (0, "DOWN", "red")),
+            options={"colorMode": "background", "textMode": "value_and_name"},
+        ),
+        stat(
+            "Ready (model loaded)",
+            "model_loaded per pod: 1 once the model passed every load check and /readyz "
+            f"answers 200 (GlassboxModelNotLoaded after {config.MODEL_NOT_LOADED_FOR} at 0).",
+            target(f"min by (pod) (model_loaded{{{SERVICE}}})", "{{pod}}"),
+            unit="none",
+            width=4,
+            thresholds=UP_DOWN,
+            mappings=value_text((1, "READY", "green"), (0, "NOT READY", "red")),
+            options={"colorMode": "background", "textMode": "value_and_name"},
+        ),
+        stat(
+            "Model version served",
+            "Pods serving each model version now; two versions mean a rollout or a reload "
+            "in progress. Purple marks on the graphs: model swaps.",
+            target(
+                f"count by (model_version) (model_info{{{SERVICE}}} == 1)", "{{model_version}}"
+            ),
+            unit="none",
+            width=6,
+            options={"colorMode": "none", "textMode": "value_and_name"},
+        ),
+        stat(
+            f"5xx ratio now ({config.SLO_HANDLER})",
+            f"Green below {budget_rate:.1%} (the {config.AVAILABILITY.objective:.1%} SLO's "
+            f"budget, spent exactly); amber above it; red from {page_rate:.2%}, the "
+            f"{config.FAST_BURN[0].factor:g}x burn that pages. Click through to the error logs.",
+            target(error_ratio("job", predict)),
+            unit="percentunit",
+            decimals=2,
+            width=5,
+            thresholds=green_amber_red(budget_rate, page_rate),
+            options={"colorMode": "background"},
+            links=LOGS_LINK,
+        ),
+        stat(
+            f"p99 latency now ({config.SLO_HANDLER})",
+            f"Green below {threshold * 1000:.0f} ms (the latency SLO's threshold); amber up "
+            f"to {config.HIGH_P99_SECONDS * 1000:.0f} ms, red from there "
+            "(GlassboxHighLatency).",
+            target(quantile("0.99", "http_request_duration_seconds", "job", predict)),
+            unit="s",
+            width=5,
+            thresholds=green_amber_red(threshold, config.HIGH_P99_SECONDS),
+            options={"colorMode": "background"},
+        ),
+    ]
+
+
+def slo_levels(objective: float) -> list[tuple[str, float | None]]:
+    """Attainment: red below the objective, amber while less than BUDGET_LOW_REMAINING of
+    the budget is left, green above."""
+    return red_amber_green(objective, 1 - (1 - objective) * config.BUDGET_LOW_REMAINING)
+
+
+BUDGET_LEVELS = red_amber_green(0.0, config.BUDGET_LOW_REMAINING)
 
 
 def build() -> dict[str, Any]:
     predict = f'{SERVICE}, handler="{config.SLO_HANDLER}"'
     panels = [
+        *at_a_glance(predict),
         timeseries(
             "Request rate by handler",
             "Requests per second, every handler, errors included.",
@@ -85,12 +166,15 @@ def build() -> dict[str, Any]:
             target(slo_attainment_expr(config.AVAILABILITY)),
             unit="percentunit",
             decimals=3,
+            thresholds=slo_levels(config.AVAILABILITY.objective),
         ),
         stat(
             "Availability error budget remaining",
-            f"1 means untouched, 0 means the {config.SLO_PERIOD} budget is spent.",
+            f"1 means untouched, 0 means the {config.SLO_PERIOD} budget is spent: amber below "
+            f"{config.BUDGET_LOW_REMAINING:.0%}, red once spent.",
             target(budget_remaining_expr(config.AVAILABILITY)),
             unit="percentunit",
+            thresholds=BUDGET_LEVELS,
         ),
         stat(
             f"Latency SLO ({config.LATENCY.objective:.0%} < {float(config.LATENCY_THRESHOLD_SECONDS) * 1000:.0f} ms)",
@@ -98,18 +182,24 @@ def build() -> dict[str, Any]:
             target(slo_attainment_expr(config.LATENCY)),
             unit="percentunit",
             decimals=3,
+            thresholds=slo_levels(config.LATENCY.objective),
         ),
         stat(
             "Latency error budget remaining",
-            f"1 means untouched, 0 means the {config.SLO_PERIOD} budget is spent.",
+            f"1 means untouched, 0 means the {config.SLO_PERIOD} budget is spent: amber below "
+            f"{config.BUDGET_LOW_REMAINING:.0%}, red once spent.",
             target(budget_remaining_expr(config.LATENCY)),
             unit="percentunit",
+            thresholds=BUDGET_LEVELS,
         ),
         timeseries(
             "Error budget burn rate (1h)",
-            "1 burns the budget exactly over the SLO period; 14.4 pages.",
+            f"1 burns the budget exactly over the SLO period (amber above); "
+            f"{config.FAST_BURN[0].factor:g} pages (red).",
             target(burn_rate_expr(config.AVAILABILITY, "1h"), "availability"),
             target(burn_rate_expr(config.LATENCY, "1h"), "latency"),
+            unit="none",
+            thresholds=green_amber_red(1.0, config.FAST_BURN[0].factor),
         ),
         instant_table(
             "Active alerts",
@@ -124,4 +214,5 @@ def build() -> dict[str, Any]:
         "RED metrics, SLOs and active alerts of the Glassbox inference service.",
         panels,
         [*PROMETHEUS_VARS, HANDLER_VAR],
+        annotations=[MODEL_SWAPS],
     )

@@ -31,6 +31,22 @@ def target(expr: str, legend: str = "", exemplar: bool = False) -> dict[str, Any
     return query
 
 
+Steps = list[tuple[str, float | None]]  # (colour, from this value up); the first from -inf
+
+
+def green_amber_red(amber: float, red: float) -> Steps:
+    """Higher is worse: green below `amber`, amber below `red`, red from `red` up."""
+    return [("green", None), ("orange", amber), ("red", red)]
+
+
+def red_amber_green(amber: float, green: float) -> Steps:
+    """Higher is better: red below `amber`, amber below `green`, green from `green` up."""
+    return [("red", None), ("orange", amber), ("green", green)]
+
+
+UP_DOWN = [("red", None), ("green", 1.0)]
+
+
 def panel(
     kind: str,
     title: str,
@@ -40,22 +56,50 @@ def panel(
     width: int = 12,
     height: int = 8,
     datasource: dict[str, str] = PROM,
+    thresholds: Steps | None = None,
+    mappings: list[dict[str, Any]] | None = None,
     **extra: Any,
 ) -> Panel:
+    """`thresholds` colour a stat's value, and draw dashed lines on a time series."""
     refs = "ABCDEFGH"
     for index, query in enumerate(targets):
         query["refId"] = refs[index]
         query["datasource"] = datasource
+    defaults: dict[str, Any] = {"unit": unit}
+    if thresholds:
+        defaults["thresholds"] = {
+            "mode": "absolute",
+            "steps": [{"color": color, "value": value} for color, value in thresholds],
+        }
+        if kind == "timeseries":
+            defaults["custom"] = {"thresholdsStyle": {"mode": "dashed"}}
+        else:
+            defaults["color"] = {"mode": "thresholds"}
+    if mappings:
+        defaults["mappings"] = mappings
     return {
         "type": kind,
         "title": title,
         "description": description,
         "datasource": datasource,
         "targets": targets,
-        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "fieldConfig": {"defaults": defaults, "overrides": []},
         "gridPos": {"h": height, "w": width, "x": 0, "y": 0},
         **extra,
     }
+
+
+def value_text(*pairs: tuple[int, str, str]) -> list[dict[str, Any]]:
+    """Grafana value mappings: (value, text, colour), e.g. (1, "UP", "green")."""
+    return [
+        {
+            "type": "value",
+            "options": {
+                str(value): {"text": text, "color": color, "index": index}
+                for index, (value, text, color) in enumerate(pairs)
+            },
+        }
+    ]
 
 
 def timeseries(title: str, description: str, *targets: dict[str, Any], **options: Any) -> Panel:
@@ -196,8 +240,29 @@ HANDLER_VAR = query_variable(
 )
 
 
+# A new (pod, model_version) pair in model_info: a pod started on, or swapped to, a version.
+MODEL_SWAPS = {
+    "name": "Model swaps",
+    "datasource": PROM,
+    "enable": True,
+    "iconColor": "purple",
+    "expr": f"max by (namespace, pod, model_version) (model_info{{{SERVICE}}} == 1) "
+    f"unless max by (namespace, pod, model_version) (model_info{{{SERVICE}}} offset 1m == 1)",
+    "step": "1m",
+    "titleFormat": "model {{model_version}}",
+    "textFormat": "{{pod}} now serves {{model_version}} (start, reload or rollout)",
+    "tagKeys": "pod,model_version",
+    "useValueForTime": False,
+}
+
+
 def dashboard(
-    uid: str, title: str, description: str, panels: list[Panel], variables: list[dict[str, Any]]
+    uid: str,
+    title: str,
+    description: str,
+    panels: list[Panel],
+    variables: list[dict[str, Any]],
+    annotations: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     return {
         "uid": uid,
@@ -211,7 +276,7 @@ def dashboard(
         "time": {"from": "now-1h", "to": "now"},
         "refresh": "30s",
         "timezone": "utc",
-        "annotations": {"list": []},
+        "annotations": {"list": annotations or []},
         "links": [
             {
                 "title": "Glassbox dashboards",
