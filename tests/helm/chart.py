@@ -26,7 +26,7 @@ KUBERNETES_VERSIONS = ["1.30.0", "1.31.0", "1.32.0", "1.33.0", "1.34.0"]
 _XDG = Path(tempfile.mkdtemp(prefix="glassbox-helm-"))
 # What the deploy workflow passes (vars.MODEL_PUBLIC_KEY): the chart refuses to render
 # without a key unless allowUnsignedModels is set.
-TEST_PUBLIC_KEY = keygen()[1]
+TEST_SIGNING_KEY, TEST_PUBLIC_KEY = keygen()
 
 
 def helm_binary() -> str:
