@@ -171,6 +171,7 @@ def test_slo_budget_burn_and_psi_panels_say_green_amber_red_at_the_documented_le
         colour, low, high = steps(overview[title])
         assert (colour, low[0], high[0]) == (("red", None), "orange", "green")
         assert low[1] == slo.objective  # red below the objective itself
+        assert high[1] is not None
         assert slo.objective < high[1] < 1
     (psi,) = [p for t, p in panels_of("glassbox-model.json").items() if "PSI" in t]
     assert steps(psi) == [
