@@ -58,9 +58,7 @@ def at_a_glance(predict: str) -> list[dict[str, Any]]:
             "Model version served",
             "Pods serving each model version now; two versions mean a rollout or a reload "
             "in progress. Purple marks on the graphs: model swaps.",
-            target(
-                f"count by (model_version) (model_info{{{SERVICE}}} == 1)", "{{model_version}}"
-            ),
+            target(f"count by (model_version) (model_info{{{SERVICE}}} == 1)", "{{model_version}}"),
             unit="none",
             width=6,
             options={"colorMode": "none", "textMode": "value_and_name"},
