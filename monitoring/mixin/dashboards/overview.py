@@ -11,6 +11,7 @@ from monitoring.mixin.dashboards.panels import (
     RATE,
     SERVICE,
     UP_DOWN,
+    Panel,
     dashboard,
     error_ratio,
     green_amber_red,
@@ -26,33 +27,39 @@ from monitoring.mixin.dashboards.panels import (
 from monitoring.mixin.rules import budget_remaining_expr, burn_rate_expr, slo_attainment_expr
 
 
+def pod_status(title: str, description: str, expr: str, words: tuple[str, str]) -> Panel:
+    """One green or red box per pod for a 1/0 series, saying `words` (for 1, for 0)."""
+    return stat(
+        title,
+        description,
+        target(expr, "{{pod}}"),
+        unit="none",
+        width=4,
+        thresholds=UP_DOWN,
+        mappings=value_text((1, words[0], "green"), (0, words[1], "red")),
+        options={"colorMode": "background", "textMode": "value_and_name"},
+    )
+
+
 def at_a_glance(predict: str) -> list[dict[str, Any]]:
     """Is it up, is it serving, which model, and are errors and p99 within the SLO."""
     budget_rate = 1 - config.AVAILABILITY.objective  # an error ratio that spends it exactly
     page_rate = budget_rate * config.FAST_BURN[0].factor
     threshold = float(config.LATENCY_THRESHOLD_SECONDS)
     return [
-        stat(
+        pod_status(
             "Up",
             "Whether Prometheus scrapes each pod (GlassboxTargetDown after "
             f"{config.TARGET_DOWN_FOR} down).",
-            target(f"up{{{SERVICE}}}", "{{pod}}"),
-            unit="none",
-            width=4,
-            thresholds=UP_DOWN,
-            mappings=value_text((1, "UP", "green"), (0, "DOWN", "red")),
-            options={"colorMode": "background", "textMode": "value_and_name"},
+            f"up{{{SERVICE}}}",
+            ("UP", "DOWN"),
         ),
-        stat(
+        pod_status(
             "Ready (model loaded)",
             "model_loaded per pod: 1 once the model passed every load check and /readyz "
             f"answers 200 (GlassboxModelNotLoaded after {config.MODEL_NOT_LOADED_FOR} at 0).",
-            target(f"min by (pod) (model_loaded{{{SERVICE}}})", "{{pod}}"),
-            unit="none",
-            width=4,
-            thresholds=UP_DOWN,
-            mappings=value_text((1, "READY", "green"), (0, "NOT READY", "red")),
-            options={"colorMode": "background", "textMode": "value_and_name"},
+            f"min by (pod) (model_loaded{{{SERVICE}}})",
+            ("READY", "NOT READY"),
         ),
         stat(
             "Model version served",
