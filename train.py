@@ -40,12 +40,12 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from app.api.schemas import IrisFeatures
+from app.core.keys import InvalidKeyError
 from app.core.logging import configure_logging, get_logger
 from app.ml.artifact import is_safe_version, point_latest, sha256_file, write_artifact
 from app.ml.drift import feature_profile
 from app.ml.export import ExportError, export_onnx
 from app.ml.promotion import current_version, record
-from app.ml.signing import InvalidKeyError
 
 MODEL_NAME = "iris-classifier"
 FEATURES = list(IrisFeatures.model_fields)  # the API's field order is the model's column order

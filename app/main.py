@@ -18,9 +18,7 @@ from app.middleware.body_limit import BodySizeLimitMiddleware
 from app.middleware.request_id import RequestIdMiddleware
 from app.middleware.server_errors import ServerErrorsMiddleware
 from app.middleware.telemetry import TelemetryMiddleware
-from app.ml import reload
-from app.ml.drift import flush_all
-from app.ml.model_state import ModelState, load_model_state
+from app.ml.registry import ModelRegistry
 from app.observability.metrics import mark_worker_dead
 from app.server import drain
 
@@ -29,31 +27,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
 
+    registry = ModelRegistry.from_settings(settings, list(IrisFeatures.model_fields))
+
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.model = load_model_state(
-            settings.MODEL_DIR,
-            list(IrisFeatures.model_fields),
-            settings.INFERENCE_PATH,
-            settings.MODEL_PUBLIC_KEY,
-        )
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        registry.load()
         drain.install(settings.DRAIN_SECONDS)
-        reload.install(
-            reload.ModelReloader(
-                lambda: app.state.model,
-                lambda state: setattr(app.state, "model", state),
-                settings.MODEL_DIR,
-                list(IrisFeatures.model_fields),
-                settings.INFERENCE_PATH,
-                settings.MODEL_PUBLIC_KEY,
-            )
-        )
+        registry.install_reload_signal()
         # Everything allocated by startup (libraries, the model) goes to the permanent
         # generation, so the collector stops rescanning it: at 64 connections /predict's p99
         # fell from 43-51 ms to 16-27 ms (wrk, three runs each, docs/performance.md).
         gc.freeze()
         yield
-        flush_all()  # drift counts of the last second
+        registry.flush_drift()  # drift counts of the last second
         mark_worker_dead(os.getpid())
 
     app = FastAPI(
@@ -69,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/openapi.json" if settings.DOCS_ENABLED else None,
     )
-    app.state.model = ModelState()
+    app.state.registry = registry  # the one thing routes, /readyz and /metrics ask
     app.state.settings = settings
     for router in routers:
         # The routes themselves, not include_router: FastAPI 0.16x wraps every included

@@ -11,8 +11,8 @@ from fastapi import Depends, Request
 
 from app.core.config import Settings
 from app.core.errors import ApiError
-from app.ml.model_state import ModelState
 from app.ml.predictor import Predictor
+from app.ml.registry import ModelRegistry, ModelState
 
 
 def is_json(content_type: str) -> bool:
@@ -35,9 +35,15 @@ def require_json_content_type(request: Request) -> None:
         )
 
 
+def registry_of(request: Request) -> ModelRegistry:
+    """The registry create_app built: the one owner of the served model."""
+    registry: ModelRegistry = request.app.state.registry
+    return registry
+
+
 def loaded_predictor(request: Request) -> Predictor:
     """The predictor, or 503 naming why the model is not loaded."""
-    model: ModelState = request.app.state.model
+    model = registry_of(request).state
     if model.predictor is None:
         raise ApiError(
             503,
@@ -55,8 +61,7 @@ def settings_of(request: Request) -> Settings:
 
 
 async def get_model_state(request: Request) -> ModelState:
-    state: ModelState = request.app.state.model
-    return state
+    return registry_of(request).state
 
 
 async def get_predictor(request: Request) -> Predictor:

@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.core.keys import decode_key
+
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
@@ -96,9 +98,7 @@ class Settings(BaseSettings):
     @classmethod
     def _a_public_key_or_empty(cls, value: str) -> str:
         if value:
-            from app.ml.signing import public_key  # refuse a malformed key at startup
-
-            public_key(value)
+            decode_key(value, "MODEL_PUBLIC_KEY")  # refuse a malformed key at startup
         return value
 
 

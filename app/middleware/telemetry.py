@@ -9,34 +9,16 @@ builds a Request, a Response and an Info object and resolves the route again on 
 request, which `make bench` measured at a tenth of /predict's time. Starlette already
 records the matched route in `scope["route"]`; only requests that never reach the router
 (refused by the body limit, say) are matched here, the way the instrumentator did it.
-Routes add fields to the access line through `scope["state"]` (ACCESS_LOG_FIELDS).
+The line and the sample themselves are written by app/observability/access.py.
 """
 
 import time
 from typing import Any
 
-import structlog
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.logging import get_logger
-from app.observability.metrics import HttpMetrics
-
-UNMATCHED_HANDLER = "none"  # every path that matches no route shares one label value
-# Keys a route may put in scope["state"] to have them logged on the access line.
-ACCESS_LOG_FIELDS = (
-    "model_version",
-    "prediction_label",
-    "prediction_labels",
-    "batch_size",
-    "error_code",
-)
-_MAX_HEADER_CHARS = 256
-
-logger = get_logger("glassbox.access")
-
-
-HTTP_METRICS = HttpMetrics()  # one per process: the middleware and the protocol's refusals
+from app.observability.access import UNMATCHED_HANDLER, account
 
 
 class TelemetryMiddleware:
@@ -63,32 +45,6 @@ class TelemetryMiddleware:
             account(scope, route_template(scope), status, time.perf_counter() - started)
 
 
-def account(scope: Scope, handler: str, status: int, duration_s: float) -> None:
-    """The one access line and the one metrics sample of a request."""
-    request_id = scope["state"].get("request_id") if "state" in scope else None
-    HTTP_METRICS.observe(scope["method"], handler, status, duration_s, request_id)
-    _log(scope, handler, status, duration_s)
-
-
-def account_refused(
-    method: str, path: str, client: tuple[str, int] | None, status: int, error_code: str,
-    request_id: str,
-) -> None:  # fmt: skip
-    """Account for a request the HTTP layer refused before the app saw it (app/server/)."""
-    scope: Scope = {
-        "method": method,
-        "path": path,
-        "client": client,
-        "headers": [],
-        "state": {"error_code": error_code, "request_id": request_id},
-    }
-    tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
-    try:
-        account(scope, UNMATCHED_HANDLER, status, 0.0)
-    finally:
-        structlog.contextvars.reset_contextvars(**tokens)
-
-
 def route_template(scope: Scope) -> str:
     """The matched route's path template ("/predict"), never the raw path (bounded labels)."""
     route = scope.get("route") or _match(scope)
@@ -106,34 +62,3 @@ def _match(scope: Scope) -> Any:
         if match == Match.PARTIAL and partial is None:
             partial = route
     return partial
-
-
-def _header(scope: Scope, name: bytes) -> str:
-    value: bytes
-    for key, value in scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")[:_MAX_HEADER_CHARS]
-    return ""
-
-
-def _log(scope: Scope, handler: str, status: int, duration_s: float) -> None:
-    state: dict[str, Any] = scope.get("state", {})
-    client = scope.get("client")
-    fields: dict[str, Any] = {
-        "method": scope["method"],
-        "path": handler,
-        "url_path": scope["path"][:_MAX_HEADER_CHARS],
-        "status": status,
-        "duration_ms": round(duration_s * 1000, 3),
-        "client": f"{client[0]}:{client[1]}" if client else None,
-        "user_agent": _header(scope, b"user-agent"),
-    }
-    for key in ACCESS_LOG_FIELDS:
-        if key in state:
-            fields[key] = state[key]
-    if status >= 500:
-        logger.error("http_request", **fields)
-    elif status >= 400:
-        logger.warning("http_request", **fields)
-    else:
-        logger.info("http_request", **fields)

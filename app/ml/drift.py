@@ -17,7 +17,6 @@ bucket 0 is everything up to the first edge, the last everything above the last 
 """
 
 import asyncio
-import weakref
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -77,15 +76,6 @@ class _Feature:
     above: Any
 
 
-_LIVE: "weakref.WeakSet[DriftCounters]" = weakref.WeakSet()
-
-
-def flush_all() -> None:
-    """Push every pending count into the Prometheus counters (before /metrics renders)."""
-    for counters in list(_LIVE):
-        counters.flush()
-
-
 class DriftCounters:
     """Counts each row's values into its feature's training buckets and range.
 
@@ -126,7 +116,6 @@ class DriftCounters:
         self._pending = [[0] * len(f.buckets) for f in self._features]
         self._outside = [[0, 0] for _ in self._features]  # below, above
         self._flush_scheduled = False
-        _LIVE.add(self)
 
     def publish_baseline(self) -> None:
         for feature in self._features:

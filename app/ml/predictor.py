@@ -19,9 +19,7 @@ from app.ml.inference import InferencePath, choose_path
 from app.observability.metrics import (
     INFERENCE_LATENCY_BUCKETS,
     MODEL_BATCH_SIZE,
-    MODEL_CLASS_PRIOR,
     MODEL_INFERENCE_DURATION,
-    MODEL_INFO,
     MODEL_PREDICTION_CONFIDENCE,
     MODEL_PREDICTIONS,
     exemplar_histogram,
@@ -78,17 +76,6 @@ class Predictor:
             for name in self.feature_names
         ]
         self.inference.predict_proba(np.array([row], dtype=np.float64))
-
-    def mark_serving(self) -> None:
-        MODEL_INFO.labels(self.name, self.version, self.sklearn_version, self.inference_path).set(1)
-        for label, prior in self.metadata.get("class_priors", {}).items():
-            MODEL_CLASS_PRIOR.labels(self.name, self.version, label).set(prior)
-        self.drift.publish_baseline()
-
-    def retire(self) -> None:
-        """No longer served (a reload replaced it): model_info says so, pending counts go out."""
-        MODEL_INFO.labels(self.name, self.version, self.sklearn_version, self.inference_path).set(0)
-        self.drift.flush()
 
     def predict(self, rows: npt.NDArray[np.float64], request_id: str | None = None) -> Predictions:
         """Predict every row with one model call; rows are in `feature_names` order.

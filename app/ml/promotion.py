@@ -8,7 +8,7 @@ A version is promoted only after the checks the service itself makes at load (si
 when MODEL_PUBLIC_KEY is set, checksums, the scikit-learn version) and only if its
 quality gate passed; then `latest` is repointed atomically (one rename). Every promotion
 and rollback is appended to `artifacts/promotions.jsonl`: who, when, what, from what.
-A running service picks the new `latest` up on SIGHUP, without a restart (app/ml/reload.py;
+A running service picks the new `latest` up on SIGHUP, without a restart (app/ml/registry.py;
 `make reload` sends it to the service `make run` started).
 
 Only a real version directory can be promoted: never `latest` itself, a symlink, or a path

@@ -28,29 +28,17 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from app.core.keys import decode_key
+
 SIGNATURE_FILE = "metadata.json.sig"
 
 
-class InvalidKeyError(ValueError):
-    """A key that is not base64 of 32 bytes."""
-
-
-def _raw(encoded: str, what: str) -> bytes:
-    try:
-        raw = base64.b64decode(encoded.strip(), validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidKeyError(f"{what} is not base64") from exc
-    if len(raw) != 32:
-        raise InvalidKeyError(f"{what} must be 32 bytes, not {len(raw)}")
-    return raw
-
-
 def private_key(encoded: str) -> Ed25519PrivateKey:
-    return Ed25519PrivateKey.from_private_bytes(_raw(encoded, "MODEL_SIGNING_KEY"))
+    return Ed25519PrivateKey.from_private_bytes(decode_key(encoded, "MODEL_SIGNING_KEY"))
 
 
 def public_key(encoded: str) -> Ed25519PublicKey:
-    return Ed25519PublicKey.from_public_bytes(_raw(encoded, "MODEL_PUBLIC_KEY"))
+    return Ed25519PublicKey.from_public_bytes(decode_key(encoded, "MODEL_PUBLIC_KEY"))
 
 
 def sign(metadata_bytes: bytes, signing_key: str) -> str:

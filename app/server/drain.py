@@ -15,15 +15,10 @@ import threading
 from types import FrameType
 from typing import Any
 
+from app.core.lifecycle import DrainState
 from app.core.logging import get_logger
 
 logger = get_logger("glassbox.drain")
-
-
-class DrainState:
-    """Process-wide: read by /readyz and by the middleware that adds Connection: close."""
-
-    draining = False
 
 
 def install(drain_seconds: float) -> None:

@@ -28,8 +28,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from app.core.config import get_settings
 from app.core.errors import error_body
-from app.middleware.request_id import new_request_id
-from app.middleware.telemetry import account_refused
+from app.observability.access import account_refused, new_request_id
 
 
 class _HeadTooLargeError(Exception):

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Request
 from app.api.deps import ModelStateDep
 from app.api.schemas import ErrorResponse, HealthResponse, ReadyResponse
 from app.core.errors import ApiError
-from app.server.drain import DrainState
+from app.core.lifecycle import DrainState
 
 router = APIRouter(tags=["health"])
 

@@ -1,47 +1,14 @@
-"""Load the model at startup and remember either the predictor or why it failed.
-
-A failed load keeps the process alive (liveness passes) but never ready: the pod
-stays out of the Service with one clear log line, instead of crash-looping.
-"""
+"""Every check of a model load, the same at startup and at reload (app/ml/registry.py)."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from app.core.logging import get_logger
 from app.ml.artifact import ModelLoadError, load_artifact
 from app.ml.predictor import Predictor
-from app.observability.metrics import MODEL_LOADED
 
 logger = get_logger("glassbox.model")
-
-
-@dataclass
-class ModelState:
-    """What startup learned about the model: a predictor, or the reason there is none."""
-
-    predictor: Predictor | None = None
-    reason: str = "starting"
-    message: str = "model not loaded yet"
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-def load_model_state(
-    model_dir: Path,
-    expected_features: Sequence[str],
-    inference_path: Literal["auto", "sklearn"] = "auto",
-    public_key: str = "",
-) -> ModelState:
-    """Load `model_dir`, check it matches the API's features, and set model_loaded."""
-    try:
-        predictor = load_predictor(model_dir, expected_features, inference_path, public_key)
-    except ModelLoadError as exc:
-        MODEL_LOADED.set(0)
-        fields = {"model_dir": str(model_dir), **exc.details}
-        logger.error("model_load_failed", reason=exc.reason, message=exc.message, **fields)
-        return ModelState(reason=exc.reason, message=exc.message, details=exc.details)
-    return serve(predictor)
 
 
 def load_predictor(
@@ -51,7 +18,7 @@ def load_predictor(
     public_key: str = "",
 ) -> Predictor:
     """Every check of a load, and a warm-up call; touches no gauge, so a reload can run it
-    beside the model in service (app/ml/reload.py). Raises ModelLoadError."""
+    beside the model in service. Raises ModelLoadError."""
     artifact = load_artifact(model_dir, public_key)
     predictor = Predictor(artifact, inference_path)
     if predictor.feature_names != list(expected_features):
@@ -92,10 +59,3 @@ def load_predictor(
         signature_verified=artifact.verified,
     )
     return predictor
-
-
-def serve(predictor: Predictor) -> ModelState:
-    """Publish a loaded predictor's gauges; the state to put on app.state."""
-    predictor.mark_serving()
-    MODEL_LOADED.set(1)
-    return ModelState(predictor=predictor, reason="loaded", message="model loaded")

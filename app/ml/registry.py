@@ -1,0 +1,168 @@
+"""The one owner of the served model: loads it, swaps it on SIGHUP, retires the old one.
+
+Like MLServer's model registry: everything that changes which model serves goes through
+one object built from Settings, and the routes, /readyz and /metrics read it and nothing
+else. It keeps the model gauges (model_loaded, model_info, the class priors, the drift
+baseline) and flushes the drift counts before /metrics renders.
+
+A failed startup load keeps the process alive (liveness passes) but never ready: the pod
+stays out of the Service with one clear log line instead of crash-looping.
+
+Reload: `make promote` / `make rollback` repoint artifacts/latest, and SIGHUP (`make
+reload`, or `kubectl exec … -- kill -HUP 1`; with several workers the supervisor forwards
+it, app/__main__.py) makes every worker load what MODEL_DIR points at now. The candidate
+goes through every check of a startup load in a thread while the old model keeps
+answering; only a candidate that passed them all replaces it, by one assignment, so each
+request sees one model or the other, never a mix. A failed candidate is logged
+(`model_reload_failed`, with its reason) and the old model goes on serving.
+"""
+
+import asyncio
+import gc
+import signal
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from app.core.config import Settings
+from app.core.logging import get_logger
+from app.ml.artifact import ModelLoadError
+from app.ml.loading import load_predictor
+from app.ml.predictor import Predictor
+from app.observability.metrics import MODEL_CLASS_PRIOR, MODEL_INFO, MODEL_LOADED
+
+logger = get_logger("glassbox.model")
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """What the last load learned: a predictor, or the reason there is none."""
+
+    predictor: Predictor | None = None
+    reason: str = "starting"
+    message: str = "model not loaded yet"
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class ModelRegistry:
+    def __init__(
+        self,
+        model_dir: Path,
+        expected_features: Sequence[str],
+        inference_path: Literal["auto", "sklearn"] = "auto",
+        public_key: str = "",
+    ) -> None:
+        self._model_dir = model_dir
+        self._features = list(expected_features)
+        self._inference_path: Literal["auto", "sklearn"] = inference_path
+        self._public_key = public_key
+        self.state = ModelState()
+        # Retired models whose drift counts may still be pending (a request that began
+        # before the swap finishes on the old model); flushed with the served one.
+        self._retired: list[Predictor] = []
+        self._reload_lock: asyncio.Lock | None = None  # made in the serving loop
+        self._reloads: set[asyncio.Task[bool]] = set()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, expected_features: Sequence[str]) -> "ModelRegistry":
+        return cls(
+            settings.MODEL_DIR,
+            expected_features,
+            settings.INFERENCE_PATH,
+            settings.MODEL_PUBLIC_KEY,
+        )
+
+    @property
+    def predictor(self) -> Predictor | None:
+        return self.state.predictor
+
+    def load(self) -> ModelState:
+        """The startup load: serve the model, or remember why not (model_loaded 0)."""
+        try:
+            predictor = self._load()
+        except ModelLoadError as exc:
+            MODEL_LOADED.set(0)
+            fields = {"model_dir": str(self._model_dir), **exc.details}
+            logger.error("model_load_failed", reason=exc.reason, message=exc.message, **fields)
+            self.state = ModelState(reason=exc.reason, message=exc.message, details=exc.details)
+            return self.state
+        self._serve(predictor)
+        return self.state
+
+    async def reload(self) -> bool:
+        """Load MODEL_DIR beside the served model off the event loop; swap if it passes."""
+        if self._reload_lock is None:
+            self._reload_lock = asyncio.Lock()  # one reload at a time; a second one waits
+        async with self._reload_lock:
+            old = self.predictor
+            logger.info("model_reload_started", model_dir=str(self._model_dir))
+            try:
+                candidate = await asyncio.to_thread(self._load)
+            except ModelLoadError as exc:
+                logger.error(
+                    "model_reload_failed",
+                    reason=exc.reason,
+                    message=exc.message,
+                    serving=old.version if old else None,
+                    **exc.details,
+                )
+                return False
+            self._serve(candidate)
+            if old is not None and old.version != candidate.version:
+                self._retire(old)
+            # Startup froze the first model's objects (app/main.py): collect the old model's
+            # cycles once, then freeze the new one, or its objects would be rescanned forever.
+            gc.unfreeze()
+            gc.collect()
+            gc.freeze()
+            logger.info(
+                "model_reloaded",
+                model_version=candidate.version,
+                previous=old.version if old else None,
+                inference_path=candidate.inference_path,
+            )
+            return True
+
+    def install_reload_signal(self) -> None:
+        """Reload on SIGHUP (call from the app's startup, in the serving loop)."""
+        if threading.current_thread() is not threading.main_thread():
+            return  # signals reach the main thread only (tests running the app in a thread)
+        loop = asyncio.get_running_loop()
+
+        def on_sighup() -> None:
+            task = loop.create_task(self.reload())
+            self._reloads.add(task)  # keep a reference until it finishes
+            task.add_done_callback(self._reloads.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, on_sighup)
+
+    def flush_drift(self) -> None:
+        """Every pending drift count into the Prometheus counters (before /metrics renders)."""
+        if self.predictor is not None:
+            self.predictor.drift.flush()
+        for retired in self._retired:
+            retired.drift.flush()
+        self._retired.clear()
+
+    def _load(self) -> Predictor:
+        return load_predictor(
+            self._model_dir, self._features, self._inference_path, self._public_key
+        )
+
+    def _serve(self, predictor: Predictor) -> None:
+        labels = (predictor.name, predictor.version)
+        MODEL_INFO.labels(*labels, predictor.sklearn_version, predictor.inference_path).set(1)
+        for label, prior in predictor.metadata.get("class_priors", {}).items():
+            MODEL_CLASS_PRIOR.labels(*labels, label).set(prior)
+        predictor.drift.publish_baseline()
+        MODEL_LOADED.set(1)
+        self.state = ModelState(predictor=predictor, reason="loaded", message="model loaded")
+
+    def _retire(self, predictor: Predictor) -> None:
+        """No longer served: model_info says so; its pending counts go out."""
+        labels = (predictor.name, predictor.version)
+        MODEL_INFO.labels(*labels, predictor.sklearn_version, predictor.inference_path).set(0)
+        predictor.drift.flush()
+        self._retired.append(predictor)
