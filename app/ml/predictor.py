@@ -46,6 +46,7 @@ class Predictor:
         self.sklearn_version: str = artifact.metadata["versions"]["sklearn"]
         self.feature_names: list[str] = list(artifact.metadata["feature_names"])
         self.class_names: list[str] = list(artifact.metadata["class_names"])
+        self.example = _example(artifact, self.feature_names)
         self.inference: InferencePath
         self.inference, self.fallback_reason = choose_path(
             artifact.model, artifact.onnx_model, artifact.reference_rows, preferred_path
@@ -70,11 +71,7 @@ class Predictor:
 
     def warm_up(self) -> None:
         """One unrecorded call at startup, so the first client request is not the slow one."""
-        ranges = self.metadata.get("feature_ranges", {})
-        row = [
-            (ranges[name]["min"] + ranges[name]["max"]) / 2 if name in ranges else 1.0
-            for name in self.feature_names
-        ]
+        row = [float(self.example[name]) for name in self.feature_names]
         self.inference.predict_proba(np.array([row], dtype=np.float64))
 
     def predict(self, rows: npt.NDArray[np.float64], request_id: str | None = None) -> Predictions:
@@ -96,3 +93,18 @@ class Predictor:
             self._confidence.observe(row[winner])
         self.drift.observe(rows)
         return Predictions(winners=winners, probabilities=table)
+
+
+def _example(artifact: LoadedArtifact, feature_names: list[str]) -> dict[str, Any]:
+    """A valid request body: the artifact's own; for one trained before it had one, its
+    first reference row, else the middle of each training range."""
+    stored: dict[str, Any] | None = artifact.metadata.get("example")
+    if stored:
+        return stored
+    if artifact.reference_rows is not None:
+        return dict(zip(feature_names, artifact.reference_rows[0].tolist(), strict=True))
+    ranges = artifact.metadata.get("feature_ranges", {})
+    return {
+        name: (ranges[name]["min"] + ranges[name]["max"]) / 2 if name in ranges else 1.0
+        for name in feature_names
+    }

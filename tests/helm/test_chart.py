@@ -2,6 +2,8 @@
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from tests.helm.chart import (
     template_args,
 )
 from tests.monitoring.queries import promql_error
-from tests.service import ROOT
+from tests.service import ROOT, Service
 
 # Custom resources: no schema in kubernetes-validate; checked by the tests below instead.
 CRD_KINDS = {"ServiceMonitor", "PrometheusRule", "ScaledObject"}
@@ -275,16 +277,26 @@ def test_the_default_ingress_routes_only_the_prediction_endpoints() -> None:
     assert paths == [("/predict", "Prefix")]  # Prefix matches whole path segments
 
 
-def test_helm_test_pod_posts_a_prediction() -> None:
+def test_helm_test_pod_predicts_the_served_models_own_example(service: Service) -> None:
+    """The test pod's script, run for real against the service with only its address
+    changed: it reads /model's example, posts it, and checks the answer."""
     (pod,) = [
         d
         for d in of_kind(render(), "Pod")
         if d["metadata"]["annotations"].get("helm.sh/hook") == "test"
     ]
     script = pod["spec"]["containers"][0]["args"][0]
-    assert "http://glassbox:80/predict" in script
-    assert "setosa" in script
+    assert 'base = "http://glassbox:80"' in script
+    assert "sepal" not in script  # nothing of one model is written into the chart
     assert pod["spec"]["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
+    local = script.replace('"http://glassbox:80"', f'"{service.url}"')
+    result = subprocess.run(
+        [sys.executable, "-c", local], capture_output=True, text=True, check=False, timeout=30
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("predict ok: ")
+    (line,) = service.lines_for("helm-test")
+    assert line["status"] == 200
 
 
 @pytest.mark.parametrize(
