@@ -28,6 +28,16 @@ def events(result: subprocess.CompletedProcess[str]) -> list[dict[str, object]]:
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
+def assert_refused(artifacts: Path, version: str, why: str, still_latest: str) -> None:
+    """`make promote VERSION=version` fails saying `why`, and latest has not moved."""
+    result = promotion(artifacts, "promote", version)
+    assert result.returncode == 1
+    (event,) = events(result)
+    assert event["event"] == "promote_refused"
+    assert why in str(event["message"])
+    assert latest(artifacts) == still_latest
+
+
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Three trained versions; training promoted each in turn (a, b, then c)."""
@@ -91,14 +101,7 @@ def test_promote_refuses_what_the_service_would_refuse(
         metadata["quality_gate"]["passed"] = False
         (bad / "metadata.json").write_text(json.dumps(metadata))
     version = "nothing-here" if damage == "missing" else "bad"
-
-    result = promotion(tmp_path, "promote", version)
-
-    assert result.returncode == 1
-    (event,) = events(result)
-    assert event["event"] == "promote_refused"
-    assert reason in str(event["message"])
-    assert latest(tmp_path) == "good"
+    assert_refused(tmp_path, version, reason, still_latest="good")
 
 
 def test_rollback_with_one_promotion_is_refused(tmp_path: Path) -> None:
@@ -130,14 +133,7 @@ def test_promote_takes_only_a_real_version_directory(
     """`make promote VERSION=latest` once pointed latest at itself and logged success."""
     (two_versions / "alias").symlink_to("one", target_is_directory=True)
     before = (two_versions / HISTORY_FILE).read_text()
-
-    result = promotion(two_versions, "promote", version)
-
-    assert result.returncode == 1
-    (event,) = events(result)
-    assert event["event"] == "promote_refused"
-    assert why in str(event["message"])
-    assert latest(two_versions) == "two"
+    assert_refused(two_versions, version, why, still_latest="two")
     assert (two_versions / "latest" / "metadata.json").is_file()  # still resolves
     assert (two_versions / HISTORY_FILE).read_text() == before  # nothing written
 
