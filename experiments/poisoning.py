@@ -25,6 +25,7 @@ import numpy.typing as npt
 from tqdm import tqdm
 
 from app.ml.artifact import sha256_file
+from experiments.runs import Run
 from train import fit_and_evaluate, load_dataset
 
 LEVELS = (0.0, 0.05, 0.10, 0.20, 0.30, 0.50)
@@ -33,17 +34,6 @@ SEEDS = (0, 1, 2, 3, 4)
 TEST_SIZE = 0.2
 MAX_ITER = 1000
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-@dataclass(frozen=True)
-class Run:
-    poison_level: float
-    c: float
-    seed: int
-    flipped_rows: int
-    accuracy: float
-    f1_macro: float
-    confusion_matrix: list[list[int]]
 
 
 @dataclass(frozen=True)

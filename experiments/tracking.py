@@ -8,13 +8,12 @@ local `sqlite:///mlflow.db` keeps the registry without a server). The service ne
 this module and never needs MLflow.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import mlflow
 import mlflow.sklearn
 
-if TYPE_CHECKING:
-    from experiments.poisoning import Run
+from experiments.runs import Run
 
 REGISTERED_MODEL = "glassbox-iris-classifier"
 
@@ -28,7 +27,7 @@ class MlflowTracker:
         mlflow.set_experiment(experiment)
         self.run_ids: dict[tuple[float, float, int], str] = {}
 
-    def log_run(self, run: "Run", model: Any, data_sha256: str) -> None:
+    def log_run(self, run: Run, model: Any, data_sha256: str) -> None:
         name = f"poison={run.poison_level:.2f} C={run.c:g} seed={run.seed}"
         with mlflow.start_run(run_name=name) as active:
             mlflow.log_params(
@@ -45,7 +44,7 @@ class MlflowTracker:
             mlflow.sklearn.log_model(model, name="model")
             self.run_ids[(run.poison_level, run.c, run.seed)] = active.info.run_id
 
-    def register_best(self, runs: "list[Run]") -> str:
+    def register_best(self, runs: list[Run]) -> str:
         """Register the best clean run's model; its registry version."""
         clean = [r for r in runs if r.poison_level == 0.0]
         best = max(clean, key=lambda r: (r.accuracy, r.f1_macro, -r.c))
