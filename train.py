@@ -42,10 +42,10 @@ from sklearn.preprocessing import StandardScaler
 from app.api.schemas import IrisFeatures
 from app.core.keys import InvalidKeyError
 from app.core.logging import configure_logging, get_logger
-from app.ml.artifact import is_safe_version, point_latest, sha256_file, write_artifact
+from app.ml.artifact import is_safe_version, sha256_file, write_artifact
 from app.ml.drift import feature_profile
 from app.ml.export import ExportError, export_onnx
-from app.ml.promotion import current_version, record
+from app.ml.promotion import repoint
 
 MODEL_NAME = "iris-classifier"
 FEATURES = list(IrisFeatures.model_fields)  # the API's field order is the model's column order
@@ -160,13 +160,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--promote",
         action=argparse.BooleanOptionalAction,
         default=False,
-        help="point latest at the new version (checked like `make promote`); without it the "
-        "version is a candidate and what serves does not change",
+        help="point latest at the new version once it passed the quality gate; without it "
+        "the version is a candidate and what serves does not change",
     )
     args = parser.parse_args(argv)
-    if args.model_version is not None and (
-        not is_safe_version(args.model_version) or args.model_version == "latest"
-    ):
+    if args.model_version is not None and not is_safe_version(args.model_version):
         parser.error(
             "--model-version must match [A-Za-z0-9._-]{1,64}, not start with '.' "
             "and not be 'latest'"
@@ -346,10 +344,8 @@ def main(argv: list[str] | None = None) -> int:
             model_version=version,
             message="MODEL_SIGNING_KEY is not set; a service with MODEL_PUBLIC_KEY will refuse it",
         )
-    if args.promote:
-        previous = current_version(args.output_dir)
-        point_latest(args.output_dir, version)
-        record(args.output_dir, "promote", version, previous)  # rollback can return to previous
+    if args.promote:  # just written and gated; rollback can return to the previous one
+        repoint(args.output_dir, version)
     logger.info(
         "model_trained",
         model_name=MODEL_NAME,

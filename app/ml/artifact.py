@@ -51,15 +51,18 @@ class LoadedArtifact:
 
 
 _VERSION_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+LATEST = "latest"  # the pointer to the served version, never a version itself
 
 
 def is_safe_version(version: str) -> bool:
     """A version is a folder name under the artifacts directory: 1-64 of [A-Za-z0-9._-], not
-    starting with '.', so it can never climb out of it or hide as a dotfile."""
+    starting with '.', so it can never climb out of it or hide as a dotfile, and not
+    `latest`, the symlink beside the versions (a version by that name made it a loop)."""
     return (
         0 < len(version) <= 64
         and not version.startswith(".")
         and set(version) <= _VERSION_CHARACTERS
+        and version != LATEST
     )
 
 
@@ -109,9 +112,9 @@ def write_artifact(
 
 def point_latest(output_dir: Path, version: str) -> Path:
     """Atomically repoint the `latest` symlink at `version` (relative, so the tree can move)."""
-    if not is_safe_version(version) or version == "latest":
+    if not is_safe_version(version):
         raise ValueError(f"refusing to point latest at {version!r}")
-    latest = output_dir / "latest"
+    latest = output_dir / LATEST
     tmp_link = output_dir / f".latest-{os.getpid()}"
     tmp_link.unlink(missing_ok=True)
     tmp_link.symlink_to(version, target_is_directory=True)

