@@ -67,10 +67,9 @@ def _write_pid_file(name: str) -> None:
     it forwards SIGHUP to each of them."""
     if not name:
         return
-    path = Path(name)
+    path, pid = Path(name), os.getpid()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"{os.getpid()}\n")
-    pid = os.getpid()
+    path.write_text(f"{pid}\n")
 
     def remove() -> None:
         # Forked workers inherit atexit handlers; only the writer removes the file.

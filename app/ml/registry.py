@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from prometheus_client import Gauge
+
 from app.core.config import Settings
 from app.core.logging import get_logger
 from app.ml.artifact import ModelLoadError
@@ -62,7 +64,7 @@ class ModelRegistry:
         # Retired models whose drift counts may still be pending (a request that began
         # before the swap finishes on the old model); flushed with the served one.
         self._retired: list[Predictor] = []
-        self._reload_lock: asyncio.Lock | None = None  # made in the serving loop
+        self._reload_lock = asyncio.Lock()  # one reload at a time; a second one waits
         self._reloads: set[asyncio.Task[bool]] = set()
 
     @classmethod
@@ -93,8 +95,6 @@ class ModelRegistry:
 
     async def reload(self) -> bool:
         """Load MODEL_DIR beside the served model off the event loop; swap if it passes."""
-        if self._reload_lock is None:
-            self._reload_lock = asyncio.Lock()  # one reload at a time; a second one waits
         async with self._reload_lock:
             old = self.predictor
             logger.info("model_reload_started", model_dir=str(self._model_dir))
@@ -152,17 +152,22 @@ class ModelRegistry:
         )
 
     def _serve(self, predictor: Predictor) -> None:
-        labels = (predictor.name, predictor.version)
-        MODEL_INFO.labels(*labels, predictor.sklearn_version, predictor.inference_path).set(1)
+        _model_info(predictor).set(1)
         for label, prior in predictor.metadata.get("class_priors", {}).items():
-            MODEL_CLASS_PRIOR.labels(*labels, label).set(prior)
+            MODEL_CLASS_PRIOR.labels(predictor.name, predictor.version, label).set(prior)
         predictor.drift.publish_baseline()
         MODEL_LOADED.set(1)
         self.state = ModelState(predictor=predictor, reason="loaded", message="model loaded")
 
     def _retire(self, predictor: Predictor) -> None:
         """No longer served: model_info says so; its pending counts go out."""
-        labels = (predictor.name, predictor.version)
-        MODEL_INFO.labels(*labels, predictor.sklearn_version, predictor.inference_path).set(0)
+        _model_info(predictor).set(0)
         predictor.drift.flush()
         self._retired.append(predictor)
+
+
+def _model_info(predictor: Predictor) -> Gauge:
+    """The model_info child naming this predictor: 1 while it serves, 0 once retired."""
+    return MODEL_INFO.labels(
+        predictor.name, predictor.version, predictor.sklearn_version, predictor.inference_path
+    )
