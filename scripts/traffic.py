@@ -70,11 +70,12 @@ def main() -> int:
     counts: dict[int, int] = {}
     deadline = time.monotonic() + args.seconds
     with requests.Session() as session:
-        model = session.get(f"{url}/model", timeout=5)
-        if model.status_code != 200:
-            print(f"GET {url}/model answered {model.status_code}: {model.text[:300]}")
+        answer = session.get(f"{url}/model", timeout=5)
+        if answer.status_code != 200:
+            print(f"GET {url}/model answered {answer.status_code}: {answer.text[:300]}")
             return 1
-        good, bad = bodies(model.json()), bad_body(model.json())
+        model = answer.json()
+        good, bad = bodies(model), bad_body(model)
         while time.monotonic() < deadline:
             status = one_request(session, url, good, bad)
             counts[status] = counts.get(status, 0) + 1

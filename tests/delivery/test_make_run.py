@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.monitoring.servers import wait_for
 from tests.service import ROOT, VALID_FLOWER, VENV_BIN, free_port
 
 COPIED = ["Makefile", "pyproject.toml", "requirements.lock", "requirements-dev.lock", "train.py"]
@@ -56,13 +57,12 @@ def lines(path: Path) -> list[dict[str, Any]]:
 
 
 def wait_for_event(log: Path, event: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = [line for line in lines(log) if line.get("event") == event]
-        if found:
-            return found[-1]
-        time.sleep(0.2)
-    raise AssertionError(f"no {event} in {log}:\n{log.read_text()}")
+    """The newest line of `event` in the log, once there is one."""
+    found = wait_for(
+        lambda: [line for line in lines(log) if line.get("event") == event], timeout, event
+    )
+    last: dict[str, Any] = found[-1]
+    return last
 
 
 def readyz(port: int, timeout: float = 120) -> requests.Response:

@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import requests
@@ -76,10 +75,7 @@ def test_monitor_runs_in_the_background_and_prints_alerts_locally(tmp_path: Path
         down = monitor("down", env)
     assert down.returncode == 0
     assert "prometheus" in down.stdout
-    deadline = time.monotonic() + 20
-    while any(alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not [name for name, pid in pids.items() if alive(pid)]
+    wait_for(lambda: not any(alive(pid) for pid in pids.values()), 20, "every process to stop")
     assert not list(tmp_path.glob("*.pid"))
 
 
