@@ -24,7 +24,12 @@ from monitoring.mixin.dashboards.panels import (
     timeseries,
     value_text,
 )
-from monitoring.mixin.rules import budget_remaining_expr, burn_rate_expr, slo_attainment_expr
+from monitoring.mixin.rules import (
+    budget_remaining_expr,
+    burn_rate_expr,
+    error_budget,
+    slo_attainment_expr,
+)
 
 
 def pod_status(title: str, description: str, expr: str, words: tuple[str, str]) -> Panel:
@@ -43,7 +48,7 @@ def pod_status(title: str, description: str, expr: str, words: tuple[str, str]) 
 
 def at_a_glance(predict: str) -> list[dict[str, Any]]:
     """Is it up, is it serving, which model, and are errors and p99 within the SLO."""
-    budget_rate = 1 - config.AVAILABILITY.objective  # an error ratio that spends it exactly
+    budget_rate = error_budget(config.AVAILABILITY)  # an error ratio that spends it exactly
     page_rate = budget_rate * config.FAST_BURN[0].factor
     threshold = float(config.LATENCY_THRESHOLD_SECONDS)
     return [
@@ -97,10 +102,10 @@ def at_a_glance(predict: str) -> list[dict[str, Any]]:
     ]
 
 
-def slo_levels(objective: float) -> list[tuple[str, float | None]]:
+def slo_levels(slo: config.Slo) -> list[tuple[str, float | None]]:
     """Attainment: red below the objective, amber while less than BUDGET_LOW_REMAINING of
     the budget is left, green above."""
-    return red_amber_green(objective, 1 - (1 - objective) * config.BUDGET_LOW_REMAINING)
+    return red_amber_green(slo.objective, 1 - error_budget(slo) * config.BUDGET_LOW_REMAINING)
 
 
 BUDGET_LEVELS = red_amber_green(0.0, config.BUDGET_LOW_REMAINING)
@@ -171,7 +176,7 @@ def build() -> dict[str, Any]:
             target(slo_attainment_expr(config.AVAILABILITY)),
             unit="percentunit",
             decimals=3,
-            thresholds=slo_levels(config.AVAILABILITY.objective),
+            thresholds=slo_levels(config.AVAILABILITY),
         ),
         stat(
             "Availability error budget remaining",
@@ -187,7 +192,7 @@ def build() -> dict[str, Any]:
             target(slo_attainment_expr(config.LATENCY)),
             unit="percentunit",
             decimals=3,
-            thresholds=slo_levels(config.LATENCY.objective),
+            thresholds=slo_levels(config.LATENCY),
         ),
         stat(
             "Latency error budget remaining",
