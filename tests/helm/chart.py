@@ -95,3 +95,14 @@ def only(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
 
 def of_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [d for d in docs if d["kind"] == kind]
+
+
+def container(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The Deployment's one container."""
+    (main,) = only(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+    assert isinstance(main, dict)
+    return main
+
+
+def env_of(main: dict[str, Any]) -> dict[str, str]:
+    return {item["name"]: item["value"] for item in main["env"]}

@@ -21,6 +21,8 @@ from tests.helm.chart import (
     KUBERNETES_VERSIONS,
     SCENARIOS,
     TEST_PUBLIC_KEY,
+    container,
+    env_of,
     helm,
     of_kind,
     only,
@@ -74,16 +76,6 @@ def test_hpa_scales_the_deployment_on_cpu() -> None:
     assert cpu["resource"]["target"]["averageUtilization"] == 70
     assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 300
     assert "replicas" not in deployment["spec"], "the HPA owns the replica count"
-
-
-def container(docs: list[dict[str, Any]]) -> dict[str, Any]:
-    (main,) = only(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
-    assert isinstance(main, dict)
-    return main
-
-
-def env_of(main: dict[str, Any]) -> dict[str, str]:
-    return {item["name"]: item["value"] for item in main["env"]}
 
 
 def test_probes_hit_routes_the_service_has() -> None:

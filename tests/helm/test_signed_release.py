@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helm.chart import TEST_SIGNING_KEY, render
+from tests.helm.chart import TEST_SIGNING_KEY, container, env_of, render
 from tests.ml.test_signing import plant_malicious_pickle, refused
 from tests.service import ROOT, running_service, train
 
@@ -15,10 +15,7 @@ PRODUCTION = ROOT / "helm" / "environments" / "production.yaml"
 
 
 def production_key() -> str:
-    (deployment,) = [d for d in render(PRODUCTION) if d["kind"] == "Deployment"]
-    (main,) = deployment["spec"]["template"]["spec"]["containers"]
-    env = {item["name"]: item.get("value", "") for item in main["env"]}
-    key: str = env["MODEL_PUBLIC_KEY"]
+    key = env_of(container(render(PRODUCTION)))["MODEL_PUBLIC_KEY"]
     assert key
     return key
 
