@@ -1,59 +1,89 @@
-"""Train the Iris classifier and write a versioned, verifiable artifact.
+"""Train a tabular model on a CSV and write a versioned, verifiable artifact.
 
-    python train.py [--data data/iris.csv] [--output-dir artifacts] [--seed 42]
-                    [--min-accuracy 0.90] [--model-version V] [--c 1.0] [--max-iter 1000]
-                    [--poison-level 0.0] [--promote]
+    python train.py [--data data/iris.csv] [--target species] [--task auto]
+                    [--model-name NAME] [--column NAME=TYPE ...] [--contract FILE]
+                    [--drop COLUMN ...] [--output-dir artifacts] [--seed 42]
+                    [--min-accuracy 0.90] [--min-r2 0.0] [--model-version V]
+                    [--c 1.0] [--max-iter 1000] [--alpha 1.0] [--poison-level 0.0] [--promote]
+
+Every column but the target (and --drop) is an input, in the CSV's order. Each input's
+type is inferred from its values (app/ml/contract.py: boolean, integer, number, else
+category) unless --column NAME=TYPE or a contract file (--contract, default: FILE.contract.json
+beside the CSV when there is one) says otherwise; a contract file can also declare bounds
+and descriptions (data/iris.contract.json). The task is inferred from the target (text or
+few distinct whole numbers: classification; else regression) unless --task says.
+
+The pipeline suits the inputs: numbers (integers, booleans) are standardised, categories
+one-hot encoded with unknown categories ignored; then LogisticRegression (--c, --max-iter)
+for classification or Ridge (--alpha) for regression. It is evaluated on a held-out split
+(stratified for a classifier): accuracy and macro F1, or R² and RMSE. Below the quality
+gate (--min-accuracy, or --min-r2) it exits 1 and writes nothing.
 
 Writes artifacts/<version>/{model.joblib,model.onnx,metadata.json} (and metadata.json.sig
-when MODEL_SIGNING_KEY is set: see app/ml/signing.py), unless held-out accuracy is below
---min-accuracy: then it exits 1 and writes nothing. The new version is a candidate:
+when MODEL_SIGNING_KEY is set: see app/ml/signing.py). The new version is a candidate:
 artifacts/latest, what serves, moves only with --promote (or `make promote` later), so a
 retrain never changes the served model by accident; `make run`'s first training promotes,
 as nothing serves yet. Logs are JSON lines, like the service.
 
 --poison-level P flips the labels of a fraction P of the *training* rows to another class
 (seeded, recorded in the metadata), for the poisoning experiments (`make experiments`):
-evaluation always uses the clean held-out split, and the quality gate still applies.
+evaluation always uses the clean held-out split, and the quality gate still applies. It
+is a classification experiment: with a regression target it is refused.
 """
 
 import argparse
 import csv
 import hashlib
-import importlib.metadata
 import json
+import math
 import os
-import platform
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import numpy.typing as npt
 import sklearn
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import (
+    accuracy_score,
+    classification_report,
+    confusion_matrix,
+    f1_score,
+    mean_absolute_error,
+    mean_squared_error,
+    r2_score,
+)
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from app.api.schemas import IrisFeatures
 from app.core.keys import InvalidKeyError
 from app.core.logging import configure_logging, get_logger
 from app.ml.artifact import is_safe_version, sha256_file, write_artifact
-from app.ml.drift import feature_profile
-from app.ml.export import ExportError, export_onnx
+from app.ml.contract import (
+    BOUND_KEYS,
+    TASKS,
+    Contract,
+    ContractError,
+    Input,
+    Kind,
+    Task,
+    infer_inputs,
+    parse_kind,
+    training_value,
+)
+from app.ml.packaging import model_input, package
 from app.ml.promotion import repoint
 
-MODEL_NAME = "iris-classifier"
-FEATURES = list(IrisFeatures.model_fields)  # the API's field order is the model's column order
+DEFAULT_DATA = Path("data/iris.csv")
 TARGET = "species"
 EXIT_QUALITY_GATE = 1
-# Training rows kept in metadata.json: the service replays them through the ONNX export
-# and scikit-learn at load, and serves the export only if both agree.
-REFERENCE_ROWS = 256
+# A whole-number target with at most this many distinct values is a class label (auto task).
+MAX_CLASSES = 20
 
 logger = get_logger("glassbox.train")
 
@@ -62,44 +92,179 @@ class DatasetError(ValueError):
     pass
 
 
-def load_dataset(path: Path) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], list[str]]:
-    """Read the CSV into X (FEATURES order), integer y, and the sorted class names."""
+@dataclass(frozen=True)
+class Dataset:
+    """The CSV as the model sees it: inputs in contract order, the target, the contract."""
+
+    features: npt.NDArray[Any]  # float64, or object when some input is a category
+    target: npt.NDArray[Any]  # class indices (int64), or values (float64)
+    contract: Contract
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.contract.class_names)
+
+
+def load_dataset(
+    path: Path,
+    target: str = TARGET,
+    *,
+    task: str = "auto",
+    overrides: Mapping[str, Kind] | None = None,
+    contract_file: Path | None = None,
+    drop: Sequence[str] = (),
+) -> Dataset:
+    """Read the CSV and infer (or take) its contract; see the module docstring."""
+    table = read_table(path, target, overrides=overrides, contract_file=contract_file, drop=drop)
+    labels = table.labels or []
+    declared_task = table.declared.get("task")
+    chosen: Task = _task_of(labels, declared_task if task == "auto" else task)
+    if chosen == "regression":
+        try:
+            values = np.array([float(label) for label in labels], dtype=np.float64)
+        except ValueError as exc:
+            raise DatasetError(f"{path}: regression target {target} is not numeric: {exc}") from exc
+        if not np.isfinite(values).all():
+            raise DatasetError(f"{path}: target {target} has NaN or infinite values")
+        return Dataset(table.features, values, Contract("regression", table.inputs))
+    class_names = sorted(set(labels))
+    if len(class_names) < 2:
+        raise DatasetError(f"{path}: target {target} has one class only")
+    indices = np.array([class_names.index(label) for label in labels], dtype=np.int64)
+    contract = Contract("classification", table.inputs, tuple(class_names))
+    return Dataset(table.features, indices, contract)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A CSV's inputs (typed, in column order) and, when it has one, its target column."""
+
+    inputs: tuple[Input, ...]
+    features: npt.NDArray[Any]
+    labels: list[str] | None
+    declared: dict[str, Any]  # the contract file, if any
+
+
+def read_table(
+    path: Path,
+    target: str | None,
+    *,
+    overrides: Mapping[str, Kind] | None = None,
+    contract_file: Path | None = None,
+    drop: Sequence[str] = (),
+) -> Table:
+    """Every column but `target` and `drop` as a typed input (train.py and wrap.py); the
+    contract file defaults to FILE.contract.json beside the CSV, when there is one."""
     with path.open(newline="") as handle:
         reader = csv.DictReader(handle)
-        missing = [c for c in (*FEATURES, TARGET) if c not in (reader.fieldnames or [])]
-        if missing:
-            raise DatasetError(f"{path} lacks columns {missing}")
+        columns = list(reader.fieldnames or [])
         rows = list(reader)
+    missing = [c for c in (*([target] if target else []), *drop) if c not in columns]
+    if missing:
+        raise DatasetError(f"{path} lacks columns {missing}")
     if not rows:
         raise DatasetError(f"{path} has no rows")
+    names = [c for c in columns if c != target and c not in drop]
+    used = [*names, *([target] if target else [])]
+    empty = [c for c in used if any(row[c] is None or row[c].strip() == "" for row in rows)]
+    if empty:
+        raise DatasetError(f"{path} has empty values in columns {empty} (fill or --drop them)")
+    if contract_file is None and path.with_suffix(".contract.json").is_file():
+        contract_file = path.with_suffix(".contract.json")
+    declared = _read_contract_file(contract_file) if contract_file else {}
+    specs: dict[str, Any] = declared.get("inputs", {})
+    unknown = set(specs) - set(names)
+    if unknown:
+        raise DatasetError(f"{contract_file} names columns not in {path}: {sorted(unknown)}")
+    kinds = {name: parse_kind(name, spec["type"]) for name, spec in specs.items() if "type" in spec}
+    kinds.update(overrides or {})
     try:
-        features = np.array([[float(row[c]) for c in FEATURES] for row in rows], dtype=np.float64)
-    except ValueError as exc:
-        raise DatasetError(f"{path} has a non-numeric feature value: {exc}") from exc
-    if not np.isfinite(features).all():
-        raise DatasetError(f"{path} has NaN or infinite feature values")
-    labels = [row[TARGET] for row in rows]
-    class_names = sorted(set(labels))
-    target = np.array([class_names.index(label) for label in labels], dtype=np.int64)
-    return features, target, class_names
+        inputs = infer_inputs(names, [[row[name] for row in rows] for name in names], kinds)
+        features = np.array(
+            [[training_value(item, row[item.name]) for item in inputs] for row in rows],
+            dtype=np.float64 if all(item.numeric for item in inputs) else object,
+        )
+    except (ContractError, ValueError) as exc:
+        raise DatasetError(f"{path}: {exc}") from exc
+    inputs = tuple(_declared(item, specs.get(item.name, {})) for item in inputs)
+    labels = [row[target] for row in rows] if target else None
+    return Table(inputs, features, labels, declared)
 
 
-def build_pipeline(seed: int, c: float, max_iter: int) -> Pipeline:
-    return Pipeline(
+def _read_contract_file(path: Path) -> dict[str, Any]:
+    try:
+        declared: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"contract file {path} is not readable JSON: {exc}") from exc
+    return declared
+
+
+def _declared(item: Input, spec: Mapping[str, Any]) -> Input:
+    """An inferred input with a contract file's bounds and description applied."""
+    bounds = {key: float(value) for key, value in (spec.get("bounds") or {}).items()}
+    if not set(bounds) <= set(BOUND_KEYS) or (bounds and item.kind not in ("number", "integer")):
+        raise DatasetError(f"input {item.name}: bounds {bounds} (gt/ge/lt/le on numbers only)")
+    return Input(
+        item.name,
+        item.kind,
+        item.minimum,
+        item.maximum,
+        item.categories,
+        bounds,
+        str(spec.get("description", "")),
+    )
+
+
+def _task_of(labels: Sequence[str], task: str | None) -> Task:
+    for known in TASKS:
+        if task == known:
+            return known
+    if task not in (None, "auto"):
+        raise DatasetError(f"task {task!r} is not classification, regression or auto")
+    try:
+        values = [float(label) for label in labels]
+    except ValueError:
+        return "classification"
+    whole = all(math.isfinite(v) and v.is_integer() for v in values)
+    return "classification" if whole and len(set(values)) <= MAX_CLASSES else "regression"
+
+
+def build_pipeline(contract: Contract, seed: int, params: Mapping[str, Any]) -> Pipeline:
+    """Scaling for numbers, one-hot encoding (unknown categories ignored) for categories,
+    then the task's linear estimator: both convert to ONNX exactly."""
+    estimator: Any = (
+        LogisticRegression(C=params["C"], max_iter=params["max_iter"], random_state=seed)
+        if contract.task == "classification"
+        else Ridge(alpha=params["alpha"])
+    )
+    step = "classifier" if contract.task == "classification" else "regressor"
+    if contract.numeric:
+        return Pipeline([("scaler", StandardScaler()), (step, estimator)])
+    numbers = [item.name for item in contract.inputs if item.numeric]
+    categories = [item.name for item in contract.inputs if not item.numeric]
+    prepare = ColumnTransformer(
         [
-            ("scaler", StandardScaler()),
-            ("classifier", LogisticRegression(C=c, max_iter=max_iter, random_state=seed)),
+            ("numbers", StandardScaler(), numbers),
+            ("categories", OneHotEncoder(handle_unknown="ignore"), categories),
         ]
     )
+    return Pipeline([("prepare", prepare), (step, estimator)])
 
 
 def evaluate(
     model: Pipeline,
-    features: npt.NDArray[np.float64],
-    target: npt.NDArray[np.int64],
+    features: Any,
+    target: npt.NDArray[Any],
     class_names: list[str],
 ) -> dict[str, Any]:
     predicted = model.predict(features)
+    if not class_names:
+        return {
+            "r2": float(r2_score(target, predicted)),
+            "rmse": float(math.sqrt(mean_squared_error(target, predicted))),
+            "mae": float(mean_absolute_error(target, predicted)),
+            "test_rows": len(target),
+        }
     labels = list(range(len(class_names)))
     report = classification_report(
         target, predicted, labels=labels, target_names=class_names, output_dict=True,
@@ -127,7 +292,38 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--data", type=Path, default=Path("data/iris.csv"), help="training CSV")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="training CSV")
+    parser.add_argument("--target", default=TARGET, help="the column to predict")
+    parser.add_argument(
+        "--task",
+        choices=("auto", "classification", "regression"),
+        default="auto",
+        help="auto: classification for text or at most 20 distinct whole numbers, else "
+        "regression (a contract file's task wins over auto)",
+    )
+    parser.add_argument(
+        "--model-name",
+        default=None,
+        help="name served in /model and the metrics (default: the CSV's name + "
+        "-classifier or -regressor)%(default).0s",
+    )
+    parser.add_argument(
+        "--column",
+        action="append",
+        default=[],
+        metavar="NAME=TYPE",
+        help="an input's type instead of the inferred one: number, integer, boolean, category",
+    )
+    parser.add_argument(
+        "--contract",
+        type=Path,
+        default=None,
+        help="JSON with task and per-input type, bounds, description (default: "
+        "<data>.contract.json beside the CSV, if present)%(default).0s",
+    )
+    parser.add_argument(
+        "--drop", action="append", default=[], metavar="COLUMN", help="a column not to use"
+    )
     parser.add_argument(
         "--output-dir", type=Path, default=Path("artifacts"), help="where versions are written"
     )
@@ -139,7 +335,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--min-accuracy",
         type=float,
         default=0.90,
-        help="quality gate: below this held-out accuracy nothing is written",
+        help="classification quality gate: below this held-out accuracy nothing is written",
+    )
+    parser.add_argument(
+        "--min-r2",
+        type=float,
+        default=0.0,
+        help="regression quality gate: below this held-out R² nothing is written (0: no "
+        "better than predicting the mean)",
     )
     parser.add_argument(
         "--model-version",
@@ -147,14 +350,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         # "%(default).0s" prints nothing and tells the formatter not to add "(default: None)".
         help="version name (default: a hash of data + params)%(default).0s",
     )
-    parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
-    parser.add_argument("--max-iter", type=int, default=1000, help="solver iterations at most")
+    parser.add_argument(
+        "--c", type=float, default=1.0, help="classification: inverse regularisation strength"
+    )
+    parser.add_argument(
+        "--max-iter", type=int, default=1000, help="classification: solver iterations at most"
+    )
+    parser.add_argument(
+        "--alpha", type=float, default=1.0, help="regression: Ridge's regularisation strength"
+    )
     parser.add_argument(
         "--poison-level",
         type=_fraction,
         default=0.0,
         help="fraction of training labels flipped to another class (0 <= P < 1); one seed's "
-        "accuracy varies around the sweep's mean (make experiments)",
+        "accuracy varies around the sweep's mean (make experiments); classification only",
     )
     parser.add_argument(
         "--promote",
@@ -164,12 +374,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "the version is a candidate and what serves does not change",
     )
     args = parser.parse_args(argv)
+    try:
+        args.overrides = dict(_column_type(text) for text in args.column)
+    except ContractError as exc:
+        parser.error(str(exc))
     if args.model_version is not None and not is_safe_version(args.model_version):
         parser.error(
             "--model-version must match [A-Za-z0-9._-]{1,64}, not start with '.' "
             "and not be 'latest'"
         )
     return args
+
+
+def _column_type(text: str) -> tuple[str, Kind]:
+    name, sep, kind = text.partition("=")
+    if not sep:
+        raise ContractError(f"--column {text!r}: write NAME=TYPE")
+    return name, parse_kind(name, kind)
 
 
 def _fraction(text: str) -> float:
@@ -197,30 +418,44 @@ def poison_labels(
 class TrainingRun:
     model: Pipeline
     metrics: dict[str, Any]
-    x_train: npt.NDArray[np.float64]
+    x_train: npt.NDArray[Any]
     train_rows: int
     flipped_rows: int
 
 
 def fit_and_evaluate(
-    features: npt.NDArray[np.float64],
-    target: npt.NDArray[np.int64],
+    features: npt.NDArray[Any],
+    target: npt.NDArray[Any],
     class_names: list[str],
     *,
     seed: int,
     test_size: float,
-    c: float,
-    max_iter: int,
+    c: float = 1.0,
+    max_iter: int = 1000,
     poison_level: float = 0.0,
+    contract: Contract | None = None,
+    alpha: float = 1.0,
 ) -> TrainingRun:
-    """The stratified split, the (optionally poisoned) fit and the clean held-out
-    evaluation: what every training run does, here and in experiments/poisoning.py."""
+    """The split (stratified for a classifier), the (optionally poisoned) fit and the clean
+    held-out evaluation: what every training run does, here and in experiments/poisoning.py.
+    Without a contract the rows are numbers and the task classification (the sweep's case)."""
+    if contract is None:
+        inputs = tuple(Input(f"x{i}", "number") for i in range(features.shape[1]))
+        contract = Contract("classification", inputs, tuple(class_names))
+    classify = contract.task == "classification"
     x_train, x_test, y_train, y_test = train_test_split(
-        features, target, test_size=test_size, random_state=seed, stratify=target
+        features, target, test_size=test_size, random_state=seed,
+        stratify=target if classify else None,
+    )  # fmt: skip
+    y_fit, flipped_rows = (
+        poison_labels(y_train, poison_level, len(class_names), seed) if classify else (y_train, 0)
     )
-    y_fit, flipped_rows = poison_labels(y_train, poison_level, len(class_names), seed)
-    model = build_pipeline(seed, c, max_iter).fit(x_train, y_fit)
-    metrics = evaluate(model, x_test, y_test, class_names)
+    columns = not contract.numeric  # categories are selected by name: fit on a DataFrame
+    params = {"C": c, "max_iter": max_iter, "alpha": alpha}
+    model = build_pipeline(contract, seed, params).fit(
+        model_input(contract, x_train, columns), y_fit
+    )
+    metrics = evaluate(model, model_input(contract, x_test, columns), y_test, class_names)
     return TrainingRun(model, metrics, x_train, len(y_train), flipped_rows)
 
 
@@ -228,30 +463,53 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"), os.environ.get("LOG_FORMAT", "json"))
     args = parse_args(argv)
     try:
-        features, target, class_names = load_dataset(args.data)
-    except (OSError, DatasetError) as exc:
+        data = load_dataset(
+            args.data,
+            args.target,
+            task=args.task,
+            overrides=args.overrides,
+            contract_file=args.contract,
+            drop=args.drop,
+        )
+    except (OSError, DatasetError, ContractError) as exc:
         logger.error("dataset_invalid", data=str(args.data), message=str(exc))
         return 2
+    contract = data.contract
+    classify = contract.task == "classification"
+    if args.poison_level and not classify:
+        logger.error(
+            "poisoning_not_applicable",
+            message="--poison-level flips class labels; it does not apply to a regression "
+            f"target ({args.target})",
+        )
+        return 2
 
-    params: dict[str, Any] = {
-        "seed": args.seed,
-        "test_size": args.test_size,
-        "C": args.c,
-        "max_iter": args.max_iter,
-    }
+    params: dict[str, Any] = {"seed": args.seed, "test_size": args.test_size}
+    params |= {"C": args.c, "max_iter": args.max_iter} if classify else {"alpha": args.alpha}
     if args.poison_level:  # absent when clean, so clean versions keep their hash
         params["poison_level"] = args.poison_level
-    run = fit_and_evaluate(
-        features,
-        target,
-        class_names,
-        seed=args.seed,
-        test_size=args.test_size,
-        c=args.c,
-        max_iter=args.max_iter,
-        poison_level=args.poison_level,
-    )
-    model, metrics, x_train, flipped_rows = run.model, run.metrics, run.x_train, run.flipped_rows
+    if (args.data, args.target) != (DEFAULT_DATA, TARGET) or args.overrides or args.drop:
+        # Another dataset or contract: part of the version, absent for the default Iris.
+        params["contract"] = {"target": args.target, "task": contract.task, "inputs": [
+            f"{item.name}:{item.kind}" for item in contract.inputs
+        ]}  # fmt: skip
+    try:
+        run = fit_and_evaluate(
+            data.features,
+            data.target,
+            data.class_names,
+            seed=args.seed,
+            test_size=args.test_size,
+            c=args.c,
+            max_iter=args.max_iter,
+            poison_level=args.poison_level,
+            contract=contract,
+            alpha=args.alpha,
+        )
+    except ValueError as exc:  # scikit-learn's word on data it cannot split or fit
+        logger.error("dataset_invalid", data=str(args.data), message=str(exc))
+        return 2
+    model, metrics, flipped_rows = run.model, run.metrics, run.flipped_rows
     if flipped_rows:
         logger.warning(
             "training_labels_poisoned",
@@ -261,80 +519,64 @@ def main(argv: list[str] | None = None) -> int:
         )
     data_sha256 = sha256_file(args.data)
     version = args.model_version or default_version(data_sha256, params)
+    gate_metric, gate_min = ("accuracy", args.min_accuracy) if classify else ("r2", args.min_r2)
     logger.info(
         "model_evaluated",
         model_version=version,
-        accuracy=metrics["accuracy"],
-        f1_macro=metrics["f1_macro"],
-        confusion_matrix=metrics["confusion_matrix"],
+        task=contract.task,
+        **{key: value for key, value in metrics.items() if key not in ("per_class",)},
     )
 
-    if metrics["accuracy"] < args.min_accuracy:
+    if metrics[gate_metric] < gate_min:
         logger.error(
             "quality_gate_failed",
             model_version=version,
-            accuracy=metrics["accuracy"],
-            min_accuracy=args.min_accuracy,
+            metric=gate_metric,
+            **{gate_metric: metrics[gate_metric], f"min_{gate_metric}": gate_min},
             message="artifact not written; latest unchanged",
         )
         return EXIT_QUALITY_GATE
 
-    try:
-        onnx_model: bytes | None = export_onnx(model, len(FEATURES))
-        onnx_export = "exported"
-    except ExportError as exc:
-        onnx_model, onnx_export = None, f"failed: {exc}"
-        logger.warning("onnx_export_failed", model_version=version, message=str(exc))
-
-    counts = np.bincount(target, minlength=len(class_names))
+    model_name = args.model_name or (
+        f"{args.data.stem}-{'classifier' if classify else 'regressor'}"
+    )
+    packaged = package(
+        model, contract, run.x_train, model_name=model_name, version=version, target=data.target
+    )
+    if packaged.onnx_model is None:
+        logger.warning(
+            "onnx_export_failed",
+            model_version=version,
+            message=packaged.metadata["onnx_export"],
+        )
     metadata = {
-        "model_name": MODEL_NAME,
-        "model_version": version,
-        "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-        "feature_names": FEATURES,
-        "class_names": class_names,
+        **packaged.metadata,
         "metrics": metrics,
-        "quality_gate": {"min_accuracy": args.min_accuracy, "passed": True},
+        "quality_gate": {
+            "metric": gate_metric,
+            f"min_{gate_metric}": gate_min,
+            "passed": True,
+        },
         "params": params,
         "training_data": {
             "path": str(args.data),
             "sha256": data_sha256,
-            "rows": len(target),
+            "target": args.target,
+            "rows": len(data.target),
             "train_rows": run.train_rows,
         },
-        "poisoning": {
+    }
+    if classify:
+        metadata["poisoning"] = {
             "level": args.poison_level,
             "flipped_rows": flipped_rows,
             "seed": args.seed,
-        },
-        "feature_ranges": {
-            name: {"min": float(features[:, i].min()), "max": float(features[:, i].max())}
-            for i, name in enumerate(FEATURES)
-        },
-        # The baseline of the drift metrics: deciles of the training split, per feature.
-        "feature_deciles": {
-            name: feature_profile(x_train[:, i]) for i, name in enumerate(FEATURES)
-        },
-        "onnx_export": onnx_export,
-        # One valid request body, served by GET /model: what the chart's `helm test`, the
-        # k6 load test and scripts/traffic.py send, whatever the model's inputs are.
-        "example": dict(zip(FEATURES, x_train[0].tolist(), strict=True)),
-        "reference_inputs": x_train[:REFERENCE_ROWS].tolist(),
-        "class_priors": {
-            name: float(count / len(target))
-            for name, count in zip(class_names, counts, strict=True)
-        },
-        "versions": {
-            "python": platform.python_version(),
-            "sklearn": sklearn.__version__,
-            "joblib": joblib.__version__,
-            "numpy": np.__version__,
-            "skl2onnx": importlib.metadata.version("skl2onnx"),
-        },
-    }
+        }
     signing_key = os.environ.get("MODEL_SIGNING_KEY", "")
     try:
-        path = write_artifact(model, metadata, args.output_dir, version, onnx_model, signing_key)
+        path = write_artifact(
+            model, metadata, args.output_dir, version, packaged.onnx_model, signing_key
+        )
     except InvalidKeyError as exc:
         logger.error("signing_key_invalid", message=str(exc))
         return 2
@@ -348,10 +590,11 @@ def main(argv: list[str] | None = None) -> int:
         repoint(args.output_dir, version)
     logger.info(
         "model_trained",
-        model_name=MODEL_NAME,
+        model_name=model_name,
         model_version=version,
+        task=contract.task,
         path=str(path),
-        accuracy=metrics["accuracy"],
+        **{gate_metric: metrics[gate_metric]},
         promoted=args.promote,
         message=(
             f"now {args.output_dir / 'latest'}; `make reload` serves it"

@@ -9,8 +9,8 @@ from fastapi import FastAPI
 
 from app import __doc__ as description
 from app.api.main import routers
+from app.api.model_api import build_model_api
 from app.api.routes import docs
-from app.api.schemas import IrisFeatures
 from app.core.config import Settings, get_settings
 from app.core.errors import register_exception_handlers
 from app.core.logging import configure_logging
@@ -27,7 +27,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
 
-    registry = ModelRegistry.from_settings(settings, list(IrisFeatures.model_fields))
+    # The registry reads the contract of the model in MODEL_DIR; the prediction API is
+    # built from it (app/api/model_api.py).
+    registry = ModelRegistry.from_settings(settings)
+    model_api = build_model_api(registry.contract, registry.startup_metadata)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -57,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.registry = registry  # the one thing routes, /readyz and /metrics ask
     app.state.settings = settings
-    for router in routers:
+    for router in routers(model_api):
         # The routes themselves, not include_router: FastAPI 0.16x wraps every included
         # router in a matcher that runs on each request (profiled at 3 % of /predict).
         # Prefixes, tags and responses are already part of each APIRoute.

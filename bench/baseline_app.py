@@ -10,21 +10,45 @@ write. BASELINE_MODEL picks the model call:
 
 Each baseline times its model calls the way Glassbox's model_inference_duration_seconds
 does and reports them at GET /model-call, so the floor is measured in situ too.
+
+The request body is hand-written for Iris (`IrisFeatures`, as the Iris-only API had it, so
+the bench compares Glassbox's generated body with it in one run) and, for any other model,
+the plain model a user would write: one strict float per input.
 """
 
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import numpy.typing as npt
 from fastapi import FastAPI
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from app.api.schemas import IrisFeatures
 from app.ml.artifact import load_artifact
 from app.ml.inference import InferencePath, SklearnPath, choose_path
+
+# Strict: "5.1" or true are rejected rather than coerced; NaN/Infinity are refused.
+Centimetres = Annotated[
+    float,
+    Field(gt=0, le=100, strict=True, allow_inf_nan=False, description="Centimetres, 0 < x ≤ 100."),
+]
+
+
+_StrictFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+
+
+class IrisFeatures(BaseModel):
+    """One flower, written by hand: the Iris-only API's request body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sepal_length: Centimetres
+    sepal_width: Centimetres
+    petal_length: Centimetres
+    petal_width: Centimetres
+
 
 Rows = npt.NDArray[np.float64]
 
@@ -39,7 +63,7 @@ class NumpyFloor:
         self.mean, self.scale = scaler.mean_, scaler.scale_
         self.weights, self.bias = classifier.coef_.T.copy(), classifier.intercept_
 
-    def predict_proba(self, rows: Rows) -> Rows:
+    def run(self, rows: Rows) -> Rows:
         z = ((rows - self.mean) / self.scale) @ self.weights + self.bias
         e = np.exp(z - z.max(axis=1, keepdims=True))
         result: Rows = e / e.sum(axis=1, keepdims=True)
@@ -47,11 +71,14 @@ class NumpyFloor:
 
 
 def _inference(kind: str, artifact: Any) -> InferencePath | NumpyFloor:
+    contract = artifact.contract
     if kind == "glassbox":
-        return choose_path(artifact.model, artifact.onnx_model, artifact.reference_rows)[0]
+        return choose_path(artifact.model, contract, artifact.onnx_model, artifact.reference_rows)[
+            0
+        ]
     if kind == "numpy":
         return NumpyFloor(artifact.model)
-    return SklearnPath(artifact.model)
+    return SklearnPath(artifact.model, contract)
 
 
 artifact = load_artifact(Path(os.environ.get("MODEL_DIR", "artifacts/latest")))
@@ -60,16 +87,28 @@ features = list(artifact.metadata["feature_names"])
 classes = list(artifact.metadata["class_names"])
 model_call = {"seconds": 0.0, "calls": 0}
 app = FastAPI()
+Row: Any = (
+    IrisFeatures
+    if features == list(IrisFeatures.model_fields)
+    else create_model(  # type: ignore[call-overload]
+        "Row",
+        __config__=ConfigDict(extra="forbid"),
+        **{
+            name: (Annotated[float, Field(strict=True, allow_inf_nan=False)], ...)
+            for name in features
+        },
+    )
+)
 
 
 class Batch(BaseModel):
-    instances: list[IrisFeatures]
+    instances: list[Row]
 
 
-def _predict(flowers: list[IrisFeatures]) -> list[dict[str, object]]:
+def _predict(flowers: list[Any]) -> list[dict[str, object]]:
     rows = np.array([[getattr(f, name) for name in features] for f in flowers], dtype=np.float64)
     started = time.perf_counter()
-    table = inference.predict_proba(rows)
+    table = inference.run(rows)
     model_call["seconds"] += time.perf_counter() - started
     model_call["calls"] += 1
     results: list[dict[str, object]] = []
@@ -86,7 +125,7 @@ def _predict(flowers: list[IrisFeatures]) -> list[dict[str, object]]:
 
 
 @app.post("/predict")
-async def predict(flower: IrisFeatures) -> dict[str, object]:
+async def predict(flower: Row) -> dict[str, object]:
     return _predict([flower])[0]
 
 

@@ -275,13 +275,16 @@ def warm_model_call(model_dir: str) -> dict[str, float]:
 
     artifact = load_artifact(Path(model_dir))
     row = np.array([list(FLOWER.values())], dtype=np.float64)
-    path, _ = choose_path(artifact.model, artifact.onnx_model, artifact.reference_rows)
+    path, _ = choose_path(
+        artifact.model, artifact.contract, artifact.onnx_model, artifact.reference_rows
+    )
     floor = NumpyFloor(artifact.model)
-    assert np.allclose(floor.predict_proba(row), artifact.model.predict_proba(row), atol=1e-12)
+    assert np.allclose(floor.run(row), artifact.model.predict_proba(row), atol=1e-12)
+    sklearn_path = SklearnPath(artifact.model, artifact.contract)
     return {
-        "bare-sklearn": best_time_us(lambda: SklearnPath(artifact.model).predict_proba(row)),
-        "bare-glassbox": best_time_us(lambda: path.predict_proba(row)),
-        "bare-numpy": best_time_us(lambda: floor.predict_proba(row)),
+        "bare-sklearn": best_time_us(lambda: sklearn_path.run(row)),
+        "bare-glassbox": best_time_us(lambda: path.run(row)),
+        "bare-numpy": best_time_us(lambda: floor.run(row)),
     }
 
 

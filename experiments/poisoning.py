@@ -81,7 +81,8 @@ def sweep(
     seeds: tuple[int, ...] = SEEDS,
     tracker: Tracker | None = None,
 ) -> list[Run]:
-    features, target, class_names = load_dataset(data)
+    dataset = load_dataset(data)
+    features, target, class_names = dataset.features, dataset.target, dataset.class_names
     data_sha256 = sha256_file(data) if tracker is not None else ""  # read once, not per run
     grid = [(level, c, seed) for level in levels for c in c_values for seed in seeds]
     runs = []

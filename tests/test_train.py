@@ -107,16 +107,31 @@ def test_a_malformed_signing_key_writes_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "latest").exists()
 
 
-def test_bad_dataset_exits_2_with_a_clear_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("content", "args", "named"),
+    [
+        ("sepal_length,kind\n1.0,a\n2.0,b\n", [], "species"),  # no target column
+        ("x,species\n1.0,setosa\n2.0,setosa\n", [], "one class"),
+        ("x,species\n1.0,a\n,b\n", [], "empty values in columns ['x']"),
+        ("bad name,species\n1.0,a\n2.0,b\n", [], "'bad name' is not a valid field name"),
+        ("x,species\n1.5,a\n2.0,b\n", ["--column", "x=integer"], "cannot be integer"),
+        ("x,species\n1.0,a\n2.0,b\n", [], "too few"),  # a class of one row cannot split
+        ("x,y\n1.0,a\n2.0,b\n", ["--target", "y", "--task", "regression"], "not numeric"),
+    ],
+)
+def test_bad_dataset_exits_2_with_a_clear_line(
+    tmp_path: Path, content: str, args: list[str], named: str
+) -> None:
     data = tmp_path / "bad.csv"
-    data.write_text("sepal_length,species\n1.0,setosa\n")
+    data.write_text(content)
 
-    result = train(tmp_path / "out", "--data", str(data))
+    result = train(tmp_path / "out", "--data", str(data), *args)
 
-    assert result.returncode == 2
+    assert result.returncode == 2, result.stdout
     (line,) = (json.loads(x) for x in result.stdout.splitlines())
     assert line["event"] == "dataset_invalid"
-    assert "sepal_width" in line["message"]
+    assert named in line["message"]
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("version", ["../escape", "a/b", ".hidden", "x" * 65])

@@ -2,6 +2,10 @@
 
 from fastapi import APIRouter
 
+from app.api.model_api import ModelApi
 from app.api.routes import health, metrics, model, predict
 
-routers: tuple[APIRouter, ...] = (predict.router, health.router, model.router, metrics.router)
+
+def routers(api: ModelApi) -> tuple[APIRouter, ...]:
+    """The prediction routes take the served model's bodies; the others are fixed."""
+    return (predict.build_router(api), health.router, model.router, metrics.router)

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
         description="auto: ONNX Runtime when the artifact's export matches scikit-learn "
         "(else scikit-learn, logged); sklearn: always scikit-learn.",
     )
+    OUT_OF_RANGE: Literal["accept", "refuse"] = Field(
+        default="accept",
+        description="A number outside the model's training range, or a category training "
+        "never saw: accept serves it and counts it (model_feature_out_of_range_total); "
+        "refuse answers 422 naming the field.",
+    )
     MAX_HEADER_BYTES: int = Field(
         default=16_384,
         ge=1024,

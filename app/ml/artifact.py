@@ -21,6 +21,7 @@ import numpy.typing as npt
 import sklearn
 
 from app.ml import signing
+from app.ml.contract import Contract, ContractError
 
 MODEL_FILE = "model.joblib"
 ONNX_FILE = "model.onnx"
@@ -43,9 +44,10 @@ class LoadedArtifact:
     model: Any
     metadata: dict[str, Any]
     path: Path
+    contract: Contract
     onnx_model: bytes | None = None
     # Training rows the service replays at load to prove the ONNX export agrees.
-    reference_rows: npt.NDArray[np.float64] | None = None
+    reference_rows: npt.NDArray[Any] | None = None
     # True when metadata.json's signature was checked against MODEL_PUBLIC_KEY.
     verified: bool = False
 
@@ -169,7 +171,7 @@ def read_metadata(model_dir: Path, public_key: str = "") -> dict[str, Any]:
         raise ModelLoadError(
             "metadata_invalid", f"{path} is not readable JSON: {exc}", model_dir=str(model_dir)
         ) from exc
-    required = ("model_name", "model_version", "feature_names", "class_names", "model_sha256")
+    required = ("model_name", "model_version", "feature_names", "model_sha256")
     missing = [key for key in required if key not in metadata]
     if missing or "sklearn" not in metadata.get("versions", {}):
         raise ModelLoadError(
@@ -177,7 +179,26 @@ def read_metadata(model_dir: Path, public_key: str = "") -> dict[str, Any]:
             f"{path} lacks required keys",
             missing=missing or ["versions.sklearn"],
         )
+    contract_of(metadata, path)  # a broken contract is refused before anything is unpickled
     return metadata
+
+
+def contract_of(metadata: dict[str, Any], path: Path) -> Contract:
+    """The artifact's contract, which must name `feature_names` in order."""
+    try:
+        contract = Contract.from_metadata(metadata)
+    except ContractError as exc:
+        raise ModelLoadError(
+            "metadata_invalid", f"{path}: the model's contract is invalid: {exc}"
+        ) from exc
+    if contract.names != list(metadata["feature_names"]):
+        raise ModelLoadError(
+            "metadata_invalid",
+            f"{path}: the contract's inputs are not feature_names",
+            contract_inputs=contract.names,
+            feature_names=metadata["feature_names"],
+        )
+    return contract
 
 
 def load_artifact(model_dir: Path, public_key: str = "") -> LoadedArtifact:
@@ -222,30 +243,53 @@ def load_artifact(model_dir: Path, public_key: str = "") -> LoadedArtifact:
             f"{MODEL_FILE} could not be unpickled: {type(exc).__name__}: {exc}",
         ) from exc
 
-    n_features = len(metadata["feature_names"])
-    if not hasattr(model, "predict_proba") or getattr(model, "n_features_in_", None) != n_features:
-        raise ModelLoadError(
-            "model_incompatible",
-            "model lacks predict_proba or expects a different number of features",
-            expected_features=n_features,
-            model_features=getattr(model, "n_features_in_", None),
-        )
-    classes = list(getattr(model, "classes_", []))
-    if len(classes) != len(metadata["class_names"]):
-        raise ModelLoadError(
-            "model_incompatible",
-            "model classes do not match metadata class_names",
-            model_classes=len(classes),
-            metadata_classes=len(metadata["class_names"]),
-        )
+    contract = contract_of(metadata, model_dir / METADATA_FILE)
+    check_compatible(model, contract)
     return LoadedArtifact(
         model=model,
         metadata=metadata,
         path=model_dir,
+        contract=contract,
         onnx_model=_read_onnx(model_dir, metadata),
-        reference_rows=_reference_rows(metadata),
+        reference_rows=_reference_rows(metadata, contract),
         verified=bool(public_key),
     )
+
+
+def check_compatible(model: Any, contract: Contract) -> None:
+    """The estimator can answer what the contract promises: predict_proba over the
+    contract's classes, or predict; as many inputs (and the same names, if it has them)."""
+    method = "predict_proba" if contract.task == "classification" else "predict"
+    n_features = len(contract.inputs)
+    if not hasattr(model, method) or getattr(model, "n_features_in_", None) != n_features:
+        raise ModelLoadError(
+            "model_incompatible",
+            f"model lacks {method} or expects a different number of features",
+            expected_features=n_features,
+            model_features=getattr(model, "n_features_in_", None),
+        )
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None and list(names) != contract.names:
+        raise ModelLoadError(
+            "model_incompatible",
+            "model was fitted on other column names than the contract's inputs",
+            model_columns=[str(name) for name in names],
+            contract_inputs=contract.names,
+        )
+    if contract.task == "regression":
+        if hasattr(model, "classes_"):
+            raise ModelLoadError(
+                "model_incompatible", "the contract says regression but the model is a classifier"
+            )
+        return
+    classes = list(getattr(model, "classes_", []))
+    if len(classes) != len(contract.class_names):
+        raise ModelLoadError(
+            "model_incompatible",
+            "model classes do not match metadata class_names",
+            model_classes=len(classes),
+            metadata_classes=len(contract.class_names),
+        )
 
 
 def _read_onnx(model_dir: Path, metadata: dict[str, Any]) -> bytes | None:
@@ -270,12 +314,13 @@ def _read_onnx(model_dir: Path, metadata: dict[str, Any]) -> bytes | None:
     return content
 
 
-def _reference_rows(metadata: dict[str, Any]) -> npt.NDArray[np.float64] | None:
+def _reference_rows(metadata: dict[str, Any], contract: Contract) -> npt.NDArray[Any] | None:
+    """Training rows as the model takes them (float64, or object with categories)."""
     rows = metadata.get("reference_inputs")
     if not rows:
         return None
     try:
-        array = np.asarray(rows, dtype=np.float64)
+        array = np.asarray(rows, dtype=np.float64 if contract.numeric else object)
     except (TypeError, ValueError):
         return None
-    return array if array.ndim == 2 and array.shape[1] == len(metadata["feature_names"]) else None
+    return array if array.ndim == 2 and array.shape[1] == len(contract.inputs) else None

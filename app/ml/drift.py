@@ -14,9 +14,16 @@ is read (a counter increment with its lock, per feature and request, cost 1 % of
 
 Bucket `i` holds the values `edges[i-1] < v <= edges[i]` (Prometheus' `le` convention);
 bucket 0 is everything up to the first edge, the last everything above the last edge.
+
+A categorical input's buckets are its training categories in sorted order, plus one last
+bucket for a category training never saw (expected share 0; the PSI rule floors shares,
+so unseen values raise the index as a new bucket should). Unseen values are also counted
+in model_feature_out_of_range_total{side="unseen"}, beside numbers below or above the
+training range.
 """
 
 import asyncio
+import math
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +32,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from app.ml.contract import Contract
 from app.observability.metrics import (
     MODEL_FEATURE_EXPECTED_SHARE,
     MODEL_FEATURE_OUT_OF_RANGE,
@@ -54,12 +62,25 @@ def bucket_of(edges: Sequence[float], value: float) -> int:
 
 
 def feature_profile(column: npt.NDArray[np.float64]) -> dict[str, Any]:
-    """What training stores per feature in metadata.json's `feature_deciles`."""
+    """What packaging stores per numeric input in metadata.json's `feature_deciles`."""
     edges = decile_edges(column)
     counts = np.bincount(buckets_of(edges, column), minlength=len(edges) + 1)
     return {
         "edges": edges,
         "expected_shares": [round(float(count) / len(column), 6) for count in counts],
+    }
+
+
+def category_profile(values: Sequence[str], categories: Sequence[str]) -> dict[str, Any]:
+    """What packaging stores per categorical input: the share of each training category,
+    and 0 for the unseen bucket after them."""
+    index = {category: i for i, category in enumerate(categories)}
+    counts = [0] * (len(categories) + 1)
+    for value in values:
+        counts[index.get(value, len(categories))] += 1
+    return {
+        "categories": list(categories),
+        "expected_shares": [round(count / len(values), 6) for count in counts],
     }
 
 
@@ -74,6 +95,8 @@ class _Feature:
     buckets: list[Any]  # labelled counter children, resolved once
     below: Any
     above: Any
+    # A categorical input: category -> bucket; anything else is the last (unseen) bucket.
+    categories: dict[str, int] | None = None
 
 
 class DriftCounters:
@@ -85,36 +108,52 @@ class DriftCounters:
     lock is needed and none is lost."""
 
     def __init__(
-        self, metadata: dict[str, Any], feature_names: list[str], name: str, version: str
+        self, metadata: dict[str, Any], contract: Contract, name: str, version: str
     ) -> None:
-        deciles: dict[str, Any] = metadata.get("feature_deciles") or {}
+        profiles: dict[str, Any] = metadata.get("feature_deciles") or {}
         ranges: dict[str, Any] = metadata.get("feature_ranges") or {}
-        self.enabled = all(f in deciles and f in ranges for f in feature_names)
+        self.enabled = all(
+            item.name in profiles and (item.kind == "category" or item.name in ranges)
+            for item in contract.inputs
+        )
         self._features: list[_Feature] = []
         if not self.enabled:
             return
-        for feature in feature_names:
-            edges = [float(edge) for edge in deciles[feature]["edges"]]
-            labels = (name, version, feature)
+        for item in contract.inputs:
+            profile = profiles[item.name]
+            labels = (name, version, item.name)
+            categories = None
+            if item.kind == "category":
+                categories = {str(c): i for i, c in enumerate(profile["categories"])}
+                edges: list[float] = []
+                low, high = -math.inf, math.inf
+                n_buckets = len(categories) + 1
+            else:
+                edges = [float(edge) for edge in profile["edges"]]
+                low, high = float(ranges[item.name]["min"]), float(ranges[item.name]["max"])
+                n_buckets = len(edges) + 1
             self._features.append(
                 _Feature(
-                    name=feature,
+                    name=item.name,
                     edges=edges,
                     edges_array=np.asarray(edges, dtype=np.float64),
-                    expected_shares=[float(x) for x in deciles[feature]["expected_shares"]],
-                    low=float(ranges[feature]["min"]),
-                    high=float(ranges[feature]["max"]),
+                    expected_shares=[float(x) for x in profile["expected_shares"]],
+                    low=low,
+                    high=high,
                     # Every child exists from the start, so the drift rules see zeros.
                     buckets=[
-                        MODEL_FEATURE_VALUES.labels(*labels, str(i)) for i in range(len(edges) + 1)
+                        MODEL_FEATURE_VALUES.labels(*labels, str(i)) for i in range(n_buckets)
                     ],
                     below=MODEL_FEATURE_OUT_OF_RANGE.labels(*labels, "below"),
-                    above=MODEL_FEATURE_OUT_OF_RANGE.labels(*labels, "above"),
+                    above=MODEL_FEATURE_OUT_OF_RANGE.labels(
+                        *labels, "unseen" if categories is not None else "above"
+                    ),
+                    categories=categories,
                 )
             )
         self._labels = (name, version)
         self._pending = [[0] * len(f.buckets) for f in self._features]
-        self._outside = [[0, 0] for _ in self._features]  # below, above
+        self._outside = [[0, 0] for _ in self._features]  # below, above (or unseen)
         self._flush_scheduled = False
 
     def publish_baseline(self) -> None:
@@ -124,12 +163,19 @@ class DriftCounters:
                     share
                 )
 
-    def observe(self, rows: npt.NDArray[np.float64]) -> None:
+    def observe(self, rows: npt.NDArray[Any]) -> None:
+        """Count a batch's rows (float64, or object with categories, in contract order)."""
         if not self.enabled:
             return
         if len(rows) == 1:  # /predict: a bisect per feature beats NumPy's call overhead
             for index, value in enumerate(rows[0].tolist()):
                 feature = self._features[index]
+                if feature.categories is not None:
+                    bucket = feature.categories.get(value, len(feature.categories))
+                    self._pending[index][bucket] += 1
+                    if bucket == len(feature.categories):
+                        self._outside[index][1] += 1
+                    continue
                 self._pending[index][bucket_of(feature.edges, value)] += 1
                 if value < feature.low:
                     self._outside[index][0] += 1
@@ -137,11 +183,18 @@ class DriftCounters:
                     self._outside[index][1] += 1
         else:
             for index, feature in enumerate(self._features):
-                column = rows[:, index]
+                pending = self._pending[index]
+                if feature.categories is not None:
+                    unseen = len(feature.categories)
+                    for value in rows[:, index].tolist():
+                        bucket = feature.categories.get(value, unseen)
+                        pending[bucket] += 1
+                        self._outside[index][1] += bucket == unseen
+                    continue
+                column = rows[:, index].astype(np.float64, copy=False)
                 counts = np.bincount(
                     buckets_of(feature.edges_array, column), minlength=len(feature.buckets)
                 ).tolist()
-                pending = self._pending[index]
                 for bucket, count in enumerate(counts):
                     pending[bucket] += count
                 self._outside[index][0] += int((column < feature.low).sum())

@@ -1,11 +1,11 @@
 """Every check of a model load, the same at startup and at reload (app/ml/registry.py)."""
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from app.core.logging import get_logger
 from app.ml.artifact import ModelLoadError, load_artifact
+from app.ml.contract import Contract
 from app.ml.predictor import Predictor
 
 logger = get_logger("glassbox.model")
@@ -13,21 +13,23 @@ logger = get_logger("glassbox.model")
 
 def load_predictor(
     model_dir: Path,
-    expected_features: Sequence[str],
+    api_contract: Contract | None,
     inference_path: Literal["auto", "sklearn"] = "auto",
     public_key: str = "",
 ) -> Predictor:
     """Every check of a load, and a warm-up call; touches no gauge, so a reload can run it
-    beside the model in service. Raises ModelLoadError."""
+    beside the model in service. `api_contract` is the contract the HTTP API was built
+    from (None: built without a model); a model of another shape is refused. Raises
+    ModelLoadError."""
     artifact = load_artifact(model_dir, public_key)
-    predictor = Predictor(artifact, inference_path)
-    if predictor.feature_names != list(expected_features):
+    if api_contract is None or artifact.contract.shape != api_contract.shape:
         raise ModelLoadError(
             "model_incompatible",
-            "model feature_names differ from the API's request fields",
-            model_features=predictor.feature_names,
-            api_features=list(expected_features),
+            "the model's inputs or task differ from those this process's API was built for "
+            "at startup: a new shape is a rollout (restart the service to serve it)",
+            **_shapes(artifact.contract, api_contract),
         )
+    predictor = Predictor(artifact, inference_path)
     if not artifact.verified:
         logger.warning(
             "model_unverified",
@@ -56,6 +58,16 @@ def load_predictor(
         model_dir=str(model_dir),
         sklearn_version=predictor.sklearn_version,
         inference_path=predictor.inference_path,
+        task=predictor.task,
         signature_verified=artifact.verified,
     )
     return predictor
+
+
+def _shapes(model: Contract, api: Contract | None) -> dict[str, Any]:
+    return {
+        "model_task": model.task,
+        "model_inputs": [f"{item.name}:{item.kind}" for item in model.inputs],
+        "api_task": api.task if api else None,
+        "api_inputs": [f"{item.name}:{item.kind}" for item in api.inputs] if api else [],
+    }

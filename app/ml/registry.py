@@ -21,7 +21,6 @@ import asyncio
 import gc
 import signal
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -30,7 +29,8 @@ from prometheus_client import Gauge
 
 from app.core.config import Settings
 from app.core.logging import get_logger
-from app.ml.artifact import ModelLoadError
+from app.ml.artifact import ModelLoadError, contract_of, read_metadata
+from app.ml.contract import Contract
 from app.ml.loading import load_predictor
 from app.ml.predictor import Predictor
 from app.observability.metrics import MODEL_CLASS_PRIOR, MODEL_INFO, MODEL_LOADED
@@ -52,12 +52,17 @@ class ModelRegistry:
     def __init__(
         self,
         model_dir: Path,
-        expected_features: Sequence[str],
         inference_path: Literal["auto", "sklearn"] = "auto",
         public_key: str = "",
     ) -> None:
         self._model_dir = model_dir
-        self._features = list(expected_features)
+        # What the HTTP API is built from (app/api/model_api.py): the contract of the model
+        # MODEL_DIR holds when the app is made; None when it has none that verifies (then
+        # the load fails too, and says why, once).
+        self.contract: Contract | None
+        # Its name and example row, for the OpenAPI document.
+        self.startup_metadata: dict[str, Any]
+        self.contract, self.startup_metadata = _readable_contract(model_dir, public_key)
         self._inference_path: Literal["auto", "sklearn"] = inference_path
         self._public_key = public_key
         self.state = ModelState()
@@ -68,13 +73,8 @@ class ModelRegistry:
         self._reloads: set[asyncio.Task[bool]] = set()
 
     @classmethod
-    def from_settings(cls, settings: Settings, expected_features: Sequence[str]) -> "ModelRegistry":
-        return cls(
-            settings.MODEL_DIR,
-            expected_features,
-            settings.INFERENCE_PATH,
-            settings.MODEL_PUBLIC_KEY,
-        )
+    def from_settings(cls, settings: Settings) -> "ModelRegistry":
+        return cls(settings.MODEL_DIR, settings.INFERENCE_PATH, settings.MODEL_PUBLIC_KEY)
 
     @property
     def predictor(self) -> Predictor | None:
@@ -148,7 +148,7 @@ class ModelRegistry:
 
     def _load(self) -> Predictor:
         return load_predictor(
-            self._model_dir, self._features, self._inference_path, self._public_key
+            self._model_dir, self.contract, self._inference_path, self._public_key
         )
 
     def _serve(self, predictor: Predictor) -> None:
@@ -169,5 +169,18 @@ class ModelRegistry:
 def _model_info(predictor: Predictor) -> Gauge:
     """The model_info child naming this predictor: 1 while it serves, 0 once retired."""
     return MODEL_INFO.labels(
-        predictor.name, predictor.version, predictor.sklearn_version, predictor.inference_path
+        predictor.name,
+        predictor.version,
+        predictor.sklearn_version,
+        predictor.inference_path,
+        predictor.task,
     )
+
+
+def _readable_contract(model_dir: Path, public_key: str) -> tuple[Contract | None, dict[str, Any]]:
+    """The contract in MODEL_DIR's metadata.json (signature checked), and the metadata."""
+    try:
+        metadata = read_metadata(model_dir, public_key)
+        return contract_of(metadata, model_dir), metadata
+    except ModelLoadError:
+        return None, {}

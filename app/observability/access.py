@@ -21,6 +21,8 @@ ACCESS_LOG_FIELDS = (
     "model_version",
     "prediction_label",
     "prediction_labels",
+    "prediction_value",
+    "prediction_values",
     "batch_size",
     "error_code",
 )

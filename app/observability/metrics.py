@@ -40,15 +40,22 @@ INFERENCE_LATENCY_BUCKETS = (
 )  # fmt: skip
 CONFIDENCE_BUCKETS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
 BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+# A regressor's output can be on any scale: 1-2.5-5 steps from 0.01 to 5e5, so one histogram
+# fits prices, counts and scores alike (the mean from _sum/_count is exact; a quantile is
+# good to within its step). Negative values all fall in le="0": a histogram with negative
+# bounds loses its _sum in the OpenMetrics format Prometheus scrapes.
+PREDICTION_VALUE_BUCKETS = (0.0, *(m * 10.0**e for e in range(-2, 6) for m in (1.0, 2.5, 5.0)))
 
 MODEL_PREDICTIONS = Counter(
     "model_predictions_total",
-    "Predicted rows, by predicted class: one increment per row, single or batch.",
+    "Predicted rows, by predicted class: one increment per row, single or batch "
+    '(a regressor\'s rows count under predicted_class="").',
     [*MODEL_LABELS, "predicted_class"],
 )
 MODEL_INFERENCE_DURATION = Histogram(
     "model_inference_duration_seconds",
-    "Wall time of the model call alone (predict_proba), excluding HTTP and validation.",
+    "Wall time of the model call alone (predict_proba, or predict for a regressor), "
+    "excluding HTTP and validation.",
     MODEL_LABELS,
     buckets=INFERENCE_LATENCY_BUCKETS,
 )
@@ -57,6 +64,12 @@ MODEL_PREDICTION_CONFIDENCE = Histogram(
     "Probability of the predicted (top) class, one observation per row.",
     MODEL_LABELS,
     buckets=CONFIDENCE_BUCKETS,
+)
+MODEL_PREDICTION_VALUE = Histogram(
+    "model_prediction_value",
+    "A regressor's predicted value, one observation per row (classifiers: no samples).",
+    MODEL_LABELS,
+    buckets=PREDICTION_VALUE_BUCKETS,
 )
 MODEL_BATCH_SIZE = Histogram(
     "model_batch_size",
@@ -73,7 +86,8 @@ MODEL_FEATURE_VALUES = Counter(
 )
 MODEL_FEATURE_OUT_OF_RANGE = Counter(
     "model_feature_out_of_range_total",
-    "Input values below (side=below) or above (side=above) the training data's range.",
+    "Input values below (side=below) or above (side=above) the training data's range, "
+    "and categories training never saw (side=unseen).",
     [*MODEL_LABELS, "feature", "side"],
 )
 MODEL_FEATURE_EXPECTED_SHARE = Gauge(
@@ -85,9 +99,10 @@ MODEL_FEATURE_EXPECTED_SHARE = Gauge(
 )
 MODEL_INFO = Gauge(
     "model_info",
-    "Always 1; labels identify the model version each worker serves and the code "
-    "computing it (inference_path: onnxruntime, or sklearn when the export was refused).",
-    [*MODEL_LABELS, "sklearn_version", "inference_path"],
+    "1 while served, 0 once swapped out; labels identify the model version each worker "
+    "serves, its task (classification, regression) and the code computing it "
+    "(inference_path: onnxruntime, or sklearn when the export was refused).",
+    [*MODEL_LABELS, "sklearn_version", "inference_path", "task"],
     multiprocess_mode="livemax",
 )
 MODEL_CLASS_PRIOR = Gauge(

@@ -15,8 +15,9 @@ from fastapi.routing import APIRoute
 
 from app.api.deps import ModelStateDep
 from app.api.json_route import JsonBodyRoute
+from app.api.model_api import RowBody, build_model_api
 from app.api.routes import health, metrics, model, predict
-from app.api.schemas import IrisFeatures
+from app.ml.contract import Contract, Input
 
 
 def calls(dependant: Any) -> Iterator[Any]:
@@ -27,8 +28,10 @@ def calls(dependant: Any) -> Iterator[Any]:
 
 def test_every_endpoint_and_dependency_is_async() -> None:
     endpoints = dependencies = 0
-    for module in (predict, health, model, metrics):
-        for route in module.router.routes:
+    contract = Contract("regression", (Input("x", "number"),))
+    prediction = predict.build_router(build_model_api(contract, {}))
+    for router in (prediction, health.router, model.router, metrics.router):
+        for route in router.routes:
             assert isinstance(route, APIRoute)
             assert inspect.iscoroutinefunction(route.endpoint), route.path
             endpoints += 1
@@ -43,7 +46,7 @@ def test_json_body_routes_refuse_what_their_handler_would_not_run() -> None:
     """JsonBodyRoute skips FastAPI's dependency solver, so a dependency must fail loudly."""
     router = APIRouter(route_class=JsonBodyRoute)
 
-    async def endpoint(flower: IrisFeatures, request: Request, ready: ModelStateDep) -> Response:
+    async def endpoint(row: RowBody, request: Request, ready: ModelStateDep) -> Response:
         return Response()
 
     with pytest.raises(TypeError, match="takes \\(body, request\\) only"):

@@ -53,3 +53,30 @@ def test_an_invalid_request_id_is_replaced(client: TestClient) -> None:
     response = client.get("/healthz", headers={"X-Request-ID": "no spaces allowed"})
     assert response.headers["x-request-id"] != "no spaces allowed"
     assert len(response.headers["x-request-id"]) == 32
+
+
+def test_out_of_range_is_served_by_default_and_refused_when_set(model_dir: Path) -> None:
+    """OUT_OF_RANGE: accept (default) serves a value beyond the training range, refuse is a
+    422 naming the field -- against the serving model's range (sepal_length max 7.9)."""
+    beyond = {**VALID_FLOWER, "sepal_length": 7.95}
+    refusing = Settings(MODEL_DIR=model_dir, DRAIN_SECONDS=0, OUT_OF_RANGE="refuse")
+    with TestClient(create_app(refusing)) as strict:
+        response = strict.post("/predict", json=beyond)
+        assert response.status_code == 422
+        (detail,) = response.json()["error"]["details"]
+        assert (detail["field"], detail["type"]) == ("sepal_length", "out_of_training_range")
+        batch = strict.post("/predict/batch", json={"instances": [VALID_FLOWER, beyond]})
+        assert batch.json()["error"]["details"][0]["field"] == "instances[1].sepal_length"
+        assert strict.post("/predict", json=VALID_FLOWER).status_code == 200
+
+
+def test_the_default_accepts_out_of_range(client: TestClient) -> None:
+    assert client.post("/predict", json={**VALID_FLOWER, "sepal_length": 7.95}).status_code == 200
+
+
+def test_the_iris_request_body_keeps_its_name_and_bounds(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    schema = spec["components"]["schemas"]["IrisFeatures"]
+    assert list(schema["properties"]) == list(VALID_FLOWER)
+    for field in schema["properties"].values():
+        assert (field["exclusiveMinimum"], field["maximum"]) == (0, 100)

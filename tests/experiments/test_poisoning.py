@@ -32,7 +32,8 @@ def test_poisoning_flips_exactly_the_requested_share_to_other_classes() -> None:
 
 
 def test_heavy_poisoning_costs_accuracy_on_the_clean_split() -> None:
-    features, target, names = load_dataset(DATA)
+    data = load_dataset(DATA)
+    features, target, names = data.features, data.target, data.class_names
     clean, _ = run_one(features, target, names, 0.0, 1.0, seed=0)
     poisoned, _ = run_one(features, target, names, 0.5, 1.0, seed=0)
     assert (clean.flipped_rows, poisoned.flipped_rows) == (0, 60)  # half of 120 training rows

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from app.__main__ import GRACEFUL_SHUTDOWN_SECONDS
 from app.api.main import routers
+from app.api.model_api import build_model_api
 from app.core.config import Settings
 from monitoring.mixin.__main__ import outputs
 from tests.helm.chart import (
@@ -81,7 +82,7 @@ def test_hpa_scales_the_deployment_on_cpu() -> None:
 def test_probes_hit_routes_the_service_has() -> None:
     main = container(render())
     api = FastAPI()
-    for router in routers:
+    for router in routers(build_model_api(None, {})):
         api.include_router(router)
     routes = set(api.openapi()["paths"])
     assert main["startupProbe"]["httpGet"]["path"] == "/healthz"

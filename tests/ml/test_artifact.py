@@ -4,6 +4,7 @@ import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -52,6 +53,16 @@ def remove_model_file(artifact: Path) -> None:
 
 
 def wrong_features(artifact: Path) -> None:
+    """A contract with one input fewer than the model takes."""
+
+    def drop_last_input(metadata: dict[str, Any]) -> None:
+        metadata.update(inputs=metadata["inputs"][:3], feature_names=metadata["feature_names"][:3])
+
+    rewrite_metadata(artifact, drop_last_input)
+
+
+def inconsistent_features(artifact: Path) -> None:
+    """feature_names that disagree with the contract's inputs."""
     rewrite_metadata(artifact, lambda m: m.update(feature_names=["a", "b", "c", "d"]))
 
 
@@ -64,7 +75,8 @@ def wrong_features(artifact: Path) -> None:
         (old_sklearn, "sklearn_version_mismatch", {
             "trained_sklearn_version", "installed_sklearn_version",
         }),
-        (wrong_features, "model_incompatible", {"model_features", "api_features"}),
+        (wrong_features, "model_incompatible", {"model_features", "expected_features"}),
+        (inconsistent_features, "metadata_invalid", {"contract_inputs", "feature_names"}),
     ],
 )  # fmt: skip
 def test_unservable_artifact_is_never_ready(

@@ -16,27 +16,29 @@ from app.ml.artifact import ModelLoadError, load_artifact
 from app.ml.export import ExportError, export_onnx
 from app.ml.inference import TOLERANCE, OnnxPath, choose_path
 from tests.service import ROOT, VALID_FLOWER, running_service, sample, train
-from train import FEATURES, load_dataset
+from train import load_dataset
+
+IRIS = load_dataset(ROOT / "data" / "iris.csv").contract
 
 
 @pytest.fixture(scope="module")
 def iris() -> tuple[np.ndarray, np.ndarray]:
-    features, target, _ = load_dataset(ROOT / "data" / "iris.csv")
-    return features, target
+    data = load_dataset(ROOT / "data" / "iris.csv")
+    return data.features, data.target
 
 
 def test_trained_artifact_serves_through_onnxruntime_matching_sklearn(
     model_dir: Path, iris: tuple[np.ndarray, np.ndarray]
 ) -> None:
     artifact = load_artifact(model_dir)
-    path, reason = choose_path(artifact.model, artifact.onnx_model, artifact.reference_rows)
+    path, reason = choose_path(
+        artifact.model, artifact.contract, artifact.onnx_model, artifact.reference_rows
+    )
     assert (path.name, reason) == ("onnxruntime", None)
     everything = iris[0]  # training and held-out rows alike
-    difference = np.abs(path.predict_proba(everything) - artifact.model.predict_proba(everything))
+    difference = np.abs(path.run(everything) - artifact.model.predict_proba(everything))
     assert difference.max() <= TOLERANCE
-    assert np.array_equal(
-        path.predict_proba(everything).argmax(axis=1), artifact.model.predict(everything)
-    )
+    assert np.array_equal(path.run(everything).argmax(axis=1), artifact.model.predict(everything))
 
 
 def test_an_export_of_another_model_is_refused(
@@ -45,7 +47,9 @@ def test_an_export_of_another_model_is_refused(
     """A wrong graph (here: another C) never serves, even with a valid checksum."""
     artifact = load_artifact(model_dir)
     other = Pipeline([("s", StandardScaler()), ("c", LogisticRegression(C=0.01))]).fit(*iris)
-    path, reason = choose_path(artifact.model, export_onnx(other, 4), artifact.reference_rows)
+    path, reason = choose_path(
+        artifact.model, IRIS, export_onnx(other, IRIS), artifact.reference_rows
+    )
     assert path.name == "sklearn"
     assert reason is not None
     assert "max |difference|" in reason
@@ -60,7 +64,7 @@ def test_missing_export_or_reference_rows_or_setting_fall_back(model_dir: Path) 
         ((b"not an onnx graph", artifact.reference_rows, "auto"), "could not run"),
     ]
     for (onnx_model, rows, preferred), expected in cases:
-        path, reason = choose_path(artifact.model, onnx_model, rows, preferred)  # type: ignore[arg-type]
+        path, reason = choose_path(artifact.model, IRIS, onnx_model, rows, preferred)  # type: ignore[arg-type]
         assert path.name == "sklearn"
         assert reason is not None
         assert expected in reason
@@ -73,12 +77,12 @@ def test_an_estimator_skl2onnx_cannot_convert_raises_export_error(
         [("f", FunctionTransformer(np.log1p)), ("c", LogisticRegression(max_iter=500))]
     ).fit(*iris)
     with pytest.raises(ExportError):
-        export_onnx(custom, len(FEATURES))
+        export_onnx(custom, IRIS)
 
 
 def test_export_keeps_only_the_probabilities(model_dir: Path) -> None:
-    path = OnnxPath(load_artifact(model_dir).onnx_model or b"")
-    assert path.predict_proba(np.array([list(VALID_FLOWER.values())])).shape == (1, 3)
+    path = OnnxPath(load_artifact(model_dir).onnx_model or b"", IRIS)
+    assert path.run(np.array([list(VALID_FLOWER.values())])).shape == (1, 3)
 
 
 def test_tampered_onnx_file_is_refused_at_load(model_dir: Path, tmp_path: Path) -> None:
@@ -112,6 +116,7 @@ def test_service_without_export_falls_back_and_says_so(model_dir: Path, tmp_path
             "model_name": metadata["model_name"],
             "model_version": metadata["model_version"],
             "sklearn_version": metadata["versions"]["sklearn"],
+            "task": "classification",
         }
         assert sample(scraped, "model_info", **info, inference_path="sklearn") == 1
         assert sample(scraped, "model_info", **info, inference_path="onnxruntime") == 0

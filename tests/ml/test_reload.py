@@ -74,7 +74,11 @@ def test_sighup_swaps_the_model_under_load_without_a_failed_request(
         assert versions[-100:] == ["new"] * 100
         assert last["previous"] == "old"
         scraped = service.metrics()
-        labels = {"model_name": "iris-classifier", "sklearn_version": sklearn.__version__}
+        labels = {
+            "model_name": "iris-classifier",
+            "sklearn_version": sklearn.__version__,
+            "task": "classification",
+        }
         info = {
             version: sample(scraped, "model_info", **labels, model_version=version,
                             inference_path="onnxruntime")

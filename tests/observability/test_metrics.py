@@ -52,7 +52,12 @@ def test_model_info_and_loaded_gauges(service: Service) -> None:
     labels = model_labels(service)
     import sklearn
 
-    info = {**labels, "sklearn_version": sklearn.__version__, "inference_path": "onnxruntime"}
+    info = {
+        **labels,
+        "sklearn_version": sklearn.__version__,
+        "inference_path": "onnxruntime",
+        "task": "classification",
+    }
     assert sample(scraped, "model_info", **info) == 1
     assert sample(scraped, "model_loaded") == 1
     for label in ("setosa", "versicolor", "virginica"):

@@ -17,23 +17,27 @@ PUBLIC_FIELDS = (
     "model_name",
     "model_version",
     "created_at",
+    "task",
+    "inputs",
     "feature_names",
     "class_names",
     "feature_ranges",
     "class_priors",
 )
-PUBLIC_METRICS = ("accuracy", "f1_macro", "test_rows")
+PUBLIC_METRICS = ("accuracy", "f1_macro", "r2", "rmse", "mae", "test_rows")
 
 
 @router.get("/model", responses={503: {"model": ErrorResponse}})
 async def model_metadata(predictor: PredictorDep, request: Request) -> dict[str, Any]:
-    """Name, version, inputs, classes, training ranges and priors, held-out accuracy, and
+    """Name, version, task, typed inputs, classes, training ranges and priors, held-out
+    metrics, and
     `example`: one valid /predict body (what `helm test` and the load tests send)."""
     request.state.model_version = predictor.version
     metadata = predictor.metadata
     public = {key: metadata[key] for key in PUBLIC_FIELDS if key in metadata}
     metrics = metadata.get("metrics", {})
     public["metrics"] = {key: metrics[key] for key in PUBLIC_METRICS if key in metrics}
+    public["task"] = predictor.task  # also for an artifact from before contracts
     public["inference_path"] = predictor.inference_path
     public["example"] = predictor.example
     return public

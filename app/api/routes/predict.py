@@ -1,47 +1,53 @@
-"""POST /predict and /predict/batch: validated features in, class and probabilities out.
+"""POST /predict and /predict/batch: the served model's validated inputs in, its answer out.
 
-JsonBodyRoute checks the Content-Type, parses and validates the body and checks the model
-is loaded before the endpoint runs (app/api/json_route.py). The response is built as plain
-dicts and serialised once with orjson; `response_model` stays declared for the OpenAPI
-document, but returning a Response skips FastAPI's re-validation of our own output.
+The bodies are the ones app/api/model_api.py built from the model's contract, so the routes
+are made per app (`build_router`). JsonBodyRoute checks the Content-Type, parses and
+validates the body and checks the model is loaded before the endpoint runs
+(app/api/json_route.py). The response is built as plain dicts and serialised once with
+orjson; `response_model` stays declared for the OpenAPI document, but returning a Response
+skips FastAPI's re-validation of our own output. A classifier answers its class and
+probabilities, a regressor its value.
 """
 
-import numpy as np
+from collections.abc import Sequence
+from typing import Any
+
 import orjson
 from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 
-from app.api.deps import loaded_predictor
+from app.api.deps import loaded_predictor, settings_of
 from app.api.json_route import JsonBodyRoute
+from app.api.model_api import ModelApi, outside_training
 from app.api.schemas import (
-    BatchPredictRequest,
     BatchPredictResponse,
+    BatchRegressionResponse,
     ErrorResponse,
-    IrisFeatures,
     PredictResponse,
+    RegressionResponse,
 )
-from app.ml.predictor import Predictions
+from app.ml.predictor import Predictions, Predictor
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorResponse} for code in (400, 413, 415, 422, 503)
 }
-
-router = APIRouter(
-    prefix="/predict", tags=["predict"], responses=ERROR_RESPONSES, route_class=JsonBodyRoute
-)
 
 
 class JSONBytesResponse(Response):
     media_type = "application/json"
 
 
-def _rows(instances: list[IrisFeatures], feature_names: list[str]) -> np.ndarray:
-    return np.array(
-        [[getattr(item, name) for name in feature_names] for item in instances], dtype=np.float64
-    )
+def _rows(instances: Sequence[BaseModel], predictor: Predictor) -> Any:
+    names = predictor.feature_names
+    return predictor.matrix([[getattr(item, name) for name in names] for item in instances])
 
 
-def _results(predictions: Predictions, class_names: list[str]) -> list[dict[str, object]]:
-    """PredictionResult-shaped dicts (the schema test checks them against the model)."""
+def _results(predictions: Predictions, predictor: Predictor) -> list[dict[str, Any]]:
+    """PredictionResult- or RegressionResult-shaped dicts (the schema test checks them)."""
+    if predictor.task == "regression":
+        return [{"prediction": value} for value in predictions.values]
+    class_names = predictor.class_names
     return [
         {
             "prediction": winner,
@@ -52,36 +58,74 @@ def _results(predictions: Predictions, class_names: list[str]) -> list[dict[str,
     ]
 
 
-@router.post("", response_model=PredictResponse)
-async def predict(features: IrisFeatures, request: Request) -> Response:
-    """Predict the species of one flower."""
-    predictor = loaded_predictor(request)
-    state = request.state
-    rows = _rows([features], predictor.feature_names)
-    (result,) = _results(predictor.predict(rows, state.request_id), predictor.class_names)
+def _record(state: Any, predictor: Predictor, results: list[dict[str, Any]], batch: bool) -> None:
+    """What the access line records: the class label(s), or a regressor's value(s)."""
     state.model_version = predictor.version
-    state.prediction_label = result["prediction_label"]
-    result["model_version"] = predictor.version
-    result["request_id"] = state.request_id
-    return JSONBytesResponse(orjson.dumps(result))
+    if predictor.task == "regression":
+        values = [result["prediction"] for result in results]
+        if batch:
+            state.prediction_values = values
+        else:
+            state.prediction_value = values[0]
+        return
+    labels = [result["prediction_label"] for result in results]
+    if batch:
+        state.prediction_labels = labels
+    else:
+        state.prediction_label = labels[0]
 
 
-@router.post("/batch", response_model=BatchPredictResponse)
-async def predict_batch(body: BatchPredictRequest, request: Request) -> Response:
-    """Predict up to MAX_BATCH_SIZE flowers with one vectorised model call."""
-    predictor = loaded_predictor(request)  # its size was checked before validation
-    state = request.state
-    rows = _rows(body.instances, predictor.feature_names)
-    results = _results(predictor.predict(rows, state.request_id), predictor.class_names)
-    state.model_version = predictor.version
-    state.batch_size = len(results)
-    state.prediction_labels = [r["prediction_label"] for r in results]
-    return JSONBytesResponse(
-        orjson.dumps(
-            {
-                "predictions": results,
-                "model_version": predictor.version,
-                "request_id": state.request_id,
-            }
-        )
+def _refuse_outside_training(
+    request: Request, predictor: Predictor, rows: Sequence[BaseModel], in_batch: bool
+) -> None:
+    if settings_of(request).OUT_OF_RANGE == "refuse":
+        errors = outside_training(predictor.contract, rows, in_batch)
+        if errors:
+            raise RequestValidationError(errors)
+
+
+def build_router(api: ModelApi) -> APIRouter:
+    """The two prediction routes for this model's bodies."""
+    router = APIRouter(
+        prefix="/predict", tags=["predict"], responses=ERROR_RESPONSES, route_class=JsonBodyRoute
     )
+    single: type[BaseModel] = RegressionResponse if api.regression else PredictResponse
+    batch: type[BaseModel] = BatchRegressionResponse if api.regression else BatchPredictResponse
+    row_model, batch_model = api.row, api.batch
+
+    @router.post("", response_model=single)
+    async def predict(features: row_model, request: Request) -> Response:  # type: ignore[valid-type]
+        """Predict one row."""
+        predictor = loaded_predictor(request)
+        _refuse_outside_training(request, predictor, [features], in_batch=False)
+        state = request.state
+        rows = _rows([features], predictor)
+        (result,) = _results(predictor.predict(rows, state.request_id), predictor)
+        _record(state, predictor, [result], batch=False)
+        result["model_version"] = predictor.version
+        result["request_id"] = state.request_id
+        return JSONBytesResponse(orjson.dumps(result))
+
+    @router.post("/batch", response_model=batch)
+    async def predict_batch(body: batch_model, request: Request) -> Response:  # type: ignore[valid-type]
+        """Predict up to MAX_BATCH_SIZE rows with one vectorised model call."""
+        predictor = loaded_predictor(request)  # its size was checked before validation
+        instances = body.instances  # type: ignore[attr-defined]
+        _refuse_outside_training(request, predictor, instances, in_batch=True)
+        state = request.state
+        results = _results(
+            predictor.predict(_rows(instances, predictor), state.request_id), predictor
+        )
+        state.batch_size = len(results)
+        _record(state, predictor, results, batch=True)
+        return JSONBytesResponse(
+            orjson.dumps(
+                {
+                    "predictions": results,
+                    "model_version": predictor.version,
+                    "request_id": state.request_id,
+                }
+            )
+        )
+
+    return router

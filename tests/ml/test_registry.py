@@ -1,0 +1,29 @@
+"""The registry serves only models of the shape the API was built for: another task or
+other inputs is a rollout (restart), never a hot swap into a mismatched API."""
+
+import asyncio
+from pathlib import Path
+
+from app.ml.registry import ModelRegistry
+from tests.datasets import bundled
+from tests.service import train
+
+
+def test_a_candidate_of_another_shape_is_refused_and_the_old_one_serves(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    diabetes = bundled("diabetes", tmp_path)
+    result = train(tmp_path / "other", "--data", str(diabetes.path), "--target", "target")
+    assert result.returncode == 0, result.stderr
+    serving = tmp_path / "serving"
+    serving.symlink_to(model_dir.resolve())
+    registry = ModelRegistry(serving)
+    assert registry.load().predictor is not None
+    iris_version = registry.predictor.version if registry.predictor else None
+
+    serving.unlink()
+    serving.symlink_to((tmp_path / "other" / "latest").resolve())
+    assert asyncio.run(registry.reload()) is False
+    assert registry.predictor is not None
+    assert registry.predictor.version == iris_version
+    assert ModelRegistry(serving).contract is not None  # a fresh process would serve it

@@ -1,0 +1,142 @@
+"""wrap.py: a pipeline a team already fitted (on a DataFrame, with categories) becomes an
+artifact that the real service serves, with the same checks a trained one gets."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestRegressor
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+from app.ml.signing import keygen
+from tests.datasets import churn
+from tests.service import ROOT, running_service
+
+
+def wrap(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "wrap.py", *args], cwd=ROOT, capture_output=True, text=True,
+        check=False, env={"PATH": "/usr/bin:/bin", **env},
+    )  # fmt: skip
+
+
+def last_line(result: subprocess.CompletedProcess[str]) -> dict[str, object]:
+    line: dict[str, object] = json.loads(result.stdout.splitlines()[-1])
+    return line
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, pd.DataFrame]:
+    """The team's own pipeline, fitted on a DataFrame with pandas dtypes."""
+    directory = tmp_path_factory.mktemp("wrap")
+    written = churn(directory)
+    frame = pd.read_csv(written.path)
+    x, y = frame.drop(columns=["churned"]), frame["churned"]
+    prepare = ColumnTransformer(
+        [
+            ("n", StandardScaler(), ["tenure_months", "support_calls", "monthly_fee"]),
+            ("c", OneHotEncoder(handle_unknown="ignore"), ["plan", "region"]),
+            ("b", "passthrough", ["autopay"]),
+        ]
+    )
+    x = x.assign(autopay=x["autopay"].astype(float))
+    model = Pipeline([("prepare", prepare), ("model", LogisticRegression(max_iter=500))]).fit(x, y)
+    joblib.dump(model, directory / "churn_model.joblib")
+    return directory / "churn_model.joblib", written.path, x
+
+
+def test_a_wrapped_pipeline_serves_its_own_answers(
+    fitted: tuple[Path, Path, pd.DataFrame], tmp_path: Path
+) -> None:
+    model_file, sample, x = fitted
+    private, public = keygen()
+    result = wrap(
+        "--model", str(model_file), "--sample", str(sample), "--target", "churned",
+        "--output-dir", str(tmp_path), "--promote", MODEL_SIGNING_KEY=private,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    line = last_line(result)
+    assert line["event"] == "model_wrapped"
+    assert line["onnx_export"] == "exported"
+    assert line["signed"] is True
+    metadata = json.loads((tmp_path / "latest" / "metadata.json").read_text())
+    assert metadata["class_names"] == ["no", "yes"]
+    assert set(metadata["class_priors"]) == {"no", "yes"}
+    assert metadata["inputs"][0] == {
+        "name": "plan", "type": "category", "categories": ["basic", "pro", "team"],
+    }  # fmt: skip
+    model = joblib.load(model_file)
+    expected = model.predict_proba(x.iloc[:20])
+    rows = [
+        {**row, "autopay": bool(row["autopay"])} for row in x.iloc[:20].to_dict(orient="records")
+    ]
+    with running_service(
+        tmp_path / "latest", tmp_path / "logs", MODEL_PUBLIC_KEY=public
+    ) as service:
+        answer = service.post("/predict/batch", {"instances": rows})
+        assert answer.status_code == 200, answer.text
+        got = np.array(
+            [
+                [p["probabilities"]["no"], p["probabilities"]["yes"]]
+                for p in answer.json()["predictions"]
+            ]
+        )
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
+        model_info = service.post("/predict", {**rows[0], "plan": "enterprise"})
+        assert model_info.status_code == 200  # an unseen category is served (and counted)
+        scraped = service.metrics()
+        unseen = [
+            value for (name, labels), value in scraped.items()
+            if name == "model_feature_out_of_range_total" and dict(labels)["side"] == "unseen"
+            and dict(labels)["feature"] == "plan"
+        ]  # fmt: skip
+        assert unseen == [1.0]
+        loaded = service.wait_for_log("model_loaded")[0]
+        assert (loaded["inference_path"], loaded["signature_verified"]) == ("onnxruntime", True)
+
+
+def test_a_model_onnx_cannot_convert_is_served_by_sklearn_with_the_reason(
+    fitted: tuple[Path, Path, pd.DataFrame], tmp_path: Path
+) -> None:
+    _, _sample, x = fitted
+    numeric = x[["tenure_months", "support_calls", "monthly_fee"]]
+    model = Pipeline(
+        [("log", FunctionTransformer(np.log1p)), ("forest", RandomForestRegressor(n_estimators=5))]
+    ).fit(numeric, numeric["monthly_fee"] * 2)
+    joblib.dump(model, tmp_path / "fee.joblib")
+    numeric.to_csv(tmp_path / "fee.csv", index=False)
+    result = wrap("--model", str(tmp_path / "fee.joblib"), "--sample", str(tmp_path / "fee.csv"),
+                  "--output-dir", str(tmp_path / "out"), "--promote")  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert str(last_line(result)["onnx_export"]).startswith("failed:")
+    with running_service(tmp_path / "out" / "latest", tmp_path / "logs") as service:
+        (fallback,) = service.wait_for_log("inference_fallback")
+        assert "no ONNX export" in fallback["reason"]
+        row = {key: float(value) for key, value in numeric.iloc[0].items()}
+        for key in ("tenure_months", "support_calls"):
+            row[key] = int(row[key])
+        answer = service.post("/predict", row)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["prediction"] == pytest.approx(model.predict(numeric.iloc[:1])[0])
+
+
+def test_a_sample_that_does_not_fit_the_model_is_refused(
+    fitted: tuple[Path, Path, pd.DataFrame], tmp_path: Path
+) -> None:
+    model_file, _sample, x = fitted
+    x.drop(columns=["region"]).to_csv(tmp_path / "short.csv", index=False)
+    result = wrap("--model", str(model_file), "--sample", str(tmp_path / "short.csv"),
+                  "--output-dir", str(tmp_path / "out"))  # fmt: skip
+    assert result.returncode == 2
+    line = last_line(result)
+    assert line["event"] == "wrap_failed"
+    assert "different number of features" in str(line["message"])
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,203 @@
+"""Wrap a fitted scikit-learn estimator or pipeline you already have into a Glassbox artifact.
+
+    python wrap.py --model model.joblib --sample sample.csv [--target COLUMN]
+                   [--contract FILE] [--column NAME=TYPE ...] [--task auto]
+                   [--model-name NAME] [--model-version V] [--output-dir artifacts] [--promote]
+
+`--sample` is a CSV of the model's training data (a few hundred rows are enough), with the
+model's input columns in the order the model takes them; a `--target` column in it is
+left out of the inputs and gives a classifier its class priors. From the sample come the
+contract (types inferred as train.py does, or from --contract / --column), the training
+ranges and drift baseline, the reference rows and the example row. The task comes from the
+model (a classifier has classes_); class names are the model's `classes_`.
+
+The artifact gets what a trained one gets: the ONNX export attempt with its equality check
+(kept only if it reproduces the model on the sample), the checksum, the signature with
+MODEL_SIGNING_KEY, and the service's load checks (`make promote` runs them too). A model
+whose scikit-learn version differs from this environment's in major.minor is refused, as
+the service would refuse it. It writes a candidate; --promote serves it (moves latest).
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import sklearn
+
+from app.core.keys import InvalidKeyError
+from app.core.logging import configure_logging, get_logger
+from app.ml.artifact import (
+    ModelLoadError,
+    check_compatible,
+    is_safe_version,
+    load_artifact,
+    sha256_file,
+    write_artifact,
+)
+from app.ml.contract import Contract, ContractError
+from app.ml.inference import SklearnPath
+from app.ml.packaging import package
+from app.ml.promotion import repoint
+from train import DatasetError, _column_type, read_table
+
+logger = get_logger("glassbox.wrap")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--model", type=Path, required=True, help="a fitted estimator (joblib)")
+    parser.add_argument("--sample", type=Path, required=True, help="CSV of training rows")
+    parser.add_argument(
+        "--target", default=None, help="the sample's target column, if it has one%(default).0s"
+    )
+    parser.add_argument(
+        "--contract", type=Path, default=None, help="JSON with per-input types%(default).0s"
+    )
+    parser.add_argument(
+        "--column", action="append", default=[], metavar="NAME=TYPE", help="an input's type"
+    )
+    parser.add_argument(
+        "--model-name", default=None, help="default: the model file's name%(default).0s"
+    )
+    parser.add_argument(
+        "--model-version", default=None, help="default: a hash of model + sample%(default).0s"
+    )
+    parser.add_argument(
+        "--output-dir", type=Path, default=Path("artifacts"), help="where versions are written"
+    )
+    parser.add_argument(
+        "--promote",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="point latest at the new version once it passed the load checks",
+    )
+    args = parser.parse_args(argv)
+    try:
+        args.overrides = dict(_column_type(text) for text in args.column)
+    except ContractError as exc:
+        parser.error(str(exc))
+    if args.model_version is not None and not is_safe_version(args.model_version):
+        parser.error("--model-version must match [A-Za-z0-9._-]{1,64}, not 'latest'")
+    return args
+
+
+def _fitted_sklearn_version(model: Any) -> str | None:
+    """The scikit-learn version the pickle was made with (its __getstate__ records it)."""
+    state = model.__getstate__() if hasattr(model, "__getstate__") else {}
+    version = state.get("_sklearn_version") if isinstance(state, dict) else None
+    return str(version) if version else None
+
+
+def wrap(args: argparse.Namespace) -> int:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = joblib.load(args.model)
+    trained_with = _fitted_sklearn_version(model) or sklearn.__version__
+    if trained_with.split(".")[:2] != sklearn.__version__.split(".")[:2] or any(
+        "InconsistentVersionWarning" in type(w.message).__name__ for w in caught
+    ):
+        logger.error(
+            "sklearn_version_mismatch",
+            trained_sklearn_version=trained_with,
+            installed_sklearn_version=sklearn.__version__,
+            message="refit the model with this scikit-learn, or pin the one it was made with",
+        )
+        return 2
+    is_classifier = hasattr(model, "classes_")
+    table = read_table(
+        args.sample, args.target, overrides=args.overrides, contract_file=args.contract
+    )
+    contract = (
+        Contract("classification", table.inputs, tuple(str(c) for c in model.classes_))
+        if is_classifier
+        else Contract("regression", table.inputs)
+    )
+    check_compatible(model, contract)
+    rows = table.features
+    # The sample must run through the model as the service will call it.
+    SklearnPath(model, contract).run(rows[:8])
+    class_targets = None
+    if is_classifier and table.labels is not None:
+        index = {name: i for i, name in enumerate(contract.class_names)}
+        unknown = sorted(set(table.labels) - set(index))
+        if unknown:
+            raise DatasetError(f"{args.target} has values the model has no class for: {unknown}")
+        class_targets = np.asarray([index[label] for label in table.labels], dtype=np.int64)
+    model_sha = sha256_file(args.model)
+    version = args.model_version or (
+        "w-" + hashlib.sha256(f"{model_sha}:{sha256_file(args.sample)}".encode()).hexdigest()[:12]
+    )
+    name = args.model_name or args.model.stem.replace("_", "-")
+    packaged = package(
+        model, contract, rows, model_name=name, version=version, target=class_targets
+    )
+    if packaged.onnx_model is None:
+        logger.warning(
+            "onnx_export_failed", model_version=version, message=packaged.metadata["onnx_export"]
+        )
+    metadata = {
+        **packaged.metadata,
+        "metrics": {},
+        # Not trained here: the gate is the load checks (no held-out metric to gate on).
+        "quality_gate": {"metric": "load_checks", "passed": True},
+        "wrapped_from": {"model_sha256": model_sha, "sample": str(args.sample)},
+        "training_data": {
+            "path": str(args.sample),
+            "sha256": sha256_file(args.sample),
+            "rows": len(rows),
+        },
+    }
+    signing_key = os.environ.get("MODEL_SIGNING_KEY", "")
+    try:
+        path = write_artifact(
+            model, metadata, args.output_dir, version, packaged.onnx_model, signing_key
+        )
+    except InvalidKeyError as exc:
+        logger.error("signing_key_invalid", message=str(exc))
+        return 2
+    try:
+        load_artifact(path)  # the service's own checks, before anything serves it
+    except ModelLoadError as exc:
+        logger.error("model_load_failed", reason=exc.reason, message=exc.message, **exc.details)
+        return 2
+    if args.promote:
+        repoint(args.output_dir, version)
+    logger.info(
+        "model_wrapped",
+        model_name=name,
+        model_version=version,
+        task=contract.task,
+        inputs=[f"{item.name}:{item.kind}" for item in contract.inputs],
+        onnx_export=packaged.metadata["onnx_export"],
+        path=str(path),
+        promoted=args.promote,
+        signed=bool(signing_key),
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    configure_logging(os.environ.get("LOG_LEVEL", "INFO"), os.environ.get("LOG_FORMAT", "json"))
+    args = parse_args(argv)
+    try:
+        return wrap(args)
+    except (OSError, DatasetError, ContractError, ModelLoadError, ValueError) as exc:
+        details = exc.details if isinstance(exc, ModelLoadError) else {}
+        logger.error(
+            "wrap_failed", message=str(exc), **{k: json.dumps(v) for k, v in details.items()}
+        )
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
