@@ -19,7 +19,13 @@ from typing import Any
 import requests
 
 MONITORING, APP = "monitoring", "glassbox"
-DASHBOARD_UIDS = {"glassbox-overview", "glassbox-model", "glassbox-logs", "glassbox-capacity"}
+DASHBOARD_UIDS = {
+    "glassbox-overview",
+    "glassbox-model",
+    "glassbox-model-regression",
+    "glassbox-logs",
+    "glassbox-capacity",
+}
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from tests.monitoring.queries import DASHBOARDS, load_dashboard
 EXPECTED = {
     "glassbox-overview.json": "glassbox-overview",
     "glassbox-model.json": "glassbox-model",
+    "glassbox-model-regression.json": "glassbox-model-regression",
     "glassbox-logs.json": "glassbox-logs",
     "glassbox-capacity.json": "glassbox-capacity",
 }
@@ -31,7 +32,7 @@ def datasource_refs(node: Any) -> list[dict[str, str]]:
     return found
 
 
-def test_the_four_dashboards_exist_with_fixed_uids() -> None:
+def test_the_dashboards_exist_with_fixed_uids() -> None:
     assert {path.name: load_dashboard(path)["uid"] for path in DASHBOARDS} == EXPECTED
 
 

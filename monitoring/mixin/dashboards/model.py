@@ -1,4 +1,9 @@
-"""Glassbox / Model: predictions, confidence, inference latency, class and feature drift."""
+"""Glassbox / Model: what the served model answers, how fast, and how its inputs drift.
+
+One dashboard per task, so none has a panel that can only say "No data": the
+classification one shows classes, class mix against the priors and confidence; the
+regression one the predicted values' distribution and mean. Both show inference latency,
+batch size and the drift of every input (numbers and categories alike)."""
 
 from typing import Any
 
@@ -11,6 +16,7 @@ from monitoring.mixin.dashboards.panels import (
     PROMETHEUS_VARS,
     RATE,
     SERVICE,
+    Panel,
     dashboard,
     green_amber_red,
     heatmap,
@@ -24,8 +30,71 @@ from monitoring.mixin.rules import BUCKET_EXPECTED, BUCKET_SHARE, FEATURE_PSI
 
 
 def build() -> dict[str, Any]:
+    """The classification dashboard (uid glassbox-model, as before regression existed)."""
+    return dashboard(
+        "glassbox-model",
+        "Glassbox / Model (classification)",
+        "What a classifier predicts, how sure it is, how fast, and how the served class mix "
+        "and the inputs compare with the training data.",
+        [*classification_panels(), *shared_panels()],
+        [*PROMETHEUS_VARS, MODEL_VERSION_VAR, FEATURE_VAR],
+        annotations=[MODEL_SWAPS],
+    )
+
+
+def build_regression() -> dict[str, Any]:
+    return dashboard(
+        "glassbox-model-regression",
+        "Glassbox / Model (regression)",
+        "What a regressor predicts (distribution and mean of its values), how fast, and how "
+        "its inputs compare with the training data.",
+        [*regression_panels(), *shared_panels()],
+        [*PROMETHEUS_VARS, MODEL_VERSION_VAR, FEATURE_VAR],
+        annotations=[MODEL_SWAPS],
+    )
+
+
+def regression_panels() -> list[Panel]:
+    values = "model_prediction_value"
+    return [
+        timeseries(
+            "Predicted rows per second",
+            "Rows the regressor answered per second, single and batch requests alike.",
+            target(f"sum(rate(model_predictions_total{{{MODEL}}}[{RATE}]))", "rows/s"),
+            unit="ops",
+        ),
+        timeseries(
+            "Predicted value p10 / p50 / p90",
+            "Quantiles of the predicted values (to within the histogram's 1-2.5-5 steps; "
+            "negative values all count as 0).",
+            *(
+                target(quantile(q, values, "model_version", MODEL), f"p{int(float(q) * 100)}")
+                for q in ("0.1", "0.5", "0.9")
+            ),
+        ),
+        timeseries(
+            "Mean predicted value",
+            "Exact mean of the predicted values, per model version: a lasting shift with "
+            "stable inputs is the model changing its answers.",
+            target(
+                f"sum by (model_version) (rate({values}_sum{{{MODEL}}}[{RATE}])) "
+                f"/ sum by (model_version) (rate({values}_count{{{MODEL}}}[{RATE}]))",
+                "{{model_version}}",
+            ),
+        ),
+        heatmap(
+            "Predicted value distribution",
+            "Predicted values per histogram bucket.",
+            f"increase({values}_bucket{{{MODEL}}}[{RATE}])",
+            unit="none",
+            color={"scheme": "Blues"},
+        ),
+    ]
+
+
+def classification_panels() -> list[Panel]:
     predictions = f"model_predictions_total{{{MODEL}}}"
-    panels = [
+    return [
         timeseries(
             "Predictions per class",
             "Predicted rows per second by class, single and batch requests alike.",
@@ -71,6 +140,11 @@ def build() -> dict[str, Any]:
             ),
             unit="percentunit",
         ),
+    ]
+
+
+def shared_panels() -> list[Panel]:
+    return [
         timeseries(
             "Inference latency p50 / p99",
             "The predict_proba call alone, without HTTP, validation or serialisation.",
@@ -97,8 +171,8 @@ def build() -> dict[str, Any]:
         ),
         timeseries(
             f"Feature drift: PSI over {config.DRIFT_WINDOW}",
-            "Population stability index of each input feature against the training split's "
-            f"deciles. Below {config.DRIFT_PSI_MODERATE}: stable (green); up to "
+            "Population stability index of each input against the training split: over its "
+            f"deciles (numbers) or its categories plus an unseen bucket (categories). Below {config.DRIFT_PSI_MODERATE}: stable (green); up to "
             f"{config.DRIFT_PSI_THRESHOLD}: moderate (amber); above: significant (red, "
             "GlassboxFeatureDrift).",
             target(
@@ -110,7 +184,8 @@ def build() -> dict[str, Any]:
         ),
         timeseries(
             "Values outside the training range",
-            "Feature values below the training minimum or above its maximum, per second.",
+            "Numbers below the training minimum or above its maximum, and categories "
+            "training never saw (side=unseen), per second.",
             target(
                 f"sum by (feature, side) "
                 f"(rate(model_feature_out_of_range_total{{{MODEL}}}[{RATE}]))",
@@ -120,10 +195,11 @@ def build() -> dict[str, Any]:
         ),
         panel(
             "bargauge",
-            f"Live vs training share per decile bucket ($feature, {config.DRIFT_WINDOW})",
-            "Share of the feature's values in each bucket between the training deciles: "
-            "live over the last hour against the training split. Bucket 0 is up to the "
-            "first decile, the last one above the last decile.",
+            f"Live vs training share per bucket ($feature, {config.DRIFT_WINDOW})",
+            "Share of the input's values in each bucket, live over the last hour against the "
+            "training split. A number's buckets lie between the training deciles (bucket 0 "
+            "up to the first decile, the last above the last); a category's are its training "
+            "categories in sorted order, the last one the categories training never saw.",
             [
                 {
                     "expr": f"max by (bucket) ({BUCKET_SHARE}"
@@ -145,19 +221,11 @@ def build() -> dict[str, Any]:
         ),
         instant_table(
             "Model versions in service",
-            "Pods per model version served now (a version swapped out by a reload reports 0) "
-            "and the scikit-learn version it was trained with.",
-            f"count by (model_name, model_version, sklearn_version) (model_info{{{SERVICE}}} == 1)",
+            "Pods per model version served now (a version swapped out by a reload reports 0), "
+            "its task and the scikit-learn version it was trained with.",
+            f"count by (model_name, model_version, task, sklearn_version) "
+            f"(model_info{{{SERVICE}}} == 1)",
             width=24,
             height=6,
         ),
     ]
-    return dashboard(
-        "glassbox-model",
-        "Glassbox / Model",
-        "What the model predicts, how sure it is, how fast, and how the served class mix "
-        "and the input features compare with the training data.",
-        panels,
-        [*PROMETHEUS_VARS, MODEL_VERSION_VAR, FEATURE_VAR],
-        annotations=[MODEL_SWAPS],
-    )
