@@ -32,13 +32,12 @@ is a classification experiment: with a regression target it is refused.
 """
 
 import argparse
-import csv
 import hashlib
 import json
 import math
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,170 +62,15 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from app.core.keys import InvalidKeyError
 from app.core.logging import configure_logging, get_logger
-from app.ml.artifact import is_safe_version, sha256_file, write_artifact
-from app.ml.contract import (
-    BOUND_KEYS,
-    TASKS,
-    Contract,
-    ContractError,
-    Input,
-    Kind,
-    Task,
-    infer_inputs,
-    parse_kind,
-    training_value,
-)
-from app.ml.packaging import model_input, package
+from app.ml.artifact import is_safe_version, sha256_file
+from app.ml.contract import Contract, ContractError, Input
+from app.ml.dataset import TARGET, DatasetError, column_type, load_dataset
+from app.ml.packaging import model_input, package, write_signed
 from app.ml.promotion import repoint
 
 DEFAULT_DATA = Path("data/iris.csv")
-TARGET = "species"
 EXIT_QUALITY_GATE = 1
-# A whole-number target with at most this many distinct values is a class label (auto task).
-MAX_CLASSES = 20
-
 logger = get_logger("glassbox.train")
-
-
-class DatasetError(ValueError):
-    pass
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """The CSV as the model sees it: inputs in contract order, the target, the contract."""
-
-    features: npt.NDArray[Any]  # float64, or object when some input is a category
-    target: npt.NDArray[Any]  # class indices (int64), or values (float64)
-    contract: Contract
-
-    @property
-    def class_names(self) -> list[str]:
-        return list(self.contract.class_names)
-
-
-def load_dataset(
-    path: Path,
-    target: str = TARGET,
-    *,
-    task: str = "auto",
-    overrides: Mapping[str, Kind] | None = None,
-    contract_file: Path | None = None,
-    drop: Sequence[str] = (),
-) -> Dataset:
-    """Read the CSV and infer (or take) its contract; see the module docstring."""
-    table = read_table(path, target, overrides=overrides, contract_file=contract_file, drop=drop)
-    labels = table.labels or []
-    declared_task = table.declared.get("task")
-    chosen: Task = _task_of(labels, declared_task if task == "auto" else task)
-    if chosen == "regression":
-        try:
-            values = np.array([float(label) for label in labels], dtype=np.float64)
-        except ValueError as exc:
-            raise DatasetError(f"{path}: regression target {target} is not numeric: {exc}") from exc
-        if not np.isfinite(values).all():
-            raise DatasetError(f"{path}: target {target} has NaN or infinite values")
-        return Dataset(table.features, values, Contract("regression", table.inputs))
-    class_names = sorted(set(labels))
-    if len(class_names) < 2:
-        raise DatasetError(f"{path}: target {target} has one class only")
-    indices = np.array([class_names.index(label) for label in labels], dtype=np.int64)
-    contract = Contract("classification", table.inputs, tuple(class_names))
-    return Dataset(table.features, indices, contract)
-
-
-@dataclass(frozen=True)
-class Table:
-    """A CSV's inputs (typed, in column order) and, when it has one, its target column."""
-
-    inputs: tuple[Input, ...]
-    features: npt.NDArray[Any]
-    labels: list[str] | None
-    declared: dict[str, Any]  # the contract file, if any
-
-
-def read_table(
-    path: Path,
-    target: str | None,
-    *,
-    overrides: Mapping[str, Kind] | None = None,
-    contract_file: Path | None = None,
-    drop: Sequence[str] = (),
-) -> Table:
-    """Every column but `target` and `drop` as a typed input (train.py and wrap.py); the
-    contract file defaults to FILE.contract.json beside the CSV, when there is one."""
-    with path.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        columns = list(reader.fieldnames or [])
-        rows = list(reader)
-    missing = [c for c in (*([target] if target else []), *drop) if c not in columns]
-    if missing:
-        raise DatasetError(f"{path} lacks columns {missing}")
-    if not rows:
-        raise DatasetError(f"{path} has no rows")
-    names = [c for c in columns if c != target and c not in drop]
-    used = [*names, *([target] if target else [])]
-    empty = [c for c in used if any(row[c] is None or row[c].strip() == "" for row in rows)]
-    if empty:
-        raise DatasetError(f"{path} has empty values in columns {empty} (fill or --drop them)")
-    if contract_file is None and path.with_suffix(".contract.json").is_file():
-        contract_file = path.with_suffix(".contract.json")
-    declared = _read_contract_file(contract_file) if contract_file else {}
-    specs: dict[str, Any] = declared.get("inputs", {})
-    unknown = set(specs) - set(names)
-    if unknown:
-        raise DatasetError(f"{contract_file} names columns not in {path}: {sorted(unknown)}")
-    kinds = {name: parse_kind(name, spec["type"]) for name, spec in specs.items() if "type" in spec}
-    kinds.update(overrides or {})
-    try:
-        inputs = infer_inputs(names, [[row[name] for row in rows] for name in names], kinds)
-        features = np.array(
-            [[training_value(item, row[item.name]) for item in inputs] for row in rows],
-            dtype=np.float64 if all(item.numeric for item in inputs) else object,
-        )
-    except (ContractError, ValueError) as exc:
-        raise DatasetError(f"{path}: {exc}") from exc
-    inputs = tuple(_declared(item, specs.get(item.name, {})) for item in inputs)
-    labels = [row[target] for row in rows] if target else None
-    return Table(inputs, features, labels, declared)
-
-
-def _read_contract_file(path: Path) -> dict[str, Any]:
-    try:
-        declared: dict[str, Any] = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise DatasetError(f"contract file {path} is not readable JSON: {exc}") from exc
-    return declared
-
-
-def _declared(item: Input, spec: Mapping[str, Any]) -> Input:
-    """An inferred input with a contract file's bounds and description applied."""
-    bounds = {key: float(value) for key, value in (spec.get("bounds") or {}).items()}
-    if not set(bounds) <= set(BOUND_KEYS) or (bounds and item.kind not in ("number", "integer")):
-        raise DatasetError(f"input {item.name}: bounds {bounds} (gt/ge/lt/le on numbers only)")
-    return Input(
-        item.name,
-        item.kind,
-        item.minimum,
-        item.maximum,
-        item.categories,
-        bounds,
-        str(spec.get("description", "")),
-    )
-
-
-def _task_of(labels: Sequence[str], task: str | None) -> Task:
-    for known in TASKS:
-        if task == known:
-            return known
-    if task not in (None, "auto"):
-        raise DatasetError(f"task {task!r} is not classification, regression or auto")
-    try:
-        values = [float(label) for label in labels]
-    except ValueError:
-        return "classification"
-    whole = all(math.isfinite(v) and v.is_integer() for v in values)
-    return "classification" if whole and len(set(values)) <= MAX_CLASSES else "regression"
 
 
 def build_pipeline(contract: Contract, seed: int, params: Mapping[str, Any]) -> Pipeline:
@@ -373,9 +217,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="point latest at the new version once it passed the quality gate; without it "
         "the version is a candidate and what serves does not change",
     )
-    args = parser.parse_args(argv)
+    return checked(parser, parser.parse_args(argv))
+
+
+def checked(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
+    """--column parsed into `overrides` and --model-version checked (train.py, wrap.py)."""
     try:
-        args.overrides = dict(_column_type(text) for text in args.column)
+        args.overrides = dict(column_type(text) for text in args.column)
     except ContractError as exc:
         parser.error(str(exc))
     if args.model_version is not None and not is_safe_version(args.model_version):
@@ -384,13 +232,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             "and not be 'latest'"
         )
     return args
-
-
-def _column_type(text: str) -> tuple[str, Kind]:
-    name, sep, kind = text.partition("=")
-    if not sep:
-        raise ContractError(f"--column {text!r}: write NAME=TYPE")
-    return name, parse_kind(name, kind)
 
 
 def _fraction(text: str) -> float:
@@ -572,20 +413,11 @@ def main(argv: list[str] | None = None) -> int:
             "flipped_rows": flipped_rows,
             "seed": args.seed,
         }
-    signing_key = os.environ.get("MODEL_SIGNING_KEY", "")
     try:
-        path = write_artifact(
-            model, metadata, args.output_dir, version, packaged.onnx_model, signing_key
-        )
+        path = write_signed(model, metadata, args.output_dir, version, packaged.onnx_model)
     except InvalidKeyError as exc:
         logger.error("signing_key_invalid", message=str(exc))
         return 2
-    if not signing_key:
-        logger.warning(
-            "model_unsigned",
-            model_version=version,
-            message="MODEL_SIGNING_KEY is not set; a service with MODEL_PUBLIC_KEY will refuse it",
-        )
     if args.promote:  # just written and gated; rollback can return to the previous one
         repoint(args.output_dir, version)
     logger.info(

@@ -36,16 +36,15 @@ from app.core.logging import configure_logging, get_logger
 from app.ml.artifact import (
     ModelLoadError,
     check_compatible,
-    is_safe_version,
     load_artifact,
     sha256_file,
-    write_artifact,
 )
 from app.ml.contract import Contract, ContractError
+from app.ml.dataset import DatasetError, read_table
 from app.ml.inference import SklearnPath
-from app.ml.packaging import package
+from app.ml.packaging import package, write_signed
 from app.ml.promotion import repoint
-from train import DatasetError, _column_type, read_table
+from train import checked
 
 logger = get_logger("glassbox.wrap")
 
@@ -81,14 +80,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=False,
         help="point latest at the new version once it passed the load checks",
     )
-    args = parser.parse_args(argv)
-    try:
-        args.overrides = dict(_column_type(text) for text in args.column)
-    except ContractError as exc:
-        parser.error(str(exc))
-    if args.model_version is not None and not is_safe_version(args.model_version):
-        parser.error("--model-version must match [A-Za-z0-9._-]{1,64}, not 'latest'")
-    return args
+    return checked(parser, parser.parse_args(argv))
 
 
 def _fitted_sklearn_version(model: Any) -> str | None:
@@ -157,11 +149,8 @@ def wrap(args: argparse.Namespace) -> int:
             "rows": len(rows),
         },
     }
-    signing_key = os.environ.get("MODEL_SIGNING_KEY", "")
     try:
-        path = write_artifact(
-            model, metadata, args.output_dir, version, packaged.onnx_model, signing_key
-        )
+        path = write_signed(model, metadata, args.output_dir, version, packaged.onnx_model)
     except InvalidKeyError as exc:
         logger.error("signing_key_invalid", message=str(exc))
         return 2
@@ -181,7 +170,7 @@ def wrap(args: argparse.Namespace) -> int:
         onnx_export=packaged.metadata["onnx_export"],
         path=str(path),
         promoted=args.promote,
-        signed=bool(signing_key),
+        signed=bool(os.environ.get("MODEL_SIGNING_KEY")),
     )
     return 0
 

@@ -7,7 +7,10 @@ Servers (one uvicorn worker each, all started at once and driven one at a time):
 
 For each round, each connection count and each body (one row, a batch of 100 rows) the three
 servers are measured back to back with wrk, so drift on a shared machine hits all three; the
-best of the rounds is kept. The servers are pinned to core 0 and wrk to core 1 where there
+best of the rounds is kept. That is done for the Iris model and again, at 16 connections, for
+a 30-input breast-cancer classifier trained by train.py in the same run (bodies: each model's
+own example row). The request body's validation alone is timed too: Glassbox's body,
+generated from the model's contract, against the hand-written Iris body it replaced. The servers are pinned to core 0 and wrk to core 1 where there
 are two. CPU-seconds per 1,000 requests come from the server's /proc/PID/stat: on a shared
 machine that is the honest capacity figure. Then a tail check (fresh servers, 64 connections)
 and the model call alone beside a NumPy floor. Writes bench/results/latest.{md,json}.
@@ -21,6 +24,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import timeit
 from collections.abc import Callable, Iterator
@@ -55,6 +59,7 @@ class Measurement:
     timeouts: int
     errors: int
     cpu_seconds_per_1000: float
+    model: str = "iris"
     rows_per_second: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -93,6 +98,13 @@ class Server:
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
 
 
+def example_row(model_dir: str) -> dict[str, Any]:
+    """The model's own example row, from its metadata.json (what GET /model serves)."""
+    metadata = json.loads((Path(model_dir) / "metadata.json").read_text())
+    row: dict[str, Any] = metadata["example"]
+    return row
+
+
 @contextmanager
 def started(name: str, model_dir: str) -> Iterator[Server]:
     port = free_port()
@@ -106,11 +118,12 @@ def started(name: str, model_dir: str) -> Iterator[Server]:
         stderr=subprocess.DEVNULL,
     )
     server = Server(name, f"http://127.0.0.1:{port}", process)
+    row = example_row(model_dir)
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                if requests.post(f"{server.url}/predict", json=FLOWER, timeout=1).ok:
+                if requests.post(f"{server.url}/predict", json=row, timeout=1).ok:
                     break
             except requests.ConnectionError:
                 pass
@@ -130,8 +143,16 @@ def _latency_ms(out: str, percentile: str) -> float:
     return float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
 
 
-def drive(server: Server, rows: int, seconds: int, connections: int) -> Measurement:
-    body = FLOWER if rows == 1 else {"instances": [FLOWER] * rows}
+def drive(
+    server: Server,
+    rows: int,
+    seconds: int,
+    connections: int,
+    row: dict[str, Any] | None = None,
+    model: str = "iris",
+) -> Measurement:
+    row = row or FLOWER
+    body = row if rows == 1 else {"instances": [row] * rows}
     path = "/predict" if rows == 1 else "/predict/batch"
     cpu_before = server.cpu_seconds()
     result = subprocess.run(
@@ -160,6 +181,7 @@ def drive(server: Server, rows: int, seconds: int, connections: int) -> Measurem
         timeouts=errors[3],
         errors=sum(errors[:3]) + (int(non_2xx.group(1)) if non_2xx else 0),
         cpu_seconds_per_1000=1000 * cpu / max(count, 1),
+        model=model,
     )
 
 
@@ -234,8 +256,6 @@ def rejection_stall(args: argparse.Namespace) -> dict[str, float]:
 
     Issue 9: such batches were validated row by row on the event loop before the 422,
     and /predict's p50 went 40x up. They are now refused before parsing."""
-    import tempfile
-
     oversize = {"instances": [FLOWER] * 11_500}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(oversize, handle)
@@ -258,6 +278,68 @@ def rejection_stall(args: argparse.Namespace) -> dict[str, float]:
         flush=True,
     )
     return {"p50_alone_ms": alone.p50_ms, "p50_beside_oversize_ms": under_attack.p50_ms}
+
+
+def train_breast_cancer(workdir: Path) -> str:
+    """The 30-input breast-cancer classifier, trained by train.py as a user would."""
+    from scripts.example_data import bundled
+
+    written = bundled("breast_cancer", workdir)
+    subprocess.run(
+        [sys.executable, "train.py", "--data", str(written.path), "--target", written.target,
+         "--output-dir", str(workdir / "artifacts"), "--promote"],
+        cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    return str(workdir / "artifacts" / "latest")
+
+
+def wide_model_throughput(args: argparse.Namespace, model_dir: str) -> list[Measurement]:
+    """The three servers on the breast-cancer model, at the first connection count, best
+    of the rounds, single rows and batches of 100."""
+    row = example_row(model_dir)
+    connections = args.connections[0]
+    best: dict[tuple[str, int], Measurement] = {}
+    for round_number in range(1, args.rounds + 1):
+        with (
+            started("bare-sklearn", model_dir) as a,
+            started("bare-glassbox", model_dir) as b,
+            started("glassbox", model_dir) as c,
+        ):
+            for rows in (1, BATCH_ROWS):
+                for server in (a, b, c):
+                    m = drive(server, rows, args.seconds, connections, row, "breast_cancer")
+                    print(
+                        f"  round {round_number}: {m.server:14} c={connections:<3} rows={rows:<3} "
+                        f"{m.requests_per_second:8,.0f} req/s  p99 {m.p99_ms:7.2f} ms",
+                        flush=True,
+                    )
+                    key = (m.server, rows)
+                    if key not in best or m.requests_per_second > best[key].requests_per_second:
+                        best[key] = m
+    return list(best.values())
+
+
+def body_validation_us(model_dir: str) -> dict[str, float]:
+    """Validating the Iris body, µs: the hand-written IrisFeatures of the Iris-only API
+    (bench/baseline_app.py) against the body Glassbox generates from the contract."""
+    sys.path.insert(0, str(ROOT))
+    os.environ["MODEL_DIR"] = model_dir  # bench/baseline_app.py loads it at import
+    from app.api.model_api import build_model_api
+    from app.ml.artifact import read_metadata
+    from app.ml.contract import Contract
+    from bench.baseline_app import Batch, IrisFeatures
+
+    metadata = read_metadata(Path(model_dir))
+    api = build_model_api(Contract.from_metadata(metadata), metadata)
+    batch = {"instances": [FLOWER] * BATCH_ROWS}
+    context = {"max_batch_size": 1000}
+
+    return {
+        "hand-written": best_time_us(lambda: IrisFeatures.model_validate(FLOWER)),
+        "generated": best_time_us(lambda: api.row.model_validate(FLOWER)),
+        "hand-written batch": best_time_us(lambda: Batch.model_validate(batch)),
+        "generated batch": best_time_us(lambda: api.batch.model_validate(batch, context=context)),
+    }
 
 
 def best_time_us(call: Callable[[], object]) -> float:
@@ -286,6 +368,39 @@ def warm_model_call(model_dir: str) -> dict[str, float]:
         "bare-glassbox": best_time_us(lambda: path.run(row)),
         "bare-numpy": best_time_us(lambda: floor.run(row)),
     }
+
+
+def wide_targets(wide: list[Measurement]) -> list[tuple[str, bool]]:
+    cell = {(m.server, m.rows): m for m in wide}
+    checks: list[tuple[str, bool]] = []
+    for rows in (1, BATCH_ROWS):
+        g, bare, own = (
+            cell[("glassbox", rows)],
+            cell[("bare-sklearn", rows)],
+            cell[("bare-glassbox", rows)],
+        )
+        route = "/predict" if rows == 1 else f"/predict/batch of {rows}"
+        c = g.connections
+        sklearn_ratio = g.requests_per_second / bare.requests_per_second
+        own_ratio = g.requests_per_second / own.requests_per_second
+        checks.append((
+            f"breast cancer (30 inputs) {route} at {c} conns >= 1.0x bare-sklearn req/s ({sklearn_ratio:.2f}x)",
+            sklearn_ratio >= 1.0,
+        ))  # fmt: skip
+        checks.append((
+            f"breast cancer (30 inputs) {route} at {c} conns >= 0.85x bare-glassbox req/s ({own_ratio:.2f}x)",
+            own_ratio >= 0.85,
+        ))  # fmt: skip
+    return checks
+
+
+def body_targets(body: dict[str, float]) -> list[tuple[str, bool]]:
+    single = body["generated"] / body["hand-written"]
+    batch = body["generated batch"] / body["hand-written batch"]
+    return [
+        (f"generated Iris body validates within 1.1x the hand-written one ({single:.2f}x)", single <= 1.1),
+        (f"generated batch of {BATCH_ROWS} within 1.1x the hand-written one ({batch:.2f}x)", batch <= 1.1),
+    ]  # fmt: skip
 
 
 def targets(
@@ -374,6 +489,8 @@ def markdown(
     model: dict[str, dict[str, float]],
     stall: dict[str, float],
     checks: list[tuple[str, bool]],
+    wide: list[Measurement],
+    body: dict[str, float],
 ) -> str:
     cell = {(m.server, m.connections, m.rows): m for m in results}
     lines = [
@@ -392,7 +509,27 @@ def markdown(
                     f"| {name} | {c} | {rows} | {m.requests_per_second:,.0f} | {m.rows_per_second:,.0f} | "
                     f"{m.p50_ms:.2f} | {m.p99_ms:.2f} | {m.cpu_seconds_per_1000:.3f} | {m.requests_per_second / base:.2f}x |"
                 )
+    wide_cell = {(m.server, m.rows): m for m in wide}
     lines += [
+        "",
+        f"Breast cancer (30 inputs, 2 classes, trained by train.py in this run), {args.connections[0]} connections:",
+        "",
+        "| server | rows/request | requests/s | rows/s | p50 ms | p99 ms | CPU-s / 1k requests | req/s vs bare-sklearn |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for rows in (1, BATCH_ROWS):
+        base = wide_cell[("bare-sklearn", rows)].requests_per_second
+        for name in SERVERS:
+            m = wide_cell[(name, rows)]
+            lines.append(
+                f"| {name} | {rows} | {m.requests_per_second:,.0f} | {m.rows_per_second:,.0f} | "
+                f"{m.p50_ms:.2f} | {m.p99_ms:.2f} | {m.cpu_seconds_per_1000:.3f} | {m.requests_per_second / base:.2f}x |"
+            )
+    lines += [
+        "",
+        "Iris request body validation, µs (timeit): hand-written IrisFeatures / generated from the contract: "
+        f"one row {body['hand-written']:.2f} / {body['generated']:.2f}; "
+        f"a batch of {BATCH_ROWS} {body['hand-written batch']:.1f} / {body['generated batch']:.1f}",
         "",
         "Model call for one row, µs: scikit-learn / Glassbox's path (ONNX Runtime) / NumPy floor",
         f"- warm (timeit, the same row repeated): {model['warm']['bare-sklearn']:.1f} / {model['warm']['bare-glassbox']:.1f} / {model['warm']['bare-numpy']:.1f}",
@@ -438,14 +575,19 @@ def main() -> int:
     model = {"warm": warm_model_call(args.model_dir), "in_situ": in_situ}
     print("rejections:", flush=True)
     stall = rejection_stall(args)
-    checks = targets(results, tails, model, stall)
-    report = markdown(args, results, tails, model, stall, checks)
+    print("breast cancer (30 inputs):", flush=True)
+    with tempfile.TemporaryDirectory(prefix="glassbox-bench-") as workdir:
+        wide = wide_model_throughput(args, train_breast_cancer(Path(workdir)))
+    body = body_validation_us(args.model_dir)
+    checks = [*targets(results, tails, model, stall), *wide_targets(wide), *body_targets(body)]
+    report = markdown(args, results, tails, model, stall, checks, wide, body)
     print("\n" + report)
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "latest.md").write_text(report)
     document: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(), "machine": machine(), "settings": {k: str(v) for k, v in vars(args).items()},
         "throughput": [asdict(m) for m in results], "tail": [asdict(m) for m in tails],
+        "breast_cancer": [asdict(m) for m in wide], "body_validation_us": body,
         "model_call_us": model, "rejection_stall_ms": stall, "targets": [{"target": t, "pass": ok} for t, ok in checks],
     }  # fmt: skip
     (args.output / "latest.json").write_text(json.dumps(document, indent=2) + "\n")

@@ -25,8 +25,9 @@ import numpy.typing as npt
 from tqdm import tqdm
 
 from app.ml.artifact import sha256_file
+from app.ml.dataset import load_dataset
 from experiments.runs import Run
-from train import fit_and_evaluate, load_dataset
+from train import fit_and_evaluate
 
 LEVELS = (0.0, 0.05, 0.10, 0.20, 0.30, 0.50)
 C_VALUES = (0.01, 0.1, 1.0, 10.0)

@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from app.ml.signing import keygen
-from tests.datasets import churn
+from scripts.example_data import churn
 from tests.service import ROOT, running_service
 
 

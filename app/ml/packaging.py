@@ -8,9 +8,11 @@ reproduces scikit-learn on the reference rows, the ONNX export.
 """
 
 import importlib.metadata
+import os
 import platform
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import joblib
@@ -18,10 +20,14 @@ import numpy as np
 import numpy.typing as npt
 import sklearn
 
+from app.core.logging import get_logger
+from app.ml.artifact import write_artifact
 from app.ml.contract import Contract
 from app.ml.drift import category_profile, feature_profile
 from app.ml.export import ExportError, export_onnx
 from app.ml.inference import choose_path
+
+logger = get_logger("glassbox.package")
 
 # Training rows kept in metadata.json: the service replays them through the ONNX export
 # and scikit-learn at load, and serves the export only if both agree.
@@ -117,3 +123,19 @@ def _checked_export(
     if refused is not None:
         return None, f"refused: {refused}"
     return onnx_model, "exported"
+
+
+def write_signed(
+    model: Any, metadata: dict[str, Any], output_dir: Path, version: str, onnx: bytes | None
+) -> Path:
+    """Write the artifact, signed with MODEL_SIGNING_KEY when it is set (an unsigned one is
+    logged: a service with MODEL_PUBLIC_KEY refuses it). Raises InvalidKeyError."""
+    signing_key = os.environ.get("MODEL_SIGNING_KEY", "")
+    path = write_artifact(model, metadata, output_dir, version, onnx, signing_key)
+    if not signing_key:
+        logger.warning(
+            "model_unsigned",
+            model_version=version,
+            message="MODEL_SIGNING_KEY is not set; a service with MODEL_PUBLIC_KEY will refuse it",
+        )
+    return path

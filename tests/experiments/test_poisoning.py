@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from app.ml.dataset import load_dataset
 from experiments.poisoning import RESULTS, outputs, run_one, summarise, sweep
 from tests.service import ROOT
-from train import load_dataset, poison_labels
+from train import poison_labels
 
 DATA = ROOT / "data" / "iris.csv"
 

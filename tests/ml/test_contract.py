@@ -4,8 +4,8 @@ and which differences make a new API shape."""
 import pytest
 
 from app.ml.contract import Contract, ContractError, Input, infer_inputs
+from app.ml.dataset import load_dataset
 from tests.service import ROOT
-from train import load_dataset
 
 
 def test_types_are_inferred_from_the_values_as_written() -> None:

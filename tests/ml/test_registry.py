@@ -5,7 +5,7 @@ import asyncio
 from pathlib import Path
 
 from app.ml.registry import ModelRegistry
-from tests.datasets import bundled
+from scripts.example_data import bundled
 from tests.service import train
 
 

@@ -17,12 +17,12 @@ import pytest
 import requests
 
 from app.ml.contract import Contract
-from tests.datasets import bundled, churn
+from app.ml.dataset import load_dataset
+from scripts.example_data import bundled, churn
 from tests.monitoring.queries import substitute
 from tests.monitoring.servers import Server, monitored_service, query, wait_for
 from tests.monitoring.test_integration import REGRESSION_DASHBOARD, firing, prometheus_panels
 from tests.service import Service, train
-from train import load_dataset
 
 PSI = "job_model_feature:model_feature_values:psi_1h"
 

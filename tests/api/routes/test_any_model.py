@@ -19,10 +19,10 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from sklearn.model_selection import train_test_split
 
 from app.ml.contract import Contract
+from app.ml.dataset import load_dataset
 from app.ml.packaging import model_input
-from tests.datasets import Written, bundled, churn
+from scripts.example_data import Written, bundled, churn
 from tests.service import Service, running_service, sample, train
-from train import load_dataset
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
 DATASETS = ("wine", "breast_cancer", "diabetes", "churn")

@@ -1,5 +1,9 @@
-"""CSVs of models nobody here tuned for: scikit-learn's bundled wine, breast cancer and
-diabetes sets, and a churn-like table with categorical, integer and boolean columns.
+"""Example CSVs to train Glassbox on something that is not Iris: scikit-learn's bundled
+wine, breast cancer and diabetes sets, and a made-up churn table with categorical, integer
+and boolean columns. The tests and `make bench` use the same files.
+
+    python scripts/example_data.py DIRECTORY [wine breast_cancer diabetes churn]
+    make train TRAIN_ARGS="--data DIRECTORY/wine.csv --target target --promote"
 
 Column names are made field names (`mean radius` -> `mean_radius`): a CSV header is the
 request's field names, so it must be an identifier (train.py refuses one that is not).
@@ -7,6 +11,7 @@ request's field names, so it must be an identifier (train.py refuses one that is
 
 import csv
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,3 +76,22 @@ def churn(directory: Path, rows: int = 600, seed: int = 7) -> Written:
     path = directory / "churn.csv"
     _write(path, [*header, "churned"], table)
     return Written(path, "churned", "classification", header)
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print(__doc__.split("\n\n")[1])
+        return 2
+    directory = Path(argv[0])
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in argv[1:] or ["wine", "breast_cancer", "diabetes", "churn"]:
+        written = churn(directory) if name == "churn" else bundled(name, directory)
+        print(
+            f"{written.path}: --target {written.target} "
+            f"({written.task}, {len(written.inputs)} inputs)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
