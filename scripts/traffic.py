@@ -3,8 +3,9 @@
     python scripts/traffic.py [--url http://127.0.0.1:8000] [--seconds 60] [--rate 20]
 
 The bodies come from the served model itself (GET /model): its example row, and copies of it
-with each number drawn within the feature's training range; bad bodies put a string in the
-first feature. Only loopback URLs are accepted; it stops by itself after --seconds.
+with each input drawn from its training data (numbers in range, known categories); bad
+bodies give the first input a value of the wrong type. Only loopback URLs are accepted; it
+stops by itself after --seconds.
 """
 
 import argparse
@@ -21,24 +22,44 @@ Body = dict[str, Any]
 # Traffic shape, not security: the draws below use `random` (S311) on purpose.
 
 
+def inputs_of(model: dict[str, Any]) -> list[dict[str, Any]]:
+    """The typed inputs /model lists (a model from before contracts: all numbers)."""
+    typed: list[dict[str, Any]] = model.get("inputs") or [
+        {"name": name, "type": "number", **_range(model, name)} for name in model["feature_names"]
+    ]
+    return typed
+
+
+def _range(model: dict[str, Any], name: str) -> dict[str, float]:
+    bounds = model.get("feature_ranges", {}).get(name, {})
+    return {"minimum": bounds["min"], "maximum": bounds["max"]} if bounds else {}
+
+
 def bodies(model: dict[str, Any], count: int = 20) -> list[Body]:
-    """The model's example, and copies with each numeric input drawn in its training range."""
+    """The model's example, and copies with each input drawn from its training data: a
+    number or integer within its range, a category among its categories, either boolean."""
     example: Body = model["example"]
-    ranges: dict[str, dict[str, float]] = model.get("feature_ranges", {})
     varied = [example]
     for _ in range(count - 1):
         row = dict(example)
-        for name, bounds in ranges.items():
-            if isinstance(example.get(name), int | float):
-                row[name] = round(random.uniform(bounds["min"], bounds["max"]), 3)  # noqa: S311
+        for item in inputs_of(model):
+            low, high = item.get("minimum"), item.get("maximum")
+            if item["type"] == "category":
+                row[item["name"]] = random.choice(item["categories"])  # noqa: S311
+            elif item["type"] == "boolean":
+                row[item["name"]] = random.random() < 0.5  # noqa: S311
+            elif low is not None and high is not None:
+                value = random.uniform(low, high)  # noqa: S311
+                row[item["name"]] = round(value) if item["type"] == "integer" else round(value, 3)
         varied.append(row)
     return varied
 
 
 def bad_body(model: dict[str, Any]) -> Body:
-    """The example with a string in its first input: a 422 naming that field."""
-    first = model["feature_names"][0]
-    return {**model["example"], first: "not a number"}
+    """The example with its first input of the wrong type: a 422 naming that field."""
+    first = inputs_of(model)[0]
+    wrong = 12345 if first["type"] == "category" else "not a number"
+    return {**model["example"], first["name"]: wrong}
 
 
 def one_request(session: requests.Session, url: str, good: list[Body], bad: Body) -> int:

@@ -39,17 +39,26 @@ def render(log: Path, metadata: dict[str, Any] | None, baseline: dict[str, Any] 
     if metadata is None:
         gate = [e for e in _events(log) if e.get("event") == "quality_gate_failed"]
         if gate:
+            metric = gate[0].get("metric", "accuracy")
             lines += [
-                f"❌ **Quality gate failed**: accuracy {gate[0]['accuracy']:.4f} "
-                f"< {gate[0]['min_accuracy']}. No artifact was published.",
+                f"❌ **Quality gate failed**: {metric} {gate[0][metric]:.4f} "
+                f"< {gate[0][f'min_{metric}']}. No artifact was published.",
             ]
         else:
             lines += ["❌ Training failed before evaluation; see the step log."]
         return "\n".join(lines) + "\n"
 
     metrics = metadata["metrics"]
-    accuracy = f"{metrics['accuracy']:.4f}{_delta(metrics['accuracy'], baseline, 'accuracy')}"
-    f1_macro = f"{metrics['f1_macro']:.4f}{_delta(metrics['f1_macro'], baseline, 'f1_macro')}"
+    gate = metadata["quality_gate"]
+    metric = gate.get("metric", "accuracy")
+    shown = ("accuracy", "f1_macro") if "accuracy" in metrics else ("r2", "rmse", "mae")
+    names = {
+        "accuracy": "accuracy",
+        "f1_macro": "macro F1",
+        "r2": "R²",
+        "rmse": "RMSE",
+        "mae": "MAE",
+    }
     lines += [
         f"✅ `{metadata['model_name']}` version `{metadata['model_version']}` "
         f"(scikit-learn {metadata['versions']['sklearn']}, "
@@ -57,13 +66,23 @@ def render(log: Path, metadata: dict[str, Any] | None, baseline: dict[str, Any] 
         "",
         "| metric | value |",
         "|---|---|",
-        f"| accuracy | {accuracy} |",
-        f"| macro F1 | {f1_macro} |",
-        f"| quality gate | accuracy ≥ {metadata['quality_gate']['min_accuracy']} |",
-        "",
-        "| class | precision | recall | F1 | support |",
-        "|---|---|---|---|---|",
+        *(
+            f"| {names[key]} | {metrics[key]:.4f}{_delta(metrics[key], baseline, key)} |"
+            for key in shown
+        ),
+        f"| quality gate | {names[metric]} ≥ {gate[f'min_{metric}']} |",
     ]
+    if "per_class" in metrics:  # a classifier: its classes
+        lines += _classes(metadata)
+    if baseline is not None:
+        lines += ["", f"Base branch model: `{baseline['model_version']}`."]
+    return "\n".join(lines) + "\n"
+
+
+def _classes(metadata: dict[str, Any]) -> list[str]:
+    """Per-class scores and the confusion matrix, as Markdown tables."""
+    metrics = metadata["metrics"]
+    lines = ["", "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
     for name, scores in metrics["per_class"].items():
         lines.append(
             f"| {name} | {scores['precision']:.3f} | {scores['recall']:.3f} | "
@@ -75,9 +94,7 @@ def render(log: Path, metadata: dict[str, Any] | None, baseline: dict[str, Any] 
     lines.append("|---" * (len(classes) + 1) + "|")
     for name, row in zip(classes, metrics["confusion_matrix"], strict=True):
         lines.append(f"| **{name}** | " + " | ".join(str(v) for v in row) + " |")
-    if baseline is not None:
-        lines += ["", f"Base branch model: `{baseline['model_version']}`."]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main() -> int:
