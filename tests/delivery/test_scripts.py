@@ -10,8 +10,9 @@ import zipfile
 from importlib.metadata import version
 from pathlib import Path
 
+from scripts.example_data import bundled, churn
 from tests.monitoring.queries import logql_errors, promql_error
-from tests.service import ROOT, Service, train
+from tests.service import ROOT, Service, running_service, train
 
 
 def run_script(name: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -151,3 +152,36 @@ def test_log_binaries_pin_the_versions_compose_runs() -> None:
     versions = pinned_log_versions()
     assert f"image: grafana/loki:{versions['loki']}\n" in compose
     assert f"image: grafana/promtail:{versions['promtail']}\n" in compose
+
+
+def test_traffic_and_the_train_summary_fit_a_model_with_other_inputs(tmp_path: Path) -> None:
+    """A churn classifier (categories, integers, a boolean) gets only 200s from traffic's
+    good bodies and 422s from its bad ones; a diabetes regressor's summary shows R²."""
+    written = churn(tmp_path)
+    assert (
+        train(tmp_path / "churn", "--data", str(written.path), "--target", "churned").returncode
+        == 0
+    )
+    with running_service(tmp_path / "churn" / "latest", tmp_path / "logs") as service:
+        result = run_script("traffic.py", "--url", service.url, "--seconds", "2", "--rate", "40")
+        assert result.returncode == 0, result.stderr
+        counts = dict(pair.split(":") for pair in result.stdout.split())
+        assert int(counts["200"]) > 10
+        assert set(counts) <= {"200", "404", "422"}
+        refused = [
+            line for line in service.log_lines()
+            if line.get("event") == "http_request" and line["status"] == 422
+        ]  # fmt: skip
+        assert all(line["path"] == "/predict" for line in refused)  # no good batch refused
+    diabetes = bundled("diabetes", tmp_path)
+    trained = train(tmp_path / "reg", "--data", str(diabetes.path), "--target", "target")
+    assert trained.returncode == 0
+    log = tmp_path / "reg.log"
+    log.write_text(trained.stdout)
+    summary = run_script(
+        "train_summary.py", "--log", str(log),
+        "--metadata", str(tmp_path / "reg" / "latest" / "metadata.json"),
+    )  # fmt: skip
+    assert "| R² |" in summary.stdout
+    assert "| quality gate | R² ≥ 0.0 |" in summary.stdout
+    assert "confusion" not in summary.stdout.lower()
