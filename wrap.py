@@ -37,6 +37,7 @@ from app.ml.artifact import (
     ModelLoadError,
     check_compatible,
     load_artifact,
+    major_minor,
     sha256_file,
 )
 from app.ml.contract import Contract, ContractError
@@ -83,21 +84,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return checked(parser, parser.parse_args(argv))
 
 
-def _fitted_sklearn_version(model: Any) -> str | None:
-    """The scikit-learn version the pickle was made with (its __getstate__ records it)."""
-    state = model.__getstate__() if hasattr(model, "__getstate__") else {}
-    version = state.get("_sklearn_version") if isinstance(state, dict) else None
-    return str(version) if version else None
+def _pickled_sklearn_version(model_file: Path) -> tuple[Any, str]:
+    """The model, and the scikit-learn version that pickled it: scikit-learn warns
+    (InconsistentVersionWarning, with the original version) when it differs from ours."""
+    from sklearn.exceptions import InconsistentVersionWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", InconsistentVersionWarning)
+        model = joblib.load(model_file)
+    for warning in caught:
+        if isinstance(warning.message, InconsistentVersionWarning):
+            return model, str(warning.message.original_sklearn_version)
+    return model, sklearn.__version__
 
 
 def wrap(args: argparse.Namespace) -> int:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        model = joblib.load(args.model)
-    trained_with = _fitted_sklearn_version(model) or sklearn.__version__
-    if trained_with.split(".")[:2] != sklearn.__version__.split(".")[:2] or any(
-        "InconsistentVersionWarning" in type(w.message).__name__ for w in caught
-    ):
+    model, trained_with = _pickled_sklearn_version(args.model)
+    if major_minor(trained_with) != major_minor(sklearn.__version__):  # as the service checks
         logger.error(
             "sklearn_version_mismatch",
             trained_sklearn_version=trained_with,
@@ -137,6 +140,7 @@ def wrap(args: argparse.Namespace) -> int:
         logger.warning(
             "onnx_export_failed", model_version=version, message=packaged.metadata["onnx_export"]
         )
+    packaged.metadata["versions"]["sklearn"] = trained_with  # the pickle's own, not ours
     metadata = {
         **packaged.metadata,
         "metrics": {},

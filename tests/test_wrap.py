@@ -10,6 +10,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+import requests
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.linear_model import LogisticRegression
@@ -120,6 +121,9 @@ def test_a_model_onnx_cannot_convert_is_served_by_sklearn_with_the_reason(
     with running_service(tmp_path / "out" / "latest", tmp_path / "logs") as service:
         (fallback,) = service.wait_for_log("inference_fallback")
         assert "no ONNX export" in fallback["reason"]
+        served = requests.get(f"{service.url}/model", timeout=5).json()
+        assert served["inference_path"] == "sklearn"
+        assert served["inference_fallback_reason"] == fallback["reason"]
         row = {key: float(value) for key, value in numeric.iloc[0].items()}
         for key in ("tenure_months", "support_calls"):
             row[key] = int(row[key])
@@ -139,4 +143,23 @@ def test_a_sample_that_does_not_fit_the_model_is_refused(
     line = last_line(result)
     assert line["event"] == "wrap_failed"
     assert "different number of features" in str(line["message"])
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_pickle_from_another_scikit_learn_is_refused(
+    fitted: tuple[Path, Path, pd.DataFrame], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service refuses a model trained with another scikit-learn minor; so does wrap."""
+    import sklearn.base
+
+    model_file, sample, _ = fitted
+    model = joblib.load(model_file)
+    monkeypatch.setattr(sklearn.base, "__version__", "1.2.2")  # what the pickle records
+    joblib.dump(model, tmp_path / "old.joblib")
+    monkeypatch.undo()
+    result = wrap("--model", str(tmp_path / "old.joblib"), "--sample", str(sample),
+                  "--target", "churned", "--output-dir", str(tmp_path / "out"))  # fmt: skip
+    assert result.returncode == 2
+    line = last_line(result)
+    assert (line["event"], line["trained_sklearn_version"]) == ("sklearn_version_mismatch", "1.2.2")
     assert not (tmp_path / "out").exists()

@@ -39,5 +39,7 @@ async def model_metadata(predictor: PredictorDep, request: Request) -> dict[str,
     public["metrics"] = {key: metrics[key] for key in PUBLIC_METRICS if key in metrics}
     public["task"] = predictor.task  # also for an artifact from before contracts
     public["inference_path"] = predictor.inference_path
+    # Why not ONNX Runtime, when it is not (also logged once at load as inference_fallback).
+    public["inference_fallback_reason"] = predictor.fallback_reason
     public["example"] = predictor.example
     return public
