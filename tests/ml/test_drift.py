@@ -67,3 +67,62 @@ def test_each_value_counts_once_in_its_training_bucket(service: Service, model_d
         for side in ("below", "above"):
             want = 1 if (feature, side) == ("petal_length", "above") else 0
             assert delta("model_feature_out_of_range_total", feature=feature, side=side) == want
+
+
+def _counted(model_version: str) -> dict[tuple[str, str, str], float]:
+    """This version's drift counters: (metric, feature, bucket or side) -> value."""
+    from prometheus_client import REGISTRY
+
+    found = {}
+    for family in REGISTRY.collect():
+        for s in family.samples:
+            if s.labels.get("model_version") == model_version and s.name.endswith("_total"):
+                found[
+                    (s.name, s.labels["feature"], s.labels.get("bucket", s.labels.get("side", "")))
+                ] = s.value
+    return found
+
+
+def test_a_batch_counts_exactly_what_its_rows_count_one_by_one() -> None:
+    """The vectorised batch path and the per-row path agree, numbers and categories alike,
+    out-of-range and unseen values included."""
+    from app.ml.contract import Contract, Input
+    from app.ml.drift import DriftCounters, category_profile
+
+    rng = np.random.default_rng(3)
+    age = rng.integers(10, 90, 200).astype(float)
+    fee = rng.normal(50, 10, 200)
+    plan = rng.choice(["a", "b", "c"], 200).tolist()
+    contract = Contract(
+        "regression",
+        (Input("age", "integer", 18.0, 80.0), Input("plan", "category", categories=("a", "b")),
+         Input("fee", "number", 20.0, 80.0)),
+    )  # fmt: skip
+    metadata = {
+        "feature_ranges": {"age": {"min": 18.0, "max": 80.0}, "fee": {"min": 20.0, "max": 80.0}},
+        "feature_deciles": {
+            "age": feature_profile(age), "fee": feature_profile(fee),
+            "plan": category_profile(plan, ["a", "b"]),
+        },
+    }  # fmt: skip
+    rows = np.array(list(zip(age.tolist(), plan, fee.tolist(), strict=True)), dtype=object)
+    one_by_one = DriftCounters(metadata, contract, "drift-test", "rows")
+    batched = DriftCounters(metadata, contract, "drift-test", "batch")
+    for row in rows:
+        one_by_one.observe(row.reshape(1, -1))
+    batched.observe(rows[:150])
+    batched.observe(rows[150:])
+    one_by_one.flush()
+    batched.flush()
+    rows_counts, batch_counts = _counted("rows"), _counted("batch")
+    assert rows_counts == batch_counts
+    unseen = batch_counts[("model_feature_out_of_range_total", "plan", "unseen")]
+    assert unseen == plan.count("c") > 0
+    assert (
+        batch_counts[("model_feature_out_of_range_total", "age", "below")] == (age < 18).sum() > 0
+    )
+    per_feature: Counter[str] = Counter()
+    for (name, feature, _), value in batch_counts.items():
+        if name == "model_feature_values_total":
+            per_feature[feature] += int(value)
+    assert per_feature == {"age": 200, "plan": 200, "fee": 200}

@@ -39,8 +39,10 @@ class JSONBytesResponse(Response):
 
 
 def _rows(instances: Sequence[BaseModel], predictor: Predictor) -> Any:
-    names = predictor.feature_names
-    return predictor.matrix([[getattr(item, name) for name in names] for item in instances])
+    """The rows in the model's input order: one C-level attrgetter call per row (a getattr
+    per field was 13 % of a 100-row batch of a 30-input model, py-spy)."""
+    values = predictor.row_values
+    return predictor.matrix([values(item) for item in instances])
 
 
 def _results(predictions: Predictions, predictor: Predictor) -> list[dict[str, Any]]:
