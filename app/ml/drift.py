@@ -8,9 +8,10 @@ into one edge and shares come out uneven, so the expected share is stored, never
 The service counts every value into the same buckets (model_feature_values_total) and
 Prometheus turns the counts into a population stability index per feature
 (monitoring/mixin/rules.py), so drift is computed where the metrics already live. The
-request path pays one bisect and one integer increment per feature: the counts reach the
-Prometheus counters from the event loop at most a second later, and at once when /metrics
-is read (a counter increment with its lock, per feature and request, cost 1 % of /predict).
+request path only keeps its rows; at most a second later (and at once when /metrics is
+read) the event loop buckets every kept row in one vectorised pass and increments the
+Prometheus counters (a counter increment with its lock, per feature and request, cost 1 %
+of /predict; a bisect per feature and row, 0.79x the bare endpoint with 30 inputs).
 
 Bucket `i` holds the values `edges[i-1] < v <= edges[i]` (Prometheus' `le` convention);
 bucket 0 is everything up to the first edge, the last everything above the last edge.
@@ -24,7 +25,6 @@ training range.
 
 import asyncio
 import math
-from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +41,8 @@ from app.observability.metrics import (
 
 DECILES = tuple(round(q / 10, 1) for q in range(1, 10))
 FLUSH_INTERVAL_SECONDS = 1.0
+# Rows kept between flushes at most (~2 MB for 30 numeric inputs); more flushes at once.
+MAX_KEPT_ROWS = 10_000
 
 
 def decile_edges(column: npt.NDArray[np.float64]) -> list[float]:
@@ -52,13 +54,8 @@ def buckets_of(
     edges: Sequence[float] | npt.NDArray[np.float64], values: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.intp]:
     """The bucket index of every value (vectorised bisect_left). Training's expected shares
-    and the service's counts both go through this and bucket_of, so they cannot disagree."""
+    and the service's counts both go through this, so they cannot disagree."""
     return np.searchsorted(np.asarray(edges), values, side="left")
-
-
-def bucket_of(edges: Sequence[float], value: float) -> int:
-    """The bucket index of one value; bisect beats NumPy on a scalar."""
-    return bisect_left(edges, value)
 
 
 def feature_profile(column: npt.NDArray[np.float64]) -> dict[str, Any]:
@@ -118,6 +115,8 @@ class DriftCounters:
         )
         self._features: list[_Feature] = []
         self._batches = _NumericBatches([])
+        self._rows: list[npt.NDArray[Any]] = []  # kept since the last flush
+        self._kept = 0
         if not self.enabled:
             return
         for item in contract.inputs:
@@ -166,34 +165,29 @@ class DriftCounters:
                 )
 
     def observe(self, rows: npt.NDArray[Any]) -> None:
-        """Count a batch's rows (float64, or object with categories, in contract order)."""
+        """Keep a call's rows (float64, or object with categories, in contract order) for
+        the next flush, which buckets everything kept at once. Counting at once cost a
+        bisect per input per row: with 30 inputs, /predict served 0.79x the bare endpoint
+        on the same model path (make bench); kept, a row costs one list append."""
         if not self.enabled:
             return
-        if len(rows) == 1:  # /predict: a bisect per feature beats NumPy's call overhead
-            for index, value in enumerate(rows[0].tolist()):
-                feature = self._features[index]
-                if feature.categories is not None:
-                    bucket = feature.categories.get(value, len(feature.categories))
-                    self._pending[index][bucket] += 1
-                    if bucket == len(feature.categories):
-                        self._outside[index][1] += 1
-                    continue
-                self._pending[index][bucket_of(feature.edges, value)] += 1
-                if value < feature.low:
-                    self._outside[index][0] += 1
-                elif value > feature.high:
-                    self._outside[index][1] += 1
-        else:
-            self._batches.observe(rows)
-            for index in self._batches.categorical:
-                pending, categories = self._pending[index], self._features[index].categories or {}
-                unseen = len(categories)
-                for value in rows[:, index].tolist():
-                    bucket = categories.get(value, unseen)
-                    pending[bucket] += 1
-                    self._outside[index][1] += bucket == unseen
-        if not self._flush_scheduled:
+        self._rows.append(rows)
+        self._kept += len(rows)
+        if self._kept >= MAX_KEPT_ROWS:
+            self.flush()  # bounded memory, even if the loop has no time for the timer
+        elif not self._flush_scheduled:
             self._schedule_flush()
+
+    def _count(self, rows: npt.NDArray[Any]) -> None:
+        """Every kept row into its buckets: numbers in one go, categories by lookup."""
+        self._batches.observe(rows)
+        for index in self._batches.categorical:
+            pending, categories = self._pending[index], self._features[index].categories or {}
+            unseen = len(categories)
+            for value in rows[:, index].tolist():
+                bucket = categories.get(value, unseen)
+                pending[bucket] += 1
+                self._outside[index][1] += bucket == unseen
 
     def _schedule_flush(self) -> None:
         try:
@@ -209,6 +203,10 @@ class DriftCounters:
         self.flush()
 
     def flush(self) -> None:
+        if self._rows:
+            block = self._rows[0] if len(self._rows) == 1 else np.concatenate(self._rows)
+            self._rows, self._kept = [], 0
+            self._count(block)
         self._batches.flush()
         for index, feature in enumerate(self._features):
             pending = self._pending[index]
@@ -253,7 +251,7 @@ class _NumericBatches:
         block = block.astype(np.float64, copy=False)
         buckets = np.empty(block.shape, dtype=np.intp)
         for j, edges in enumerate(self._edges):
-            buckets[:, j] = np.searchsorted(edges, block[:, j], side="left")
+            buckets[:, j] = buckets_of(edges, block[:, j])
         buckets += self._offsets
         self._counts += np.bincount(buckets.ravel(), minlength=len(self._counts))
         self._below += (block < self._low).sum(axis=0)
