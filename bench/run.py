@@ -22,6 +22,7 @@ import os
 import platform
 import re
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -60,6 +61,7 @@ class Measurement:
     errors: int
     cpu_seconds_per_1000: float
     model: str = "iris"
+    round: int = 0
     rows_per_second: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -201,7 +203,9 @@ def model_call_totals(server: Server) -> tuple[float, float]:
     return values["sum"], values["count"]
 
 
-def throughput(args: argparse.Namespace) -> tuple[list[Measurement], dict[str, float]]:
+def throughput(
+    args: argparse.Namespace, runs: list[Measurement]
+) -> tuple[list[Measurement], dict[str, float]]:
     """Best of args.rounds per (server, connections, rows); and each server's one-row model
     call timed in situ (under the first connection count's load), best of the rounds."""
     best: dict[tuple[str, int, int], Measurement] = {}
@@ -219,6 +223,8 @@ def throughput(args: argparse.Namespace) -> tuple[list[Measurement], dict[str, f
                     for server in (a, b, c, floor) if timed else (a, b, c):
                         before = model_call_totals(server) if timed else (0.0, 0.0)
                         m = drive(server, rows, args.seconds, connections)
+                        m.round = round_number
+                        runs.append(m)
                         if timed:
                             after = model_call_totals(server)
                             mean = (after[0] - before[0]) / max(after[1] - before[1], 1)
@@ -293,7 +299,9 @@ def train_breast_cancer(workdir: Path) -> str:
     return str(workdir / "artifacts" / "latest")
 
 
-def wide_model_throughput(args: argparse.Namespace, model_dir: str) -> list[Measurement]:
+def wide_model_throughput(
+    args: argparse.Namespace, model_dir: str, runs: list[Measurement]
+) -> list[Measurement]:
     """The three servers on the breast-cancer model, at the first connection count, best
     of the rounds, single rows and batches of 100."""
     row = example_row(model_dir)
@@ -308,6 +316,8 @@ def wide_model_throughput(args: argparse.Namespace, model_dir: str) -> list[Meas
             for rows in (1, BATCH_ROWS):
                 for server in (a, b, c):
                     m = drive(server, rows, args.seconds, connections, row, "breast_cancer")
+                    m.round = round_number
+                    runs.append(m)
                     print(
                         f"  round {round_number}: {m.server:14} c={connections:<3} rows={rows:<3} "
                         f"{m.requests_per_second:8,.0f} req/s  p99 {m.p99_ms:7.2f} ms",
@@ -324,20 +334,25 @@ def body_validation_us(model_dir: str) -> dict[str, float]:
     (bench/baseline_app.py) against the body Glassbox generates from the contract."""
     sys.path.insert(0, str(ROOT))
     os.environ["MODEL_DIR"] = model_dir  # bench/baseline_app.py loads it at import
-    from app.api.model_api import build_model_api
+    from app.api.model_api import BatchBody, build_model_api
     from app.ml.artifact import read_metadata
     from app.ml.contract import Contract
-    from bench.baseline_app import Batch, IrisFeatures
+    from bench.baseline_app import IrisFeatures
 
     metadata = read_metadata(Path(model_dir))
     api = build_model_api(Contract.from_metadata(metadata), metadata)
     batch = {"instances": [FLOWER] * BATCH_ROWS}
     context = {"max_batch_size": 1000}
 
+    class HandWrittenBatch(BatchBody):  # the Iris-only API's batch: the same base, a typed row
+        instances: list[IrisFeatures]
+
     return {
         "hand-written": best_time_us(lambda: IrisFeatures.model_validate(FLOWER)),
         "generated": best_time_us(lambda: api.row.model_validate(FLOWER)),
-        "hand-written batch": best_time_us(lambda: Batch.model_validate(batch)),
+        "hand-written batch": best_time_us(
+            lambda: HandWrittenBatch.model_validate(batch, context=context)
+        ),
         "generated batch": best_time_us(lambda: api.batch.model_validate(batch, context=context)),
     }
 
@@ -345,7 +360,7 @@ def body_validation_us(model_dir: str) -> dict[str, float]:
 def best_time_us(call: Callable[[], object]) -> float:
     call()
     number = 2000
-    return min(timeit.repeat(call, number=number, repeat=5)) / number * 1e6
+    return min(timeit.repeat(call, number=number, repeat=9)) / number * 1e6
 
 
 def warm_model_call(model_dir: str) -> dict[str, float]:
@@ -370,19 +385,28 @@ def warm_model_call(model_dir: str) -> dict[str, float]:
     }
 
 
-def wide_targets(wide: list[Measurement]) -> list[tuple[str, bool]]:
-    cell = {(m.server, m.rows): m for m in wide}
+def paired_ratio(
+    runs: list[Measurement], other: str, connections: int, rows: int, model: str = "iris"
+) -> float:
+    """Glassbox's req/s over `other`'s, each round's pair measured back to back, median of
+    the rounds. Best-of-rounds per server, as the table shows, let one server's lucky round
+    decide a ratio: on a shared 2-core machine one round's pair read 0.66x, the next 0.99x."""
+    by_round: dict[tuple[str, int], float] = {
+        (m.server, m.round): m.requests_per_second
+        for m in runs
+        if (m.model, m.connections, m.rows) == (model, connections, rows)
+    }
+    rounds = sorted({r for (server, r) in by_round if server == "glassbox"})
+    return statistics.median(by_round[("glassbox", r)] / by_round[(other, r)] for r in rounds)
+
+
+def wide_targets(wide: list[Measurement], runs: list[Measurement]) -> list[tuple[str, bool]]:
     checks: list[tuple[str, bool]] = []
+    c = wide[0].connections
     for rows in (1, BATCH_ROWS):
-        g, bare, own = (
-            cell[("glassbox", rows)],
-            cell[("bare-sklearn", rows)],
-            cell[("bare-glassbox", rows)],
-        )
         route = "/predict" if rows == 1 else f"/predict/batch of {rows}"
-        c = g.connections
-        sklearn_ratio = g.requests_per_second / bare.requests_per_second
-        own_ratio = g.requests_per_second / own.requests_per_second
+        sklearn_ratio = paired_ratio(runs, "bare-sklearn", c, rows, "breast_cancer")
+        own_ratio = paired_ratio(runs, "bare-glassbox", c, rows, "breast_cancer")
         checks.append((
             f"breast cancer (30 inputs) {route} at {c} conns >= 1.0x bare-sklearn req/s ({sklearn_ratio:.2f}x)",
             sklearn_ratio >= 1.0,
@@ -408,33 +432,26 @@ def targets(
     tails: list[Measurement],
     model: dict[str, dict[str, float]],
     stall: dict[str, float],
+    runs: list[Measurement],
 ) -> list[tuple[str, bool]]:
     cell = {(m.server, m.connections, m.rows): m for m in results}
     checks: list[tuple[str, bool]] = []
     for c in sorted({m.connections for m in results}):
-        g, bare, own = (
-            cell[("glassbox", c, 1)],
-            cell[("bare-sklearn", c, 1)],
-            cell[("bare-glassbox", c, 1)],
-        )
-        checks.append(
-            (
-                f"/predict at {c} conns >= 1.0x bare-sklearn req/s ({g.requests_per_second / bare.requests_per_second:.2f}x)",
-                g.requests_per_second >= bare.requests_per_second,
-            )
-        )
-        checks.append(
-            (
-                f"/predict at {c} conns p99 <= 1.1x bare-sklearn ({g.p99_ms / bare.p99_ms:.2f}x)",
-                g.p99_ms <= 1.1 * bare.p99_ms,
-            )
-        )
-        checks.append(
-            (
-                f"/predict at {c} conns >= 0.85x bare-glassbox req/s ({g.requests_per_second / own.requests_per_second:.2f}x)",
-                g.requests_per_second >= 0.85 * own.requests_per_second,
-            )
-        )
+        g, bare = cell[("glassbox", c, 1)], cell[("bare-sklearn", c, 1)]
+        vs_sklearn = paired_ratio(runs, "bare-sklearn", c, 1)
+        vs_own = paired_ratio(runs, "bare-glassbox", c, 1)
+        checks.append((
+            f"/predict at {c} conns >= 1.0x bare-sklearn req/s ({vs_sklearn:.2f}x)",
+            vs_sklearn >= 1.0,
+        ))  # fmt: skip
+        checks.append((
+            f"/predict at {c} conns p99 <= 1.1x bare-sklearn ({g.p99_ms / bare.p99_ms:.2f}x)",
+            g.p99_ms <= 1.1 * bare.p99_ms,
+        ))  # fmt: skip
+        checks.append((
+            f"/predict at {c} conns >= 0.85x bare-glassbox req/s ({vs_own:.2f}x)",
+            vs_own >= 0.85,
+        ))  # fmt: skip
     batch = max(
         m.rows_per_second for m in results if m.server == "glassbox" and m.rows == BATCH_ROWS
     )
@@ -558,7 +575,7 @@ def markdown(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--tail-runs", type=int, default=5)
     parser.add_argument("--tail-seconds", type=int, default=10)
@@ -569,7 +586,8 @@ def main() -> int:
     args = parser.parse_args()
 
     print("throughput:", flush=True)
-    results, in_situ = throughput(args)
+    runs: list[Measurement] = []  # every round's measurement, for the paired ratios
+    results, in_situ = throughput(args, runs)
     print("tail:", flush=True)
     tails = tail(args) if args.tail_runs else []
     model = {"warm": warm_model_call(args.model_dir), "in_situ": in_situ}
@@ -577,9 +595,13 @@ def main() -> int:
     stall = rejection_stall(args)
     print("breast cancer (30 inputs):", flush=True)
     with tempfile.TemporaryDirectory(prefix="glassbox-bench-") as workdir:
-        wide = wide_model_throughput(args, train_breast_cancer(Path(workdir)))
+        wide = wide_model_throughput(args, train_breast_cancer(Path(workdir)), runs)
     body = body_validation_us(args.model_dir)
-    checks = [*targets(results, tails, model, stall), *wide_targets(wide), *body_targets(body)]
+    checks = [
+        *targets(results, tails, model, stall, runs),
+        *wide_targets(wide, runs),
+        *body_targets(body),
+    ]
     report = markdown(args, results, tails, model, stall, checks, wide, body)
     print("\n" + report)
     args.output.mkdir(parents=True, exist_ok=True)
@@ -587,6 +609,7 @@ def main() -> int:
     document: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(), "machine": machine(), "settings": {k: str(v) for k, v in vars(args).items()},
         "throughput": [asdict(m) for m in results], "tail": [asdict(m) for m in tails],
+        "rounds": [asdict(m) for m in runs],
         "breast_cancer": [asdict(m) for m in wide], "body_validation_us": body,
         "model_call_us": model, "rejection_stall_ms": stall, "targets": [{"target": t, "pass": ok} for t, ok in checks],
     }  # fmt: skip
