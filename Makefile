@@ -162,7 +162,7 @@ stack-down: ## Stop the compose stack (volumes are kept; add -v by hand to drop 
 traffic: install ## Send 60 s of mixed good and bad requests to http://127.0.0.1:$(PORT)
 	$(BIN)/python scripts/traffic.py --url http://127.0.0.1:$(PORT) --seconds $${SECONDS_OF_TRAFFIC:-60}
 
-bench: install $(DEV_KEYS) ## Benchmark Glassbox against bare FastAPI baselines (~9 min); writes bench/results/
+bench: install $(DEV_KEYS) ## Benchmark Glassbox against bare FastAPI baselines, Iris and a 30-input model (~13 min); writes bench/results/
 	@command -v wrk >/dev/null || $(PYTHON) scripts/install_tools.py --only apt --apt wrk
 	@$(FIRST_MODEL)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
