@@ -1,1 +1,3 @@
 """Glassbox: an observability-first inference service for scikit-learn models."""
+
+__version__ = "0.1.0"

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __doc__ as description
+from app import __version__
 from app.api.main import routers
 from app.api.model_api import build_model_api
 from app.api.routes import docs
@@ -48,7 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="Glassbox",
         description=description,
-        version="0.1.0",
+        version=__version__,
         lifespan=lifespan,
         # Metrics, logs and request ids are Glassbox's own (Prometheus + Loki); FastAPI's
         # OpenTelemetry hooks would only add a provider check to every request.

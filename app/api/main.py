@@ -3,9 +3,16 @@
 from fastapi import APIRouter
 
 from app.api.model_api import ModelApi
-from app.api.routes import health, metrics, model, predict
+from app.api.routes import health, metrics, model, predict, v2
 
 
 def routers(api: ModelApi) -> tuple[APIRouter, ...]:
-    """The prediction routes take the served model's bodies; the others are fixed."""
-    return (predict.build_router(api), health.router, model.router, metrics.router)
+    """The prediction routes (native and Open Inference Protocol) take the served model's
+    bodies; the others are fixed."""
+    return (
+        predict.build_router(api),
+        v2.build_router(api),
+        health.router,
+        model.router,
+        metrics.router,
+    )

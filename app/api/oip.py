@@ -1,0 +1,272 @@
+"""The Open Inference Protocol's REST bodies (the "V2" protocol of KServe, Triton, MLServer),
+typed from its specification (kserve/open-inference-protocol, inference_rest.md), and the
+mapping between its tensors and the served model's rows.
+
+A request may send the model's inputs in either form the protocol allows:
+
+- one tensor per input, named as the input, shape [N] or [N, 1], with the datatype of its
+  kind (number: FP16/32/64 or an integer type; integer: an integer type; boolean: BOOL;
+  category: BYTES) -- what GET /v2/models/{name} describes;
+- one [N, F] tensor of every input in the model's order, any name, a numeric datatype,
+  when every input is numeric (what MLServer's scikit-learn runtime and most tritonclient
+  examples send).
+
+Either way the rows then go through the same request body /predict/batch validates
+(app/api/model_api.py): the same strictness, bounds, batch limit and error messages.
+"""
+
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.ml.contract import Contract, Input
+
+Parameters = dict[str, str | int | float | bool]
+FLOAT_TYPES = frozenset({"FP16", "FP32", "FP64"})
+INTEGER_TYPES = frozenset(
+    {"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
+)
+DATATYPES = FLOAT_TYPES | INTEGER_TYPES | {"BOOL", "BYTES"}
+# What each input kind accepts, and what the metadata advertises for it.
+ACCEPTED = {
+    "number": FLOAT_TYPES | INTEGER_TYPES,
+    "integer": INTEGER_TYPES,
+    "boolean": frozenset({"BOOL"}),
+    "category": frozenset({"BYTES"}),
+}
+ADVERTISED = {"number": "FP64", "integer": "INT64", "boolean": "BOOL", "category": "BYTES"}
+
+
+class TensorError(ValueError):
+    """A request whose tensors do not describe this model's rows (a 400)."""
+
+
+class MetadataTensor(BaseModel):
+    name: str
+    datatype: str
+    shape: list[int]
+
+
+class MetadataServerResponse(BaseModel):
+    name: str
+    version: str
+    extensions: list[str]
+
+
+class MetadataModelResponse(BaseModel):
+    name: str
+    versions: list[str] | None = None
+    platform: str
+    inputs: list[MetadataTensor]
+    outputs: list[MetadataTensor]
+    parameters: Parameters | None = None
+
+
+class ServerLiveResponse(BaseModel):
+    live: bool
+
+
+class ServerReadyResponse(BaseModel):
+    ready: bool
+
+
+class ModelReadyResponse(BaseModel):
+    name: str
+    ready: bool
+
+
+class RequestInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=256)
+    shape: list[int] = Field(min_length=1, max_length=8)
+    datatype: str
+    parameters: Parameters | None = None
+    data: list[Any]
+
+
+class RequestOutput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    parameters: Parameters | None = None
+
+
+class InferenceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(default=None, max_length=256)
+    parameters: Parameters | None = None
+    inputs: list[RequestInput] = Field(min_length=1, max_length=1024)
+    outputs: list[RequestOutput] | None = None
+
+
+class ResponseOutput(BaseModel):
+    name: str
+    shape: list[int]
+    datatype: str
+    parameters: Parameters | None = None
+    data: list[Any]
+
+
+class InferenceResponse(BaseModel):
+    model_name: str
+    model_version: str | None = None
+    id: str | None = None
+    parameters: Parameters | None = None
+    outputs: list[ResponseOutput]
+
+
+class ErrorResponse(BaseModel):
+    error: str
+
+
+def model_inputs(contract: Contract) -> list[MetadataTensor]:
+    """One tensor per input, as the model's metadata describes them."""
+    return [
+        MetadataTensor(name=item.name, datatype=ADVERTISED[item.kind], shape=[-1, 1])
+        for item in contract.inputs
+    ]
+
+
+def model_outputs(contract: Contract) -> list[MetadataTensor]:
+    if contract.task == "regression":
+        return [MetadataTensor(name="predict", datatype="FP64", shape=[-1])]
+    classes = len(contract.class_names)
+    return [
+        MetadataTensor(name="predict", datatype="INT64", shape=[-1]),
+        MetadataTensor(name="predict_label", datatype="BYTES", shape=[-1]),
+        MetadataTensor(name="predict_proba", datatype="FP64", shape=[-1, classes]),
+    ]
+
+
+def rows_of(request: InferenceRequest, contract: Contract, max_rows: int) -> list[dict[str, Any]]:
+    """The request's tensors as request rows (field name -> JSON value), or TensorError."""
+    names = contract.names
+    if len(request.inputs) == 1 and request.inputs[0].name not in names:
+        return _rows_of_matrix(request.inputs[0], contract, max_rows)
+    by_name = {tensor.name: tensor for tensor in request.inputs}
+    if len(by_name) != len(request.inputs):
+        raise TensorError("an input tensor is given twice")
+    unknown = sorted(set(by_name) - set(names))
+    missing = [name for name in names if name not in by_name]
+    if unknown or missing:
+        raise TensorError(
+            f"this model takes one tensor per input {names} (or one [N, {len(names)}] tensor);"
+            f" unknown: {unknown}, missing: {missing}"
+        )
+    columns: list[list[Any]] = []
+    count: int | None = None
+    for item in contract.inputs:
+        tensor = by_name[item.name]
+        _check_datatype(tensor, item)
+        if not (len(tensor.shape) == 1 or (len(tensor.shape) == 2 and tensor.shape[1] == 1)):
+            raise TensorError(f"input {item.name!r} has shape {tensor.shape}; send [N] or [N, 1]")
+        rows = _dimension(tensor.shape[0], item.name, max_rows)
+        if count is not None and rows != count:
+            raise TensorError(f"input {item.name!r} has {rows} rows, the others {count}")
+        count = rows
+        columns.append([_element(value, tensor.datatype, item) for value in _flat(tensor, rows)])
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+def _rows_of_matrix(
+    tensor: RequestInput, contract: Contract, max_rows: int
+) -> list[dict[str, Any]]:
+    width = len(contract.inputs)
+    if not contract.numeric:
+        raise TensorError(
+            f"input {tensor.name!r} is not one of this model's inputs {contract.names}; a model "
+            "with categorical inputs takes one tensor per input"
+        )
+    if len(tensor.shape) != 2 or tensor.shape[1] != width:
+        raise TensorError(
+            f"input {tensor.name!r} has shape {tensor.shape}; send [N, {width}] in the order "
+            f"{contract.names}, or one tensor per input"
+        )
+    if tensor.datatype not in FLOAT_TYPES | INTEGER_TYPES:
+        raise TensorError(
+            f"input {tensor.name!r} has datatype {tensor.datatype}; an [N, {width}] tensor of "
+            "this model's inputs is FP16/FP32/FP64 or an integer type"
+        )
+    rows = _dimension(tensor.shape[0], tensor.name, max_rows)
+    values = _flat(tensor, rows * width)
+    converted = [
+        _matrix_element(value, tensor.datatype, contract.inputs[i % width])
+        for i, value in enumerate(values)
+    ]
+    return [
+        dict(zip(contract.names, converted[start : start + width], strict=True))
+        for start in range(0, len(converted), width)
+    ]
+
+
+def _dimension(rows: int, name: str, max_rows: int) -> int:
+    if rows < 1 or rows > max_rows:
+        raise TensorError(f"input {name!r} has {rows} rows; send 1 to {max_rows} (MAX_BATCH_SIZE)")
+    return rows
+
+
+def _check_datatype(tensor: RequestInput, item: Input) -> None:
+    if tensor.datatype not in ACCEPTED[item.kind]:
+        accepted = ", ".join(sorted(ACCEPTED[item.kind]))
+        raise TensorError(
+            f"input {item.name!r} has datatype {tensor.datatype}; this model's {item.kind} "
+            f"input takes {accepted}"
+        )
+
+
+def _flat(tensor: RequestInput, expected: int) -> list[Any]:
+    """The tensor's elements in row-major order: flat or nested, as the protocol allows."""
+    values = (
+        list(_flatten(tensor.data))
+        if any(isinstance(v, list) for v in tensor.data)
+        else tensor.data
+    )
+    if len(values) != expected:
+        raise TensorError(
+            f"input {tensor.name!r} has {len(values)} elements; its shape {tensor.shape} needs "
+            f"{expected}"
+        )
+    return values
+
+
+def _flatten(values: Sequence[Any], depth: int = 0) -> Iterator[Any]:
+    if depth > 8:
+        raise TensorError("tensor data is nested deeper than its shape")
+    for value in values:
+        if isinstance(value, list):
+            yield from _flatten(value, depth + 1)
+        else:
+            yield value
+
+
+def _element(value: Any, datatype: str, item: Input) -> Any:
+    """One element as the request row's JSON value, refusing what the datatype cannot be
+    (a string in an FP64 tensor); the row model then applies the input's own rules."""
+    if datatype == "BYTES":
+        if not isinstance(value, str):
+            raise TensorError(f"input {item.name!r}: a BYTES element must be a string")
+        return value
+    if datatype == "BOOL":
+        if not isinstance(value, bool):
+            raise TensorError(f"input {item.name!r}: a BOOL element must be true or false")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TensorError(f"input {item.name!r}: a {datatype} element must be a number")
+    if datatype in INTEGER_TYPES and isinstance(value, float):
+        raise TensorError(f"input {item.name!r}: an {datatype} element must be a whole number")
+    return value
+
+
+def _matrix_element(value: Any, datatype: str, item: Input) -> Any:
+    """An element of an [N, F] numeric tensor as its input's value: a whole float for an
+    integer input becomes an int, 0/1 for a boolean one a bool."""
+    number = _element(value, datatype, item)
+    if item.kind == "integer" and isinstance(number, float) and math.isfinite(number):
+        return int(number) if number.is_integer() else number
+    if item.kind == "boolean" and number in (0, 1):
+        return bool(number)
+    return number

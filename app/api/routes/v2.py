@@ -1,0 +1,241 @@
+"""The Open Inference Protocol (REST, "V2") beside the native API, for the served model.
+
+GET /v2/health/live, /v2/health/ready, /v2 (server metadata), /v2/models/{name}[/versions/
+{version}] (model metadata) and .../ready; POST .../infer. Bodies and tensors:
+app/api/oip.py. An infer request goes the way a /predict/batch request goes -- the same
+Content-Type check, byte budget (413 unread), strict JSON, model check (503), row
+validation and OUT_OF_RANGE policy, one model call with the same metrics and drift
+counts, one access line -- and answers in the protocol's own shapes: outputs `predict`
+(the class index, or a regressor's value), `predict_label` (the class name) and
+`predict_proba` ([N, C]), `id` echoed, and errors as `{"error": "..."}` with the request id
+still in the X-Request-ID header. The SLO covers /predict only; the V2 routes have their own
+`handler` label on every metric (docs/models.md).
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+
+from app import __version__
+from app.api.deps import is_json, loaded_predictor, registry_of, settings_of
+from app.api.json_route import parse_json, read_body
+from app.api.model_api import ModelApi, outside_training
+from app.api.oip import (
+    ErrorResponse,
+    InferenceRequest,
+    InferenceResponse,
+    MetadataModelResponse,
+    MetadataServerResponse,
+    ModelReadyResponse,
+    ServerLiveResponse,
+    ServerReadyResponse,
+    TensorError,
+    model_inputs,
+    model_outputs,
+    rows_of,
+)
+from app.core.errors import ApiError
+from app.core.lifecycle import DrainState
+from app.ml.predictor import Predictions, Predictor
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (400, 404, 413, 415, 422, 503)
+}
+
+
+class _ProtocolError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _answer(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def _refuse(request: Request, error: _ProtocolError) -> Response:
+    request.state.error_code = error.code  # the access line says why
+    return _answer({"error": error.message}, error.status)
+
+
+def _served(request: Request, name: str, version: str | None) -> Predictor:
+    """The served predictor, if it is the one the path names."""
+    try:
+        predictor = loaded_predictor(request)
+    except ApiError as exc:
+        raise _ProtocolError(503, exc.code, exc.message) from exc
+    if name != predictor.name or version not in (None, predictor.version):
+        served = f"{predictor.name} version {predictor.version}"
+        asked = f"{name}" + (f" version {version}" if version else "")
+        raise _ProtocolError(
+            404, "model_not_found", f"no model {asked}; this server serves {served}"
+        )
+    request.state.model_version = predictor.version
+    return predictor
+
+
+def build_router(api: ModelApi) -> APIRouter:
+    router = APIRouter(prefix="/v2", tags=["open inference protocol"], responses=ERRORS)
+
+    @router.get("/health/live", response_model=ServerLiveResponse)
+    async def server_live() -> Response:
+        return Response(b'{"live":true}', media_type="application/json")
+
+    @router.get("/health/ready", response_model=ServerReadyResponse)
+    async def server_ready(request: Request) -> Response:
+        ready = registry_of(request).predictor is not None and not DrainState.draining
+        return _answer({"ready": ready}, 200 if ready else 503)
+
+    @router.get("", response_model=MetadataServerResponse)
+    async def server_metadata() -> Response:
+        return _answer({"name": "glassbox", "version": __version__, "extensions": []})
+
+    async def model_metadata(request: Request, name: str, version: str | None = None) -> Response:
+        try:
+            predictor = _served(request, name, version)
+        except _ProtocolError as error:
+            return _refuse(request, error)
+        metadata = MetadataModelResponse(
+            name=predictor.name,
+            versions=[predictor.version],
+            platform="sklearn_onnx" if predictor.inference_path == "onnxruntime" else "sklearn",
+            inputs=model_inputs(predictor.contract),
+            outputs=model_outputs(predictor.contract),
+            parameters={"task": predictor.task},
+        )
+        return _answer(metadata.model_dump(exclude_none=True))
+
+    async def model_ready(request: Request, name: str, version: str | None = None) -> Response:
+        try:
+            predictor = _served(request, name, version)
+        except _ProtocolError as error:
+            if error.status != 503:
+                return _refuse(request, error)
+            return _answer({"name": name, "ready": False}, 503)
+        return _answer({"name": predictor.name, "ready": True})
+
+    async def infer(request: Request, name: str, version: str | None = None) -> Response:
+        """An InferenceRequest (app/api/oip.py): one tensor per input, or one [N, F]."""
+        try:
+            return _answer(await _infer(request, api, name, version))
+        except _ProtocolError as error:
+            return _refuse(request, error)
+
+    for path in ("/models/{name}", "/models/{name}/versions/{version}"):
+        router.add_api_route(
+            path, model_metadata, methods=["GET"], response_model=MetadataModelResponse
+        )
+        router.add_api_route(
+            f"{path}/ready", model_ready, methods=["GET"], response_model=ModelReadyResponse
+        )
+        router.add_api_route(
+            f"{path}/infer", infer, methods=["POST"], response_model=InferenceResponse
+        )
+    return router
+
+
+async def _infer(request: Request, api: ModelApi, name: str, version: str | None) -> dict[str, Any]:
+    content_type = request.headers.get("content-type")
+    # The protocol's body is JSON and its clients (tritonclient) send no Content-Type; one
+    # that names something else is refused, as on /predict.
+    if content_type is not None and not is_json(content_type):
+        raise _ProtocolError(
+            415, "unsupported_media_type", "send the body as JSON: Content-Type: application/json"
+        )
+    if "inference-header-content-length" in request.headers:
+        raise _ProtocolError(
+            400,
+            "unsupported_extension",
+            "the binary tensor data extension is not supported: send JSON tensors "
+            "(tritonclient: binary_data=False)",
+        )
+    settings = settings_of(request)
+    try:
+        data = parse_json(await read_body(request, api.batch.max_body_bytes(settings)))
+    except ApiError as exc:
+        raise _ProtocolError(exc.status_code, exc.code, exc.message) from exc
+    except (RequestValidationError, HTTPException) as exc:
+        raise _ProtocolError(400, "malformed_json", "request body is not valid JSON") from exc
+    predictor = _served(request, name, version)
+    try:
+        body = InferenceRequest.model_validate(data)
+        rows = rows_of(body, predictor.contract, settings.MAX_BATCH_SIZE)
+    except ValidationError as exc:
+        raise _ProtocolError(400, "invalid_request", _describe(exc.errors(), "")) from exc
+    except TensorError as exc:
+        raise _ProtocolError(400, "invalid_tensor", str(exc)) from exc
+    outputs = _outputs_requested(body, predictor)
+    try:
+        batch = api.batch.model_validate(
+            {"instances": rows}, context={"max_batch_size": settings.MAX_BATCH_SIZE}
+        )
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        raise _ProtocolError(422, "validation_error", _describe(errors, "instances")) from exc
+    instances = batch.instances  # type: ignore[attr-defined]
+    if settings.OUT_OF_RANGE == "refuse":
+        refused = outside_training(predictor.contract, instances, in_batch=True)
+        if refused:
+            located = [{**error, "loc": error["loc"][1:]} for error in refused]  # no "body"
+            raise _ProtocolError(422, "validation_error", _describe(located, "instances"))
+    values = predictor.row_values
+    predictions = predictor.predict(
+        predictor.matrix([values(row) for row in instances]), request.state.request_id
+    )
+    state = request.state
+    state.batch_size = len(instances)
+    if predictor.task == "regression":
+        state.prediction_values = predictions.values
+    else:
+        state.prediction_labels = [predictor.class_names[w] for w in predictions.winners]
+    return {
+        "model_name": predictor.name,
+        "model_version": predictor.version,
+        "id": body.id if body.id is not None else state.request_id,
+        "outputs": [_tensor(output, predictions, predictor) for output in outputs],
+    }
+
+
+def _outputs_requested(body: InferenceRequest, predictor: Predictor) -> list[str]:
+    available = [tensor.name for tensor in model_outputs(predictor.contract)]
+    if not body.outputs:
+        return available
+    asked = [output.name for output in body.outputs]
+    unknown = [name for name in asked if name not in available]
+    if unknown:
+        raise _ProtocolError(
+            400, "invalid_request", f"unknown outputs {unknown}; this model has {available}"
+        )
+    return asked
+
+
+def _tensor(name: str, predictions: Predictions, predictor: Predictor) -> dict[str, Any]:
+    rows = len(predictions.values or predictions.winners)
+    if name == "predict" and predictor.task == "regression":
+        return {"name": name, "shape": [rows], "datatype": "FP64", "data": predictions.values}
+    if name == "predict":
+        return {"name": name, "shape": [rows], "datatype": "INT64", "data": predictions.winners}
+    if name == "predict_label":
+        labels = [predictor.class_names[w] for w in predictions.winners]
+        return {"name": name, "shape": [rows], "datatype": "BYTES", "data": labels}
+    flat = [p for row in predictions.probabilities for p in row]
+    classes = len(predictor.class_names)
+    return {"name": name, "shape": [rows, classes], "datatype": "FP64", "data": flat}
+
+
+def _describe(errors: Sequence[Any], rows: str) -> str:
+    """Pydantic-style errors as one line naming the row and input (or the request field)."""
+    parts = []
+    for error in list(errors)[:10]:
+        location = list(error["loc"])
+        if rows and location[:1] == [rows] and len(location) >= 3:
+            where = f"row {location[1]}, input {location[2]}"
+        else:
+            where = ".".join(str(part) for part in location) or "body"
+        parts.append(f"{where}: {error['msg']}")
+    return "invalid " + "; ".join(parts)
