@@ -152,10 +152,15 @@ def drive(
     connections: int,
     row: dict[str, Any] | None = None,
     model: str = "iris",
+    protocol: str = "native",
 ) -> Measurement:
     row = row or FLOWER
-    body = row if rows == 1 else {"instances": [row] * rows}
+    body: Any = row if rows == 1 else {"instances": [row] * rows}
     path = "/predict" if rows == 1 else "/predict/batch"
+    if protocol == "v2":  # the same rows as one [N, F] tensor (docs/protocols.md)
+        path = "/v2/models/iris-classifier/infer"
+        body = {"inputs": [{"name": "input-0", "shape": [rows, len(row)], "datatype": "FP64",
+                            "data": [list(row.values())] * rows}]}  # fmt: skip
     cpu_before = server.cpu_seconds()
     result = subprocess.run(
         pinned(1, ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
@@ -183,7 +188,7 @@ def drive(
         timeouts=errors[3],
         errors=sum(errors[:3]) + (int(non_2xx.group(1)) if non_2xx else 0),
         cpu_seconds_per_1000=1000 * cpu / max(count, 1),
-        model=model,
+        model=model if protocol == "native" else f"{model}-v2",
     )
 
 
@@ -327,6 +332,50 @@ def wide_model_throughput(
                     if key not in best or m.requests_per_second > best[key].requests_per_second:
                         best[key] = m
     return list(best.values())
+
+
+def v2_throughput(args: argparse.Namespace, runs: list[Measurement]) -> list[Measurement]:
+    """One Glassbox, its /predict and its Open Inference Protocol infer with the same rows,
+    back to back, at the first connection count: single rows and batches of 100."""
+    connections = args.connections[0]
+    best: dict[tuple[str, int], Measurement] = {}
+    with started("glassbox", args.model_dir) as server:
+        for round_number in range(1, args.rounds + 1):
+            for rows in (1, BATCH_ROWS):
+                for protocol in ("native", "v2"):
+                    m = drive(server, rows, args.seconds, connections, protocol=protocol)
+                    m.round = round_number
+                    runs.append(m)
+                    print(
+                        f"  round {round_number}: glassbox {protocol:6} c={connections:<3} "
+                        f"rows={rows:<3} {m.requests_per_second:8,.0f} req/s  p99 {m.p99_ms:7.2f} ms",
+                        flush=True,
+                    )
+                    key = (m.model, rows)
+                    if key not in best or m.requests_per_second > best[key].requests_per_second:
+                        best[key] = m
+    return list(best.values())
+
+
+def v2_targets(runs: list[Measurement], connections: int) -> list[tuple[str, bool]]:
+    checks = []
+    for rows in (1, BATCH_ROWS):
+        by_round = {
+            (m.model, m.round): m.requests_per_second
+            for m in runs
+            if m.server == "glassbox" and m.rows == rows and m.connections == connections
+            and m.model in ("iris", "iris-v2")
+        }  # fmt: skip
+        rounds = sorted({r for (model, r) in by_round if model == "iris-v2"})
+        ratio = statistics.median(by_round[("iris-v2", r)] / by_round[("iris", r)] for r in rounds)
+        route = "infer, 1 row" if rows == 1 else f"infer, {rows} rows"
+        checks.append(
+            (
+                f"Open Inference Protocol {route} >= 0.9x /predict{'/batch' if rows > 1 else ''} req/s ({ratio:.2f}x)",
+                ratio >= 0.9,
+            )
+        )
+    return checks
 
 
 def body_validation_us(model_dir: str) -> dict[str, float]:
@@ -508,6 +557,7 @@ def markdown(
     checks: list[tuple[str, bool]],
     wide: list[Measurement],
     body: dict[str, float],
+    v2: list[Measurement],
 ) -> str:
     cell = {(m.server, m.connections, m.rows): m for m in results}
     lines = [
@@ -542,6 +592,23 @@ def markdown(
                 f"| {name} | {rows} | {m.requests_per_second:,.0f} | {m.rows_per_second:,.0f} | "
                 f"{m.p50_ms:.2f} | {m.p99_ms:.2f} | {m.cpu_seconds_per_1000:.3f} | {m.requests_per_second / base:.2f}x |"
             )
+    lines += [
+        "",
+        f"Open Inference Protocol (one Glassbox, the same rows as one [N, 4] FP64 tensor), {args.connections[0]} connections:",
+        "",
+        "| route | rows/request | requests/s | rows/s | p50 ms | p99 ms | CPU-s / 1k requests |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for m in sorted(v2, key=lambda m: (m.rows, m.model)):
+        route = (
+            ("/predict" if m.rows == 1 else "/predict/batch")
+            if m.model == "iris"
+            else "/v2/models/iris-classifier/infer"
+        )
+        lines.append(
+            f"| {route} | {m.rows} | {m.requests_per_second:,.0f} | {m.rows_per_second:,.0f} | "
+            f"{m.p50_ms:.2f} | {m.p99_ms:.2f} | {m.cpu_seconds_per_1000:.3f} |"
+        )
     lines += [
         "",
         "Iris request body validation, µs (timeit): hand-written IrisFeatures / generated from the contract: "
@@ -596,13 +663,17 @@ def main() -> int:
     print("breast cancer (30 inputs):", flush=True)
     with tempfile.TemporaryDirectory(prefix="glassbox-bench-") as workdir:
         wide = wide_model_throughput(args, train_breast_cancer(Path(workdir)), runs)
+    print("open inference protocol:", flush=True)
+    v2_runs: list[Measurement] = []
+    v2 = v2_throughput(args, v2_runs)
     body = body_validation_us(args.model_dir)
     checks = [
         *targets(results, tails, model, stall, runs),
         *wide_targets(wide, runs),
+        *v2_targets(v2_runs, args.connections[0]),
         *body_targets(body),
     ]
-    report = markdown(args, results, tails, model, stall, checks, wide, body)
+    report = markdown(args, results, tails, model, stall, checks, wide, body, v2)
     print("\n" + report)
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "latest.md").write_text(report)
@@ -611,6 +682,7 @@ def main() -> int:
         "throughput": [asdict(m) for m in results], "tail": [asdict(m) for m in tails],
         "rounds": [asdict(m) for m in runs],
         "breast_cancer": [asdict(m) for m in wide], "body_validation_us": body,
+        "open_inference_protocol": [asdict(m) for m in v2],
         "model_call_us": model, "rejection_stall_ms": stall, "targets": [{"target": t, "pass": ok} for t, ok in checks],
     }  # fmt: skip
     (args.output / "latest.json").write_text(json.dumps(document, indent=2) + "\n")

@@ -184,3 +184,18 @@ class JsonBodyRoute(APIRoute):
         if extras:
             raise TypeError(f"{self.path}: JsonBodyRoute takes (body, request) only")
         return annotation
+
+
+class PathParamsRoute(APIRoute):
+    """APIRoute whose endpoint takes (request, **path parameters), called directly: FastAPI's
+    generic handler (dependency solver, parameter validation) is skipped, as JsonBodyRoute
+    does; the Open Inference Protocol's routes read and answer their bodies themselves. The
+    OpenAPI document still comes from the endpoint's signature."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        endpoint: Callable[..., Awaitable[Response]] = self.endpoint
+
+        async def handle(request: Request) -> Response:
+            return await endpoint(request, **request.path_params)
+
+        return handle

@@ -17,6 +17,7 @@ Either way the rows then go through the same request body /predict/batch validat
 
 import math
 from collections.abc import Iterator, Sequence
+from itertools import chain
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -131,6 +132,11 @@ def model_inputs(contract: Contract) -> list[MetadataTensor]:
     ]
 
 
+def output_names(task: str) -> list[str]:
+    """The outputs an infer answers by default, in order (model_outputs' names)."""
+    return ["predict"] if task == "regression" else ["predict", "predict_label", "predict_proba"]
+
+
 def model_outputs(contract: Contract) -> list[MetadataTensor]:
     if contract.task == "regression":
         return [MetadataTensor(name="predict", datatype="FP64", shape=[-1])]
@@ -193,10 +199,16 @@ def _rows_of_matrix(
         )
     rows = _dimension(tensor.shape[0], tensor.name, max_rows)
     values = _flat(tensor, rows * width)
-    converted = [
-        _matrix_element(value, tensor.datatype, contract.inputs[i % width])
-        for i, value in enumerate(values)
-    ]
+    types = set(map(type, values))
+    if all(item.kind == "number" for item in contract.inputs) and (
+        types <= {int, float} if tensor.datatype in FLOAT_TYPES else types <= {int}
+    ):
+        converted = values  # plain numbers for number inputs: nothing to convert per element
+    else:
+        converted = [
+            _matrix_element(value, tensor.datatype, contract.inputs[i % width])
+            for i, value in enumerate(values)
+        ]
     return [
         dict(zip(contract.names, converted[start : start + width], strict=True))
         for start in range(0, len(converted), width)
@@ -220,11 +232,15 @@ def _check_datatype(tensor: RequestInput, item: Input) -> None:
 
 def _flat(tensor: RequestInput, expected: int) -> list[Any]:
     """The tensor's elements in row-major order: flat or nested, as the protocol allows."""
-    values = (
-        list(_flatten(tensor.data))
-        if any(isinstance(v, list) for v in tensor.data)
-        else tensor.data
-    )
+    data = tensor.data
+    if not any(isinstance(v, list) for v in data):
+        values = data
+    elif all(isinstance(v, list) for v in data) and not any(
+        isinstance(x, list) for v in data for x in v
+    ):  # [[row], [row], ...]: one level, the common nesting
+        values = list(chain.from_iterable(data))
+    else:
+        values = list(_flatten(data))
     if len(values) != expected:
         raise TensorError(
             f"input {tensor.name!r} has {len(values)} elements; its shape {tensor.shape} needs "

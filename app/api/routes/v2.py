@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 
 from app import __version__
 from app.api.deps import is_json, loaded_predictor, registry_of, settings_of
-from app.api.json_route import parse_json, read_body
+from app.api.json_route import PathParamsRoute, parse_json, read_body
 from app.api.model_api import ModelApi, outside_training
 from app.api.oip import (
     ErrorResponse,
@@ -37,6 +37,7 @@ from app.api.oip import (
     TensorError,
     model_inputs,
     model_outputs,
+    output_names,
     rows_of,
 )
 from app.core.errors import ApiError
@@ -80,10 +81,15 @@ def _served(request: Request, name: str, version: str | None) -> Predictor:
 
 
 def build_router(api: ModelApi) -> APIRouter:
-    router = APIRouter(prefix="/v2", tags=["open inference protocol"], responses=ERRORS)
+    router = APIRouter(
+        prefix="/v2",
+        tags=["open inference protocol"],
+        responses=ERRORS,
+        route_class=PathParamsRoute,
+    )
 
     @router.get("/health/live", response_model=ServerLiveResponse)
-    async def server_live() -> Response:
+    async def server_live(_request: Request) -> Response:
         return Response(b'{"live":true}', media_type="application/json")
 
     @router.get("/health/ready", response_model=ServerReadyResponse)
@@ -92,7 +98,7 @@ def build_router(api: ModelApi) -> APIRouter:
         return _answer({"ready": ready}, 200 if ready else 503)
 
     @router.get("", response_model=MetadataServerResponse)
-    async def server_metadata() -> Response:
+    async def server_metadata(_request: Request) -> Response:
         return _answer({"name": "glassbox", "version": __version__, "extensions": []})
 
     async def model_metadata(request: Request, name: str, version: str | None = None) -> Response:
@@ -202,7 +208,7 @@ async def _infer(request: Request, api: ModelApi, name: str, version: str | None
 
 
 def _outputs_requested(body: InferenceRequest, predictor: Predictor) -> list[str]:
-    available = [tensor.name for tensor in model_outputs(predictor.contract)]
+    available = output_names(predictor.task)
     if not body.outputs:
         return available
     asked = [output.name for output in body.outputs]

@@ -60,3 +60,14 @@ def test_inference_requests_and_responses_follow_the_spec(service: Service, body
     refused = service.post(f"/v2/models/{MODEL}/infer", {"inputs": []})
     assert refused.status_code == 400
     check(refused.json(), "inference_error_response")
+
+
+def test_default_outputs_are_the_advertised_ones() -> None:
+    from app.api.oip import model_outputs, output_names
+    from app.ml.contract import Contract, Input
+
+    for contract in (
+        Contract("regression", (Input("x", "number"),)),
+        Contract("classification", (Input("x", "number"),), ("a", "b")),
+    ):
+        assert output_names(contract.task) == [t.name for t in model_outputs(contract)]
