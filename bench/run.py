@@ -304,6 +304,25 @@ def train_breast_cancer(workdir: Path) -> str:
     return str(workdir / "artifacts" / "latest")
 
 
+def _keep(
+    m: Measurement,
+    round_number: int,
+    runs: list[Measurement],
+    best: dict[tuple[str, int], Measurement],
+    key: tuple[str, int],
+) -> None:
+    """One round's measurement: kept for the paired ratios, printed, and the best per key."""
+    m.round = round_number
+    runs.append(m)
+    print(
+        f"  round {round_number}: {m.server:14} {m.model:13} c={m.connections:<3} "
+        f"rows={m.rows:<3} {m.requests_per_second:8,.0f} req/s  p99 {m.p99_ms:7.2f} ms",
+        flush=True,
+    )
+    if key not in best or m.requests_per_second > best[key].requests_per_second:
+        best[key] = m
+
+
 def wide_model_throughput(
     args: argparse.Namespace, model_dir: str, runs: list[Measurement]
 ) -> list[Measurement]:
@@ -321,16 +340,7 @@ def wide_model_throughput(
             for rows in (1, BATCH_ROWS):
                 for server in (a, b, c):
                     m = drive(server, rows, args.seconds, connections, row, "breast_cancer")
-                    m.round = round_number
-                    runs.append(m)
-                    print(
-                        f"  round {round_number}: {m.server:14} c={connections:<3} rows={rows:<3} "
-                        f"{m.requests_per_second:8,.0f} req/s  p99 {m.p99_ms:7.2f} ms",
-                        flush=True,
-                    )
-                    key = (m.server, rows)
-                    if key not in best or m.requests_per_second > best[key].requests_per_second:
-                        best[key] = m
+                    _keep(m, round_number, runs, best, (m.server, rows))
     return list(best.values())
 
 
@@ -344,16 +354,7 @@ def v2_throughput(args: argparse.Namespace, runs: list[Measurement]) -> list[Mea
             for rows in (1, BATCH_ROWS):
                 for protocol in ("native", "v2"):
                     m = drive(server, rows, args.seconds, connections, protocol=protocol)
-                    m.round = round_number
-                    runs.append(m)
-                    print(
-                        f"  round {round_number}: glassbox {protocol:6} c={connections:<3} "
-                        f"rows={rows:<3} {m.requests_per_second:8,.0f} req/s  p99 {m.p99_ms:7.2f} ms",
-                        flush=True,
-                    )
-                    key = (m.model, rows)
-                    if key not in best or m.requests_per_second > best[key].requests_per_second:
-                        best[key] = m
+                    _keep(m, round_number, runs, best, (m.model, rows))
     return list(best.values())
 
 
