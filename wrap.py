@@ -22,6 +22,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -161,6 +162,7 @@ def wrap(args: argparse.Namespace) -> int:
     try:
         load_artifact(path)  # the service's own checks, before anything serves it
     except ModelLoadError as exc:
+        shutil.rmtree(path)  # never left behind for a later `make promote`
         logger.error("model_load_failed", reason=exc.reason, message=exc.message, **exc.details)
         return 2
     if args.promote:
