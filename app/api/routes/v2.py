@@ -49,6 +49,28 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+# The infer body in the OpenAPI document: the protocol's request, in outline (app/api/oip.py
+# holds the whole shape; which tensors fit depends on the served model).
+INFER_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["inputs"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "inputs": {"type": "array", "minItems": 1, "items": {"type": "object"}},
+                        "outputs": {"type": "array", "items": {"type": "object"}},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
 class _ProtocolError(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
@@ -140,7 +162,11 @@ def build_router(api: ModelApi) -> APIRouter:
             f"{path}/ready", model_ready, methods=["GET"], response_model=ModelReadyResponse
         )
         router.add_api_route(
-            f"{path}/infer", infer, methods=["POST"], response_model=InferenceResponse
+            f"{path}/infer",
+            infer,
+            methods=["POST"],
+            response_model=InferenceResponse,
+            openapi_extra=INFER_BODY,
         )
     return router
 
