@@ -26,10 +26,8 @@ def schemathesis(service: Service, *selection: str) -> subprocess.CompletedProce
 
 
 def test_schemathesis_finds_no_issue(service: Service) -> None:
-    everything_else = schemathesis(service, "--exclude-path-regex", INFER)
-    assert "No issues found" in everything_else.stdout, everything_else.stdout[-5000:]
     for result in (
-        everything_else,
+        schemathesis(service, "--exclude-path-regex", INFER),
         schemathesis(
             service,
             "--include-path-regex",
@@ -41,5 +39,6 @@ def test_schemathesis_finds_no_issue(service: Service) -> None:
         assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
         assert " passed" in result.stdout
         assert " failed" not in result.stdout
-        # Random model names answer 404, which schemathesis reports as "missing test data".
+        # /v2/models/{name}... with a random name answers 404: schemathesis's only warning
+        # then is "missing test data"; anything else it reports fails.
         assert "No issues found" in result.stdout or "Missing test data" in result.stdout
