@@ -22,30 +22,21 @@ import argparse
 import hashlib
 import json
 import os
-import shutil
 import sys
 import warnings
 from pathlib import Path
 from typing import Any
 
 import joblib
-import numpy as np
 import sklearn
 
 from app.core.keys import InvalidKeyError
 from app.core.logging import configure_logging, get_logger
-from app.ml.artifact import (
-    ModelLoadError,
-    check_compatible,
-    load_artifact,
-    major_minor,
-    sha256_file,
-)
-from app.ml.contract import Contract, ContractError
+from app.ml.artifact import ModelLoadError, sha256_file
+from app.ml.contract import ContractError
 from app.ml.dataset import DatasetError, read_table
-from app.ml.inference import SklearnPath
-from app.ml.packaging import package, write_signed
 from app.ml.promotion import repoint
+from app.ml.wrapping import check_sklearn_version, wrap_estimator
 from train import checked
 
 logger = get_logger("glassbox.wrap")
@@ -101,79 +92,52 @@ def _pickled_sklearn_version(model_file: Path) -> tuple[Any, str]:
 
 def wrap(args: argparse.Namespace) -> int:
     model, trained_with = _pickled_sklearn_version(args.model)
-    if major_minor(trained_with) != major_minor(sklearn.__version__):  # as the service checks
-        logger.error(
-            "sklearn_version_mismatch",
-            trained_sklearn_version=trained_with,
-            installed_sklearn_version=sklearn.__version__,
-            message="refit the model with this scikit-learn, or pin the one it was made with",
-        )
+    try:
+        check_sklearn_version(trained_with, sklearn.__version__)  # as the service checks
+    except ModelLoadError as exc:
+        logger.error(exc.reason, message=exc.message, **exc.details)
         return 2
-    is_classifier = hasattr(model, "classes_")
     table = read_table(
         args.sample, args.target, overrides=args.overrides, contract_file=args.contract
     )
-    contract = (
-        Contract("classification", table.inputs, tuple(str(c) for c in model.classes_))
-        if is_classifier
-        else Contract("regression", table.inputs)
-    )
-    check_compatible(model, contract)
-    rows = table.features
-    # The sample must run through the model as the service will call it.
-    SklearnPath(model, contract).run(rows[:8])
-    class_targets = None
-    if is_classifier and table.labels is not None:
-        index = {name: i for i, name in enumerate(contract.class_names)}
-        unknown = sorted(set(table.labels) - set(index))
-        if unknown:
-            raise DatasetError(f"{args.target} has values the model has no class for: {unknown}")
-        class_targets = np.asarray([index[label] for label in table.labels], dtype=np.int64)
     model_sha = sha256_file(args.model)
     version = args.model_version or (
         "w-" + hashlib.sha256(f"{model_sha}:{sha256_file(args.sample)}".encode()).hexdigest()[:12]
     )
     name = args.model_name or args.model.stem.replace("_", "-")
-    packaged = package(
-        model, contract, rows, model_name=name, version=version, target=class_targets
-    )
-    if packaged.onnx_model is None:
-        logger.warning(
-            "onnx_export_failed", model_version=version, message=packaged.metadata["onnx_export"]
-        )
-    packaged.metadata["versions"]["sklearn"] = trained_with  # the pickle's own, not ours
-    metadata = {
-        **packaged.metadata,
-        "metrics": {},
-        # Not trained here: the gate is the load checks (no held-out metric to gate on).
-        "quality_gate": {"metric": "load_checks", "passed": True},
+    provenance = {
         "wrapped_from": {"model_sha256": model_sha, "sample": str(args.sample)},
         "training_data": {
             "path": str(args.sample),
             "sha256": sha256_file(args.sample),
-            "rows": len(rows),
+            "rows": len(table.features),
         },
     }
     try:
-        path = write_signed(model, metadata, args.output_dir, version, packaged.onnx_model)
+        path = wrap_estimator(
+            model,
+            table.inputs,
+            table.features,
+            name=name,
+            version=version,
+            output_dir=args.output_dir,
+            trained_with=trained_with,
+            provenance=provenance,
+            labels=table.labels,
+        )
     except InvalidKeyError as exc:
         logger.error("signing_key_invalid", message=str(exc))
         return 2
-    try:
-        load_artifact(path)  # the service's own checks, before anything serves it
-    except ModelLoadError as exc:
-        shutil.rmtree(path)  # never left behind for a later `make promote`
-        logger.error("model_load_failed", reason=exc.reason, message=exc.message, **exc.details)
-        return 2
     if args.promote:
         repoint(args.output_dir, version)
+    metadata = json.loads((path / "metadata.json").read_text())
     logger.info(
         "model_wrapped",
         model_name=name,
         model_version=version,
-        task=contract.task,
-        inputs=[f"{item.name}:{item.kind}" for item in contract.inputs],
-        onnx_export=packaged.metadata["onnx_export"],
+        task=metadata["task"],
+        inputs=[f"{item.name}:{item.kind}" for item in table.inputs],
+        onnx_export=metadata["onnx_export"],
         path=str(path),
         promoted=args.promote,
         signed=bool(os.environ.get("MODEL_SIGNING_KEY")),
