@@ -126,11 +126,18 @@ def _checked_export(
 
 
 def write_signed(
-    model: Any, metadata: dict[str, Any], output_dir: Path, version: str, onnx: bytes | None
+    model: Any,
+    metadata: dict[str, Any],
+    output_dir: Path,
+    version: str,
+    onnx: bytes | None,
+    signing_key: str | None = None,
 ) -> Path:
-    """Write the artifact, signed with MODEL_SIGNING_KEY when it is set (an unsigned one is
-    logged: a service with MODEL_PUBLIC_KEY refuses it). Raises InvalidKeyError."""
-    signing_key = os.environ.get("MODEL_SIGNING_KEY", "")
+    """Write the artifact, signed with `signing_key` (None: MODEL_SIGNING_KEY from the
+    environment, as the CLIs read it) when there is one (an unsigned one is logged: a
+    service with MODEL_PUBLIC_KEY refuses it). Raises InvalidKeyError."""
+    if signing_key is None:
+        signing_key = os.environ.get("MODEL_SIGNING_KEY", "")
     path = write_artifact(model, metadata, output_dir, version, onnx, signing_key)
     if not signing_key:
         logger.warning(

@@ -53,11 +53,13 @@ def wrap_estimator(
     trained_with: str,
     provenance: dict[str, Any],
     labels: Sequence[str] | None = None,
+    signing_key: str | None = None,
 ) -> Path:
     """Write `output_dir/<version>/` and return it, once it passed the load checks (a
     failed one is removed, never left for a later promote). `rows` are in input order;
     `labels`, when given, are the rows' targets (a classifier's class priors);
-    `provenance` goes into metadata.json as is (where the model and rows came from).
+    `provenance` goes into metadata.json as is (where the model and rows came from);
+    `signing_key` None reads MODEL_SIGNING_KEY (write_signed).
     Raises WrapError, ModelLoadError or InvalidKeyError."""
     is_classifier = hasattr(model, "classes_")
     contract = (
@@ -90,7 +92,7 @@ def wrap_estimator(
         "quality_gate": {"metric": "load_checks", "passed": True},
         **provenance,
     }
-    path = write_signed(model, metadata, output_dir, version, packaged.onnx_model)
+    path = write_signed(model, metadata, output_dir, version, packaged.onnx_model, signing_key)
     try:
         load_artifact(path)  # the service's own checks, before anything serves it
     except ModelLoadError:
