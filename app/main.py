@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from app import __doc__ as description
 from app import __version__
 from app.api.main import routers
-from app.api.model_api import build_model_api
+from app.api.model_api import ModelApi, build_model_api
 from app.api.routes import docs
 from app.core.config import Settings, get_settings
 from app.core.errors import register_exception_handlers
@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        registry.load()
+        registry.start()
         drain.install(settings.DRAIN_SECONDS)
         registry.install_reload_signal()
         # Everything allocated by startup (libraries, the model) goes to the permanent
@@ -61,13 +61,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.registry = registry  # the one thing routes, /readyz and /metrics ask
     app.state.settings = settings
-    for router in routers(model_api):
+    own = list(app.router.routes)  # FastAPI's own (/openapi.json)
+
+    def install_routes(api: ModelApi) -> None:
         # The routes themselves, not include_router: FastAPI 0.16x wraps every included
         # router in a matcher that runs on each request (profiled at 3 % of /predict).
         # Prefixes, tags and responses are already part of each APIRoute.
-        app.router.routes.extend(router.routes)
-    if settings.DOCS_ENABLED:
-        app.router.routes.extend([*docs.router.routes, docs.assets])
+        routes = [*own, *(route for router in routers(api) for route in router.routes)]
+        if settings.DOCS_ENABLED:
+            routes.extend([*docs.router.routes, docs.assets])
+        app.router.routes[:] = routes  # one step on the event loop: a request sees old or new
+        app.openapi_schema = None  # /openapi.json is rebuilt from the routes on next read
+
+    install_routes(model_api)
+    # No model when the app was made (a registry source, or an empty MODEL_DIR): the first
+    # one that loads defines the API, as it would have at startup.
+    registry.on_first_model(
+        lambda contract, metadata: install_routes(build_model_api(contract, metadata))
+    )
     register_exception_handlers(app)
 
     # add_middleware puts each new one outermost, so this reads inner to outer: the

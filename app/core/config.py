@@ -8,10 +8,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.core.keys import decode_key
+from app.core.model_uri import parse_model_uri
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
@@ -31,6 +32,33 @@ class Settings(BaseSettings):
     MODEL_DIR: Path = Field(
         default=Path("artifacts/latest"),
         description="Directory holding model.joblib and metadata.json.",
+    )
+    MODEL_URI: str = Field(
+        default="",
+        description="Serve from an MLflow Model Registry instead of MODEL_DIR: "
+        "models:/<name>@<alias>, models:/<name>/<version> or models:/<name>/latest "
+        "(docs/registry.md). Needs MLFLOW_TRACKING_URI; credentials come from MLflow's own "
+        "MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/_PASSWORD.",
+    )
+    MLFLOW_TRACKING_URI: str = Field(
+        default="", description="The MLflow tracking server holding MODEL_URI's registry."
+    )
+    MODEL_POLL_SECONDS: float = Field(
+        default=0,
+        ge=0,
+        le=86_400,
+        description="With MODEL_URI: look up the version it names this often and swap when "
+        "it moved (an alias promoted); 0: only on SIGHUP.",
+    )
+    MODEL_CACHE_DIR: Path = Field(
+        default=Path("artifacts/registry"),
+        description="With MODEL_URI: where fetched versions are converted and kept "
+        "(writable; the chart mounts an emptyDir).",
+    )
+    MODEL_SIGNING_KEY: SecretStr = Field(
+        default=SecretStr(""),
+        description="With MODEL_URI: Ed25519 private key (base64) signing each converted "
+        "version, so MODEL_PUBLIC_KEY verifies it as any artifact; empty: unsigned.",
     )
     LOG_LEVEL: LogLevel = Field(default="INFO", description="Minimum level written to stdout.")
     LOG_FORMAT: Literal["json", "console"] = Field(
@@ -99,6 +127,19 @@ class Settings(BaseSettings):
         description="Write the server's pid to this file (removed at exit): `make run` sets "
         "it, `make reload` signals it; empty: no file (the chart's pods need none).",
     )
+
+    @field_validator("MODEL_URI")
+    @classmethod
+    def _a_model_uri_or_empty(cls, value: str) -> str:
+        if value:
+            parse_model_uri(value)  # refuse a malformed URI at startup
+        return value
+
+    @model_validator(mode="after")
+    def _a_tracking_server_for_a_model_uri(self) -> "Settings":
+        if self.MODEL_URI and not self.MLFLOW_TRACKING_URI:
+            raise ValueError("MODEL_URI needs MLFLOW_TRACKING_URI (the registry's server)")
+        return self
 
     @field_validator("MODEL_PUBLIC_KEY")
     @classmethod

@@ -19,14 +19,14 @@ def load_predictor(
 ) -> Predictor:
     """Every check of a load, and a warm-up call; touches no gauge, so a reload can run it
     beside the model in service. `api_contract` is the contract the HTTP API was built
-    from (None: built without a model); a model of another shape is refused. Raises
-    ModelLoadError."""
+    from (None: none yet, the first model to load sets it); a model of another shape is
+    refused. Raises ModelLoadError."""
     artifact = load_artifact(model_dir, public_key)
-    if api_contract is None or artifact.contract.shape != api_contract.shape:
+    if api_contract is not None and artifact.contract.shape != api_contract.shape:
         raise ModelLoadError(
             "model_incompatible",
-            "the model's inputs or task differ from those this process's API was built for "
-            "at startup: a new shape is a rollout (restart the service to serve it)",
+            "the model's inputs or task differ from those this process's API was built for: "
+            "a new shape is a rollout (restart the service to serve it)",
             **_shapes(artifact.contract, api_contract),
         )
     predictor = Predictor(artifact, inference_path)

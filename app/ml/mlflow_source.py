@@ -20,7 +20,6 @@ proxy, S3, GCS, Azure, local) and every model format (skops, cloudpickle, pickle
 """
 
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -35,6 +34,7 @@ import numpy.typing as npt
 import sklearn
 
 from app.core.logging import get_logger
+from app.core.model_uri import ModelUri, parse_model_uri
 from app.ml.artifact import METADATA_FILE, ModelLoadError, is_safe_version
 from app.ml.contract import ContractError, Input, Kind, infer_inputs, training_value
 from app.ml.wrapping import WrapError, check_sklearn_version, wrap_estimator
@@ -52,7 +52,6 @@ _CLIENT_DEFAULTS = {
     # A download's progress bar is written to stderr, beside the JSON log lines.
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
 }
-_URI = re.compile(r"models:/(?P<name>[^/@]+)(?:@(?P<alias>[\w-]+)|/(?P<version>\d+|latest))")
 # An MLflow column type as a Glassbox input type; anything else (binary, datetime, arrays)
 # has no request field to give it.
 _KINDS: dict[str, Kind] = {
@@ -66,31 +65,6 @@ _KINDS: dict[str, Kind] = {
 # Fewer example rows than this still serve, with a warning: deciles of 5 rows make a
 # coarse drift baseline (log a few hundred rows as the input example).
 SMALL_EXAMPLE = 100
-
-
-@dataclass(frozen=True)
-class ModelUri:
-    name: str
-    alias: str | None = None
-    version: str | None = None  # a number, or "latest"
-
-    def __str__(self) -> str:
-        return (
-            f"models:/{self.name}@{self.alias}"
-            if self.alias
-            else f"models:/{self.name}/{self.version}"
-        )
-
-
-def parse_model_uri(text: str) -> ModelUri:
-    """models:/name@alias, models:/name/3 or models:/name/latest; ValueError otherwise."""
-    match = _URI.fullmatch(text.strip())
-    if match is None:
-        raise ValueError(
-            f"MODEL_URI {text!r} is not models:/<name>@<alias>, models:/<name>/<version> "
-            "or models:/<name>/latest"
-        )
-    return ModelUri(match["name"], match["alias"], match["version"])
 
 
 @dataclass(frozen=True)
@@ -312,9 +286,3 @@ def _registry_errors(source: MlflowSource) -> Iterator[None]:
         }.get(code, "registry_unavailable")
         message = str(getattr(exc, "message", exc)).splitlines()[0][:300]
         raise ModelLoadError(reason, message, **source.describe()) from exc
-
-
-def registry_of(metadata: dict[str, Any]) -> dict[str, Any]:
-    """The registry block an artifact carries (empty for a local one)."""
-    registry = metadata.get("registry")
-    return registry if isinstance(registry, dict) else {}

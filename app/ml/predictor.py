@@ -55,6 +55,9 @@ class Predictor:
         self.name: str = artifact.metadata["model_name"]
         self.version: str = artifact.metadata["model_version"]
         self.sklearn_version: str = artifact.metadata["versions"]["sklearn"]
+        # Where a model from an MLflow registry came from (name, version, run id); {} else.
+        registry = artifact.metadata.get("registry")
+        self.registry: dict[str, Any] = registry if isinstance(registry, dict) else {}
         self.feature_names: list[str] = self.contract.names
         self.class_names: list[str] = list(self.contract.class_names)
         self._dtype = np.float64 if self.contract.numeric else object

@@ -8,6 +8,13 @@ baseline) and flushes the drift counts before /metrics renders.
 A failed startup load keeps the process alive (liveness passes) but never ready: the pod
 stays out of the Service with one clear log line instead of crash-looping.
 
+With MODEL_URI (app/ml/mlflow_source.py) the model comes from an MLflow Model Registry:
+startup fetches it in the background (the port is open, /readyz says why not yet ready,
+one log line for a registry that cannot be reached, retried until it can); SIGHUP, or
+every MODEL_POLL_SECONDS a lookup that found another version, swaps it exactly as below.
+A registry that goes down later changes nothing that serves: the lookup failure is logged
+once per outage and the current model goes on.
+
 Reload: `make promote` / `make rollback` repoint artifacts/latest, and SIGHUP (`make
 reload`, or `kubectl exec … -- kill -HUP 1`; with several workers the supervisor forwards
 it, app/__main__.py) makes every worker load what MODEL_DIR points at now. The candidate
@@ -21,6 +28,7 @@ import asyncio
 import gc
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -32,10 +40,15 @@ from app.core.logging import get_logger
 from app.ml.artifact import ModelLoadError, contract_of, read_metadata
 from app.ml.contract import Contract
 from app.ml.loading import load_predictor
+from app.ml.mlflow_source import MlflowSource
 from app.ml.predictor import Predictor
 from app.observability.metrics import MODEL_CLASS_PRIOR, MODEL_INFO, MODEL_LOADED
 
 logger = get_logger("glassbox.model")
+
+# Before the first model from a registry serves, a failed fetch is retried this often (or
+# at MODEL_POLL_SECONDS, if that is sooner).
+STARTUP_RETRY_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -54,15 +67,22 @@ class ModelRegistry:
         model_dir: Path,
         inference_path: Literal["auto", "sklearn"] = "auto",
         public_key: str = "",
+        source: MlflowSource | None = None,
+        poll_seconds: float = 0.0,
     ) -> None:
         self._model_dir = model_dir
+        self._source = source
+        self._poll_seconds = poll_seconds
         # What the HTTP API is built from (app/api/model_api.py): the contract of the model
-        # MODEL_DIR holds when the app is made; None when it has none that verifies (then
-        # the load fails too, and says why, once).
-        self.contract: Contract | None
+        # MODEL_DIR holds when the app is made; None when it has none that verifies, or the
+        # model comes from a registry: then the first model that loads sets it, and the
+        # callbacks given to on_first_model build the API from it.
+        self.contract: Contract | None = None
         # Its name and example row, for the OpenAPI document.
-        self.startup_metadata: dict[str, Any]
-        self.contract, self.startup_metadata = _readable_contract(model_dir, public_key)
+        self.startup_metadata: dict[str, Any] = {}
+        if source is None:
+            self.contract, self.startup_metadata = _readable_contract(model_dir, public_key)
+        self._first_model: list[Callable[[Contract, dict[str, Any]], None]] = []
         self._inference_path: Literal["auto", "sklearn"] = inference_path
         self._public_key = public_key
         self.state = ModelState()
@@ -70,15 +90,47 @@ class ModelRegistry:
         # before the swap finishes on the old model); flushed with the served one.
         self._retired: list[Predictor] = []
         self._reload_lock = asyncio.Lock()  # one reload at a time; a second one waits
-        self._reloads: set[asyncio.Task[bool]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._registry_failure: str | None = None  # the reason of an outage being reported
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "ModelRegistry":
-        return cls(settings.MODEL_DIR, settings.INFERENCE_PATH, settings.MODEL_PUBLIC_KEY)
+        source = None
+        if settings.MODEL_URI:
+            source = MlflowSource(
+                settings.MODEL_URI,
+                settings.MLFLOW_TRACKING_URI,
+                settings.MODEL_CACHE_DIR,
+                settings.MODEL_SIGNING_KEY.get_secret_value(),
+            )
+        return cls(
+            settings.MODEL_DIR,
+            settings.INFERENCE_PATH,
+            settings.MODEL_PUBLIC_KEY,
+            source,
+            settings.MODEL_POLL_SECONDS,
+        )
+
+    def on_first_model(self, callback: Callable[[Contract, dict[str, Any]], None]) -> None:
+        """Call `callback(contract, metadata)` when a model loads and none had set the
+        contract (a registry source, or MODEL_DIR empty at startup)."""
+        self._first_model.append(callback)
 
     @property
     def predictor(self) -> Predictor | None:
         return self.state.predictor
+
+    def start(self) -> None:
+        """Startup, in the serving loop: load MODEL_DIR now, or follow the registry."""
+        if self._source is None:
+            self.load()
+            return
+        self.state = ModelState(
+            reason="registry_fetching",
+            message=f"fetching {self._source.uri} from the model registry",
+            details=self._source.describe(),
+        )
+        self._keep(asyncio.get_running_loop().create_task(self._follow()))
 
     def load(self) -> ModelState:
         """The startup load: serve the model, or remember why not (model_loaded 0)."""
@@ -94,10 +146,11 @@ class ModelRegistry:
         return self.state
 
     async def reload(self) -> bool:
-        """Load MODEL_DIR beside the served model off the event loop; swap if it passes."""
+        """Load MODEL_DIR (or MODEL_URI's version now) beside the served model off the
+        event loop; swap if it passes."""
         async with self._reload_lock:
             old = self.predictor
-            logger.info("model_reload_started", model_dir=str(self._model_dir))
+            logger.info("model_reload_started", **self._where())
             try:
                 candidate = await asyncio.to_thread(self._load)
             except ModelLoadError as exc:
@@ -108,6 +161,10 @@ class ModelRegistry:
                     serving=old.version if old else None,
                     **exc.details,
                 )
+                if old is None:
+                    self.state = ModelState(
+                        reason=exc.reason, message=exc.message, details=exc.details
+                    )
                 return False
             self._serve(candidate)
             if old is not None and old.version != candidate.version:
@@ -132,11 +189,74 @@ class ModelRegistry:
         loop = asyncio.get_running_loop()
 
         def on_sighup() -> None:
-            task = loop.create_task(self.reload())
-            self._reloads.add(task)  # keep a reference until it finishes
-            task.add_done_callback(self._reloads.discard)
+            self._keep(loop.create_task(self.reload()))
 
         loop.add_signal_handler(signal.SIGHUP, on_sighup)
+
+    def _keep(self, task: "asyncio.Task[Any]") -> None:
+        self._tasks.add(task)  # keep a reference until it finishes
+        task.add_done_callback(self._tasks.discard)
+
+    async def _follow(self) -> None:
+        """Fetch MODEL_URI's version until one serves (failures: one log line per reason,
+        /readyz names it); then, with MODEL_POLL_SECONDS, look the version up that often
+        and reload when it moved."""
+        assert self._source is not None
+        retry = min(STARTUP_RETRY_SECONDS, self._poll_seconds or STARTUP_RETRY_SECONDS)
+        while self.predictor is None:
+            async with self._reload_lock:
+                if self.predictor is not None:
+                    break  # a SIGHUP got there first
+                try:
+                    candidate = await asyncio.to_thread(self._load)
+                except ModelLoadError as exc:
+                    self.state = ModelState(
+                        reason=exc.reason, message=exc.message, details=exc.details
+                    )
+                    if exc.reason != self._registry_failure:
+                        self._registry_failure = exc.reason
+                        logger.error(
+                            "model_load_failed",
+                            reason=exc.reason,
+                            message=exc.message,
+                            retry_seconds=retry,
+                            **exc.details,
+                        )
+                else:
+                    self._registry_failure = None
+                    self._serve(candidate)
+            if self.predictor is None:
+                await asyncio.sleep(retry)
+        while self._poll_seconds > 0:
+            await asyncio.sleep(self._poll_seconds)
+            if await self._moved():
+                await self.reload()
+
+    async def _moved(self) -> bool:
+        """Whether MODEL_URI names another version than the one serving; a registry that
+        cannot be asked is logged once per outage and changes nothing."""
+        assert self._source is not None
+        try:
+            found = await asyncio.to_thread(self._source.resolve)
+        except ModelLoadError as exc:
+            if exc.reason != self._registry_failure:
+                self._registry_failure = exc.reason
+                logger.warning(
+                    "model_registry_unreachable",
+                    reason=exc.reason,
+                    message=exc.message,
+                    serving=self.predictor.version if self.predictor else None,
+                    **exc.details,
+                )
+            return False
+        if self._registry_failure is not None:
+            self._registry_failure = None
+            logger.info("model_registry_reachable", **self._source.describe())
+        serving = self.predictor.registry.get("version") if self.predictor else None
+        return found.version != serving
+
+    def _where(self) -> dict[str, str]:
+        return self._source.describe() if self._source else {"model_dir": str(self._model_dir)}
 
     def flush_drift(self) -> None:
         """Every pending drift count into the Prometheus counters (before /metrics renders)."""
@@ -147,11 +267,16 @@ class ModelRegistry:
         self._retired.clear()
 
     def _load(self) -> Predictor:
-        return load_predictor(
-            self._model_dir, self.contract, self._inference_path, self._public_key
-        )
+        model_dir = self._model_dir
+        if self._source is not None:
+            model_dir = self._source.fetch(self._source.resolve())
+        return load_predictor(model_dir, self.contract, self._inference_path, self._public_key)
 
     def _serve(self, predictor: Predictor) -> None:
+        if self.contract is None:  # the first model: the API is built from it now
+            self.contract, self.startup_metadata = predictor.contract, predictor.metadata
+            for callback in self._first_model:
+                callback(predictor.contract, predictor.metadata)
         _model_info(predictor).set(1)
         for label, prior in predictor.metadata.get("class_priors", {}).items():
             MODEL_CLASS_PRIOR.labels(predictor.name, predictor.version, label).set(prior)
@@ -174,6 +299,7 @@ def _model_info(predictor: Predictor) -> Gauge:
         predictor.sklearn_version,
         predictor.inference_path,
         predictor.task,
+        predictor.registry.get("run_id", ""),
     )
 
 

@@ -103,8 +103,9 @@ MODEL_INFO = Gauge(
     "model_info",
     "1 while served, 0 once swapped out; labels identify the model version each worker "
     "serves, its task (classification, regression) and the code computing it "
-    "(inference_path: onnxruntime, or sklearn when the export was refused).",
-    [*MODEL_LABELS, "sklearn_version", "inference_path", "task"],
+    "(inference_path: onnxruntime, or sklearn when the export was refused); run_id: the "
+    "MLflow run of a model served from a registry (MODEL_URI), empty otherwise.",
+    [*MODEL_LABELS, "sklearn_version", "inference_path", "task", "run_id"],
     multiprocess_mode="livemax",
 )
 MODEL_CLASS_PRIOR = Gauge(

@@ -42,4 +42,12 @@ async def model_metadata(predictor: PredictorDep, request: Request) -> dict[str,
     # Why not ONNX Runtime, when it is not (also logged once at load as inference_fallback).
     public["inference_fallback_reason"] = predictor.fallback_reason
     public["example"] = predictor.example
+    # Served from an MLflow registry: which registered version and run (where it is kept
+    # and the tracking server's address stay on the server).
+    registry = predictor.registry
+    public["registry"] = (
+        {key: registry.get(key) for key in ("uri", "name", "alias", "version", "run_id")}
+        if registry
+        else None
+    )
     return public
