@@ -400,3 +400,53 @@ def test_the_model_key_reaches_the_service() -> None:
     env = env_of(container(render(ENVIRONMENTS / "production.yaml")))
     assert env["MODEL_PUBLIC_KEY"] == TEST_PUBLIC_KEY
     assert Settings.model_validate({"MODEL_PUBLIC_KEY": env["MODEL_PUBLIC_KEY"]})
+
+
+REGISTRY = CHART / "ci" / "registry-values.yaml"
+
+
+def test_a_registry_release_reaches_the_tracking_server_with_secrets_from_a_secret() -> None:
+    docs = render(REGISTRY)
+    main = container(docs)
+    env = {item["name"]: item for item in main["env"]}
+    assert env["MODEL_URI"]["value"] == "models:/churn@champion"
+    assert env["MLFLOW_TRACKING_URI"]["value"].startswith("http://mlflow.")
+    assert env["MODEL_POLL_SECONDS"]["value"] == "60"
+    assert env["MODEL_SIGNING_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "glassbox-mlflow"
+    assert main["envFrom"] == [{"secretRef": {"name": "glassbox-mlflow"}}]  # the token
+    # No value can carry a credential: the schema knows none.
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    assert not {"token", "password", "signingKey"} & set(
+        schema["properties"]["registry"]["properties"]
+    )
+    # Fetched versions go to a writable emptyDir under a read-only root filesystem.
+    (cache,) = [m for m in main["volumeMounts"] if m["name"] == "model-cache"]
+    assert cache["mountPath"] == env["MODEL_CACHE_DIR"]["value"]
+    assert main["securityContext"]["readOnlyRootFilesystem"] is True
+    # Egress: the tracking server and DNS, nothing else.
+    (policy,) = of_kind(docs, "NetworkPolicy")
+    egress = policy["spec"]["egress"]
+    assert [rule["ports"][0]["port"] for rule in egress] == [5000, 53]
+    settings = {
+        k: v["value"] for k, v in env.items() if k in Settings.model_fields and "value" in v
+    }
+    assert Settings.model_validate(settings).MODEL_URI == "models:/churn@champion"
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (("registry.modelUri=models:/churn@champion",), "needs registry.trackingUri"),
+        (
+            ("registry.modelUri=models:/churn@champion", "registry.trackingUri=http://m:5000"),
+            "registry.existingSecret must hold MODEL_SIGNING_KEY",
+        ),
+        (("registry.modelUri=churn",), "modelUri"),
+    ],
+)
+def test_a_registry_release_missing_what_it_needs_is_refused(
+    sets: tuple[str, ...], message: str
+) -> None:
+    result = helm(*template_args(None, *sets))
+    assert result.returncode != 0
+    assert message in result.stderr

@@ -117,6 +117,7 @@ def test_service_without_export_falls_back_and_says_so(model_dir: Path, tmp_path
             "model_version": metadata["model_version"],
             "sklearn_version": metadata["versions"]["sklearn"],
             "task": "classification",
+            "run_id": "",
         }
         assert sample(scraped, "model_info", **info, inference_path="sklearn") == 1
         assert sample(scraped, "model_info", **info, inference_path="onnxruntime") == 0

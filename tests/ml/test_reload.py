@@ -78,6 +78,7 @@ def test_sighup_swaps_the_model_under_load_without_a_failed_request(
             "model_name": "iris-classifier",
             "sklearn_version": sklearn.__version__,
             "task": "classification",
+            "run_id": "",
         }
         info = {
             version: sample(scraped, "model_info", **labels, model_version=version,

@@ -57,6 +57,7 @@ def test_model_info_and_loaded_gauges(service: Service) -> None:
         "sklearn_version": sklearn.__version__,
         "inference_path": "onnxruntime",
         "task": "classification",
+        "run_id": "",  # not from an MLflow registry
     }
     assert sample(scraped, "model_info", **info) == 1
     assert sample(scraped, "model_loaded") == 1

@@ -61,6 +61,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "glassbox.checkovSkips" -}}
 checkov.io/skip1: CKV_K8S_43=Defaults cannot know a digest; the deploy workflow sets image.digest
 checkov.io/skip2: CKV_K8S_15=IfNotPresent is right for immutable release tags and digests
+{{- if .Values.registry.existingSecret }}
+checkov.io/skip3: CKV_K8S_35=MLflow's client reads its credentials from the environment only
+{{- end }}
 {{- end }}
 
 {{/* The Prometheus query KEDA scales on: prediction requests per second in this release. */}}
@@ -87,5 +90,11 @@ not to (docs/security.md). */}}
 {{- define "glassbox.requireModelKey" -}}
 {{- if and (not .Values.config.modelPublicKey) (not .Values.allowUnsignedModels) }}
 {{- fail "config.modelPublicKey is not set: pods would load unsigned models. Set it to the public key the train workflow signs with (`python -m app.ml.signing keygen`), or set allowUnsignedModels=true for a development release." }}
+{{- end }}
+{{- if and .Values.registry.modelUri (not .Values.registry.trackingUri) }}
+{{- fail "registry.modelUri needs registry.trackingUri (the MLflow tracking server holding the registry)." }}
+{{- end }}
+{{- if and .Values.registry.modelUri .Values.config.modelPublicKey (not .Values.registry.existingSecret) }}
+{{- fail "registry.modelUri with config.modelPublicKey: each fetched version is signed in the pod, so registry.existingSecret must hold MODEL_SIGNING_KEY (or set allowUnsignedModels=true and leave config.modelPublicKey empty)." }}
 {{- end }}
 {{- end }}
