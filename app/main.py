@@ -67,9 +67,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The routes themselves, not include_router: FastAPI 0.16x wraps every included
         # router in a matcher that runs on each request (profiled at 3 % of /predict).
         # Prefixes, tags and responses are already part of each APIRoute.
-        routes = [*own, *(route for router in routers(api) for route in router.routes)]
+        # The prediction routes first: Starlette matches in order (see app/api/routes/v2.py).
+        routes = [route for router in routers(api) for route in router.routes]
         if settings.DOCS_ENABLED:
             routes.extend([*docs.router.routes, docs.assets])
+        routes.extend(own)
         app.router.routes[:] = routes  # one step on the event loop: a request sees old or new
         app.openapi_schema = None  # /openapi.json is rebuilt from the routes on next read
 

@@ -15,6 +15,7 @@ still in the X-Request-ID header. The SLO covers /predict only; the V2 routes ha
 from collections.abc import Sequence
 from typing import Any
 
+import numpy.typing as npt
 import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -38,6 +39,7 @@ from app.api.oip import (
     model_inputs,
     model_outputs,
     output_names,
+    plain_number_matrix,
     rows_of,
 )
 from app.core.errors import ApiError
@@ -168,6 +170,10 @@ def build_router(api: ModelApi) -> APIRouter:
             response_model=InferenceResponse,
             openapi_extra=INFER_BODY,
         )
+    # Starlette tries routes in order: infer first, or every inference request is matched
+    # against the health and metadata routes' patterns first (10 % of an in-process V2
+    # request under cProfile, against 2 % for /predict, which comes first).
+    router.routes.sort(key=lambda route: not getattr(route, "path", "").endswith("/infer"))
     return router
 
 
@@ -196,31 +202,18 @@ async def _infer(request: Request, api: ModelApi, name: str, version: str | None
     predictor = _served(request, name, version)
     try:
         body = InferenceRequest.model_validate(data)
-        rows = rows_of(body, predictor.contract, settings.MAX_BATCH_SIZE)
     except ValidationError as exc:
         raise _ProtocolError(400, "invalid_request", _describe(exc.errors(), "")) from exc
-    except TensorError as exc:
-        raise _ProtocolError(400, "invalid_tensor", str(exc)) from exc
     outputs = _outputs_requested(body, predictor)
-    try:
-        batch = api.batch.model_validate(
-            {"instances": rows}, context={"max_batch_size": settings.MAX_BATCH_SIZE}
-        )
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        raise _ProtocolError(422, "validation_error", _describe(errors, "instances")) from exc
-    instances = batch.instances  # type: ignore[attr-defined]
-    if settings.OUT_OF_RANGE == "refuse":
-        refused = outside_training(predictor.contract, instances, in_batch=True)
-        if refused:
-            located = [{**error, "loc": error["loc"][1:]} for error in refused]  # no "body"
-            raise _ProtocolError(422, "validation_error", _describe(located, "instances"))
-    values = predictor.row_values
-    predictions = predictor.predict(
-        predictor.matrix([values(row) for row in instances]), request.state.request_id
-    )
+    matrix = None
+    if settings.OUT_OF_RANGE == "accept":
+        matrix = plain_number_matrix(body, predictor.contract, settings.MAX_BATCH_SIZE)
+    if matrix is None:
+        refuse = settings.OUT_OF_RANGE == "refuse"
+        matrix = _validated_rows(body, predictor, api, settings.MAX_BATCH_SIZE, refuse)
+    predictions = predictor.predict(matrix, request.state.request_id)
     state = request.state
-    state.batch_size = len(instances)
+    state.batch_size = len(matrix)
     if predictor.task == "regression":
         state.prediction_values = predictions.values
     else:
@@ -231,6 +224,30 @@ async def _infer(request: Request, api: ModelApi, name: str, version: str | None
         "id": body.id if body.id is not None else state.request_id,
         "outputs": [_tensor(output, predictions, predictor) for output in outputs],
     }
+
+
+def _validated_rows(
+    body: InferenceRequest, predictor: Predictor, api: ModelApi, max_rows: int, refuse: bool
+) -> npt.NDArray[Any]:
+    """The tensors as rows through the batch body /predict/batch validates (its errors, its
+    out-of-range policy), then as the model's matrix."""
+    try:
+        rows = rows_of(body, predictor.contract, max_rows)
+    except TensorError as exc:
+        raise _ProtocolError(400, "invalid_tensor", str(exc)) from exc
+    try:
+        batch = api.batch.model_validate({"instances": rows}, context={"max_batch_size": max_rows})
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        raise _ProtocolError(422, "validation_error", _describe(errors, "instances")) from exc
+    instances = batch.instances  # type: ignore[attr-defined]
+    if refuse:
+        refused = outside_training(predictor.contract, instances, in_batch=True)
+        if refused:
+            located = [{**error, "loc": error["loc"][1:]} for error in refused]  # no "body"
+            raise _ProtocolError(422, "validation_error", _describe(located, "instances"))
+    values = predictor.row_values
+    return predictor.matrix([values(row) for row in instances])
 
 
 def _outputs_requested(body: InferenceRequest, predictor: Predictor) -> list[str]:
