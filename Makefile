@@ -162,7 +162,17 @@ stack-down: ## Stop the compose stack (volumes are kept; add -v by hand to drop 
 traffic: install ## Send 60 s of mixed good and bad requests to http://127.0.0.1:$(PORT)
 	$(BIN)/python scripts/traffic.py --url http://127.0.0.1:$(PORT) --seconds $${SECONDS_OF_TRAFFIC:-60}
 
-bench: install $(DEV_KEYS) ## Benchmark Glassbox against bare FastAPI baselines, Iris and a 30-input model (~13 min); writes bench/results/
+# Seldon's MLServer, the Open Inference Protocol peer in `make bench`: its own venv (its
+# FastAPI and uvicorn pins are not ours), with our scikit-learn so it loads the same model
+# file. uvloop 0.22 broke MLServer 1.7's inference workers (no event loop): pinned below.
+MLSERVER := .tools/mlserver/bin/mlserver
+SKLEARN_PIN = $(shell sed -n 's/^\(scikit-learn==[^ ]*\).*/\1/p' requirements.lock)
+$(MLSERVER): requirements.lock
+	$(PYTHON) -m venv .tools/mlserver
+	.tools/mlserver/bin/python -m pip install --quiet 'mlserver==1.7.1' 'mlserver-sklearn==1.7.1' 'uvloop==0.21.0' '$(SKLEARN_PIN)'
+	@touch $@
+
+bench: install $(DEV_KEYS) $(MLSERVER) ## Benchmark Glassbox against bare FastAPI baselines and MLServer, Iris and a 30-input model (~16 min); writes bench/results/
 	@command -v wrk >/dev/null || $(PYTHON) scripts/install_tools.py --only apt --apt wrk
 	@$(FIRST_MODEL)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)

@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import re
+import signal
 import socket
 import statistics
 import subprocess
@@ -45,6 +46,8 @@ BATCH_ROWS = 100
 SERVERS = ("bare-sklearn", "bare-glassbox", "glassbox")
 TWO_CORES = (os.cpu_count() or 1) >= 2
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# Seldon's MLServer, the Open Inference Protocol peer: its own venv (Makefile, `make bench`).
+MLSERVER = ROOT / ".tools" / "mlserver" / "bin" / "mlserver"
 
 
 @dataclass
@@ -96,8 +99,29 @@ class Server:
     process: subprocess.Popen[bytes]
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+        """The server's CPU time, with its child processes' (MLServer's inference workers)."""
+        return sum(_cpu_seconds(pid) for pid in _tree(self.process.pid))
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:  # exited between the listing and the read
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+
+
+def _tree(pid: int) -> list[int]:
+    """`pid` and its descendants, from the kernel's per-task child lists."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except FileNotFoundError:
+            continue
+        for child in children:
+            found += _tree(int(child))
+    return found
 
 
 def example_row(model_dir: str) -> dict[str, Any]:
@@ -346,16 +370,60 @@ def wide_model_throughput(
 
 def v2_throughput(args: argparse.Namespace, runs: list[Measurement]) -> list[Measurement]:
     """One Glassbox, its /predict and its Open Inference Protocol infer with the same rows,
-    back to back, at the first connection count: single rows and batches of 100."""
+    and a real MLServer serving the same model file with its defaults, back to back, at the
+    first connection count: single rows and batches of 100."""
     connections = args.connections[0]
     best: dict[tuple[str, int], Measurement] = {}
-    with started("glassbox", args.model_dir) as server:
+    with started("glassbox", args.model_dir) as server, mlserver(args.model_dir) as peer:
         for round_number in range(1, args.rounds + 1):
             for rows in (1, BATCH_ROWS):
-                for protocol in ("native", "v2"):
-                    m = drive(server, rows, args.seconds, connections, protocol=protocol)
-                    _keep(m, round_number, runs, best, (m.model, rows))
+                for target, protocol in ((server, "native"), (server, "v2"), (peer, "v2")):
+                    m = drive(target, rows, args.seconds, connections, protocol=protocol)
+                    _keep(m, round_number, runs, best, (f"{m.server}:{m.model}", rows))
     return list(best.values())
+
+
+@contextmanager
+def mlserver(model_dir: str) -> Iterator[Server]:
+    """Seldon's MLServer with mlserver-sklearn (.tools/mlserver, `make bench` installs it)
+    serving Glassbox's model.joblib under the same name, every setting its default but the
+    ports; pinned to the servers' core with its inference worker, stopped by its group."""
+    if not MLSERVER.exists():
+        raise SystemExit(f"{MLSERVER} is missing: `make bench` installs it")
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="glassbox-mlserver-") as folder:
+        settings = {"http_port": port, "grpc_port": free_port(), "metrics_port": free_port()}
+        (Path(folder) / "settings.json").write_text(json.dumps(settings))
+        model = {
+            "name": "iris-classifier",
+            "implementation": "mlserver_sklearn.SKLearnModel",
+            "parameters": {"uri": str((Path(model_dir) / "model.joblib").resolve())},
+        }
+        (Path(folder) / "model-settings.json").write_text(json.dumps(model))
+        process = subprocess.Popen(
+            pinned(0, [str(MLSERVER), "start", folder]),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        server = Server("mlserver", f"http://127.0.0.1:{port}", process)
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    ready = requests.get(f"{server.url}/v2/models/iris-classifier/ready", timeout=1)
+                    if ready.ok:
+                        break
+                except requests.RequestException:
+                    pass
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise SystemExit("mlserver did not start")
+                time.sleep(0.2)
+            yield server
+        finally:
+            # MLServer 1.7 did not exit within minutes of SIGTERM here: its group is killed.
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
 
 
 def v2_targets(runs: list[Measurement], connections: int) -> list[tuple[str, bool]]:
@@ -377,6 +445,22 @@ def v2_targets(runs: list[Measurement], connections: int) -> list[tuple[str, boo
             )
         )
     return checks
+
+
+def v2_peer_ratios(runs: list[Measurement], connections: int) -> dict[int, float]:
+    """Glassbox's V2 infer over MLServer's, req/s, the median of the rounds' pairs."""
+    ratios = {}
+    for rows in (1, BATCH_ROWS):
+        by_round = {
+            (m.server, m.round): m.requests_per_second
+            for m in runs
+            if m.model == "iris-v2" and m.rows == rows and m.connections == connections
+        }
+        rounds = sorted({r for (server, r) in by_round if server == "mlserver"})
+        ratios[rows] = statistics.median(
+            by_round[("glassbox", r)] / by_round[("mlserver", r)] for r in rounds
+        )
+    return ratios
 
 
 def body_validation_us(model_dir: str) -> dict[str, float]:
@@ -537,6 +621,14 @@ def targets(
     return checks
 
 
+def mlserver_version() -> str:
+    result = subprocess.run(
+        [str(MLSERVER.parent / "python"), "-c", "import mlserver; print(mlserver.__version__)"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return result.stdout.strip() or "?"
+
+
 def machine() -> str:
     cpu = next(
         (
@@ -559,6 +651,7 @@ def markdown(
     wide: list[Measurement],
     body: dict[str, float],
     v2: list[Measurement],
+    peer: dict[int, float],
 ) -> str:
     cell = {(m.server, m.connections, m.rows): m for m in results}
     lines = [
@@ -595,22 +688,26 @@ def markdown(
             )
     lines += [
         "",
-        f"Open Inference Protocol (one Glassbox, the same rows as one [N, 4] FP64 tensor), {args.connections[0]} connections:",
+        f"Open Inference Protocol (the same rows as one [N, 4] FP64 tensor; MLServer {mlserver_version()} "
+        f"with mlserver-sklearn, its defaults, serving the same model.joblib), {args.connections[0]} connections:",
         "",
-        "| route | rows/request | requests/s | rows/s | p50 ms | p99 ms | CPU-s / 1k requests |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| server | route | rows/request | requests/s | rows/s | p50 ms | p99 ms | CPU-s / 1k requests |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for m in sorted(v2, key=lambda m: (m.rows, m.model)):
+    for m in sorted(v2, key=lambda m: (m.rows, m.server, m.model)):
         route = (
             ("/predict" if m.rows == 1 else "/predict/batch")
             if m.model == "iris"
             else "/v2/models/iris-classifier/infer"
         )
         lines.append(
-            f"| {route} | {m.rows} | {m.requests_per_second:,.0f} | {m.rows_per_second:,.0f} | "
+            f"| {m.server} | {route} | {m.rows} | {m.requests_per_second:,.0f} | {m.rows_per_second:,.0f} | "
             f"{m.p50_ms:.2f} | {m.p99_ms:.2f} | {m.cpu_seconds_per_1000:.3f} |"
         )
     lines += [
+        "",
+        f"Glassbox's infer against MLServer's, req/s (median of paired rounds): {peer[1]:.2f}x for one row, "
+        f"{peer[BATCH_ROWS]:.2f}x for {BATCH_ROWS} rows.",
         "",
         "Iris request body validation, µs (timeit): hand-written IrisFeatures / generated from the contract: "
         f"one row {body['hand-written']:.2f} / {body['generated']:.2f}; "
@@ -674,7 +771,8 @@ def main() -> int:
         *v2_targets(v2_runs, args.connections[0]),
         *body_targets(body),
     ]
-    report = markdown(args, results, tails, model, stall, checks, wide, body, v2)
+    peer = v2_peer_ratios(v2_runs, args.connections[0])
+    report = markdown(args, results, tails, model, stall, checks, wide, body, v2, peer)
     print("\n" + report)
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "latest.md").write_text(report)
@@ -684,6 +782,7 @@ def main() -> int:
         "rounds": [asdict(m) for m in runs],
         "breast_cancer": [asdict(m) for m in wide], "body_validation_us": body,
         "open_inference_protocol": [asdict(m) for m in v2],
+        "open_inference_protocol_vs_mlserver": {str(rows): ratio for rows, ratio in peer.items()},
         "model_call_us": model, "rejection_stall_ms": stall, "targets": [{"target": t, "pass": ok} for t, ok in checks],
     }  # fmt: skip
     (args.output / "latest.json").write_text(json.dumps(document, indent=2) + "\n")
