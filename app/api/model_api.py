@@ -22,6 +22,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
 from pydantic_core import PydanticCustomError
 
+from app.api.oip import NumberDomain, number_domain
 from app.core.config import Settings
 from app.ml.contract import Contract, Input
 
@@ -79,6 +80,8 @@ class ModelApi:
     row: type[RowBody]
     batch: type[BatchBody]
     regression: bool
+    # The V2 route's shortcut for one tensor of plain numbers (app/api/oip.py).
+    number_domain: NumberDomain | None = None
 
 
 def build_model_api(contract: Contract | None, metadata: Mapping[str, Any]) -> ModelApi:
@@ -93,7 +96,12 @@ def build_model_api(contract: Contract | None, metadata: Mapping[str, Any]) -> M
     example = metadata.get("example")
     extra = {"examples": [example]} if example else {}
     row = _row_model(row_model_name(str(metadata.get("model_name", ""))), fields, extra, row_bytes)
-    return ModelApi(row, _batch_model(row, row_bytes), contract.task == "regression")
+    return ModelApi(
+        row,
+        _batch_model(row, row_bytes),
+        contract.task == "regression",
+        number_domain(contract),
+    )
 
 
 def row_model_name(model_name: str) -> str:

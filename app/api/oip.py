@@ -19,7 +19,7 @@ rules without building a row per instance.
 
 import math
 from collections.abc import Iterator, Sequence
-from functools import lru_cache
+from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
@@ -220,63 +220,87 @@ def _rows_of_matrix(
     ]
 
 
+@dataclass(frozen=True)
+class NumberDomain:
+    """The bounds of a model whose inputs are all numbers, per input in order, made once
+    per API (app/api/routes/v2.py) for `plain_number_matrix`: gt/lt default to -inf/+inf,
+    so checking them also refuses inf and NaN; ge/le to the same infinities."""
+
+    names: frozenset[str]
+    gt: tuple[float, ...]
+    ge: tuple[float, ...]
+    lt: tuple[float, ...]
+    le: tuple[float, ...]
+
+    @property
+    def width(self) -> int:
+        return len(self.gt)
+
+
+def number_domain(contract: Contract | None) -> NumberDomain | None:
+    """The contract's NumberDomain; None unless every input is a number."""
+    if contract is None or any(item.kind != "number" for item in contract.inputs):
+        return None
+    bounds = [item.bounds for item in contract.inputs]
+    return NumberDomain(
+        frozenset(contract.names),
+        tuple(float(b.get("gt", -math.inf)) for b in bounds),
+        tuple(float(b.get("ge", -math.inf)) for b in bounds),
+        tuple(float(b.get("lt", math.inf)) for b in bounds),
+        tuple(float(b.get("le", math.inf)) for b in bounds),
+    )
+
+
 def plain_number_matrix(
-    request: InferenceRequest, contract: Contract, max_rows: int
+    request: InferenceRequest, domain: NumberDomain | None, max_rows: int
 ) -> npt.NDArray[np.float64] | None:
     """The model's float64 matrix straight from one [N, F] tensor of plain numbers for a
-    model whose inputs are all numbers, when the batch body would accept every row: 1 to
-    `max_rows` rows, elements that are ints or floats (ints only in an integer tensor),
-    finite, within every input's bounds. None for anything else: that request takes the
-    full path (rows_of, the batch body), which gives the exact error. Measured: building a
-    row per instance and validating it again took 15 % of the infer handler (py-spy, one
-    Iris row; docs/performance.md)."""
-    width = len(contract.inputs)
-    if len(request.inputs) != 1 or any(item.kind != "number" for item in contract.inputs):
+    model whose inputs are all numbers (`domain`), when the batch body would accept every
+    row: 1 to `max_rows` rows, elements that are ints or floats (ints only in an integer
+    tensor), finite, within every input's bounds. None for anything else: that request
+    takes the full path (rows_of, the batch body), which gives the exact error. Measured:
+    building a row per instance and validating it again took 15 % of the infer handler
+    (py-spy, one Iris row); numpy comparisons on one row cost more than the Python ones
+    below (cProfile, docs/performance.md)."""
+    if domain is None or len(request.inputs) != 1:
         return None
     tensor = request.inputs[0]
-    if tensor.datatype not in FLOAT_TYPES | INTEGER_TYPES:
+    width = domain.width
+    if tensor.datatype not in NUMERIC_TYPES:
         return None
     if len(tensor.shape) != 2 or tensor.shape[1] != width or not 1 <= tensor.shape[0] <= max_rows:
         return None
-    if tensor.name in contract.names and width != 1:
+    if width != 1 and tensor.name in domain.names:
         return None  # a per-input tensor named as one input: not the matrix form
     rows = tensor.shape[0]
     try:
         values = _flat(tensor, rows * width)
     except TensorError:
         return None
-    allowed = {int, float} if tensor.datatype in FLOAT_TYPES else {int}
+    allowed = _PLAIN_FLOAT if tensor.datatype in FLOAT_TYPES else _PLAIN_INT
     if not set(map(type, values)) <= allowed:  # type(), not isinstance: bool is an int
         return None
     try:
         matrix = np.array(values, dtype=np.float64).reshape(rows, width)
     except (OverflowError, ValueError):  # an int beyond float64: the row model refuses it too
         return None
-    checks = _domain_checks(contract.shape)
-    ok = checks[0][0](matrix, checks[0][1])
-    for holds, bound in checks[1:]:
-        ok &= holds(matrix, bound)
+    if rows <= _PYTHON_CHECK_ROWS:
+        gt, ge, lt, le = domain.gt, domain.ge, domain.lt, domain.le
+        for index, value in enumerate(matrix.flat):
+            column = index % width
+            if not (gt[column] < value < lt[column] and ge[column] <= value <= le[column]):
+                return None  # also NaN, which compares false
+        return matrix
+    ok = (matrix > domain.gt) & (matrix < domain.lt) & (matrix >= domain.ge) & (matrix <= domain.le)
     return matrix if ok.all() else None
 
 
-@lru_cache(maxsize=8)
-def _domain_checks(shape: tuple[Any, ...]) -> list[tuple[Any, npt.NDArray[np.float64]]]:
-    """The bounds of a contract's number inputs (`Contract.shape`: names, kinds, bounds) as
-    one row vector per bound kind, so a request's matrix is checked in a few whole-matrix
-    comparisons (nine small reductions per row took 10 % of the handler). gt and lt are
-    always checked, at -inf/+inf where an input declares none: that refuses inf and NaN."""
-    bounds = [dict(item_bounds) for _name, _kind, item_bounds in shape[1]]
-    checks = []
-    for key, holds, fill, always in (
-        ("gt", np.greater, -np.inf, True),
-        ("lt", np.less, np.inf, True),
-        ("ge", np.greater_equal, -np.inf, False),
-        ("le", np.less_equal, np.inf, False),
-    ):
-        if always or any(key in item for item in bounds):
-            vector = np.array([item.get(key, fill) for item in bounds], dtype=np.float64)
-            checks.append((holds, vector))
-    return checks
+NUMERIC_TYPES = FLOAT_TYPES | INTEGER_TYPES
+_PLAIN_FLOAT = frozenset({int, float})
+_PLAIN_INT = frozenset({int})
+# Up to this many rows the bounds are checked element by element in Python, beyond it with
+# whole-matrix numpy comparisons (each costs several µs even on one row).
+_PYTHON_CHECK_ROWS = 8
 
 
 def _dimension(rows: int, name: str, max_rows: int) -> int:

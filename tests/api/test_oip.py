@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from app.api.model_api import build_model_api
-from app.api.oip import InferenceRequest, TensorError, plain_number_matrix, rows_of
+from app.api.oip import (
+    InferenceRequest,
+    TensorError,
+    number_domain,
+    plain_number_matrix,
+    rows_of,
+)
 from app.ml.contract import Contract, Input
 
 BOUNDED = Contract(  # Iris's declared domain, 0 < cm <= 100
@@ -18,9 +24,13 @@ BOUNDED = Contract(  # Iris's declared domain, 0 < cm <= 100
     tuple(Input(f"x{i}", "number", 0.1, 8.0, bounds={"gt": 0, "le": 100}) for i in range(3)),
     ("a", "b"),
 )
+HALF_OPEN = Contract(
+    "regression",
+    tuple(Input(f"x{i}", "number", 0, 9, bounds={"ge": 0, "lt": 50}) for i in range(2)),
+)
 FREE = Contract("regression", tuple(Input(f"x{i}", "number", -5, 5) for i in range(2)))
 MIXED = Contract("regression", (Input("x0", "number", 0, 1), Input("n", "integer", 0, 9)), ())
-MAX_ROWS = 3
+MAX_ROWS = 12  # beyond _PYTHON_CHECK_ROWS: both ways of checking the bounds run
 
 # The values a too-lax fast path would let through: out of bounds, not a number, a bool,
 # beyond float64, not finite (not JSON, but a Python caller can send them).
@@ -41,7 +51,7 @@ def requests(draw: st.DrawFn, contract: Contract) -> dict[str, Any]:
     columns = draw(st.sampled_from([width] * 4 + [width + 1, 1]))
     # Mostly plain in-domain numbers with at most one odd element, so that many requests
     # are valid or nearly: the cases where a too-lax fast path would show.
-    plain = st.one_of(st.floats(0.01, 99), st.integers(1, 99))
+    plain = st.one_of(st.floats(0.01, 49), st.integers(1, 49))  # inside every domain here
     flat: list[Any] = draw(st.lists(plain, min_size=rows * columns, max_size=rows * columns))
     if draw(st.booleans()) and flat:
         flat[draw(st.integers(0, len(flat) - 1))] = draw(elements)
@@ -80,14 +90,16 @@ def full_path(body: InferenceRequest, contract: Contract) -> np.ndarray | None:
     )
 
 
-@pytest.mark.parametrize("contract", [BOUNDED, FREE, MIXED], ids=["bounded", "free", "mixed"])
+@pytest.mark.parametrize(
+    "contract", [BOUNDED, HALF_OPEN, FREE, MIXED], ids=["bounded", "half-open", "free", "mixed"]
+)
 @settings(max_examples=600, deadline=None)
 @given(data=st.data())
 def test_the_fast_path_accepts_only_what_the_full_path_accepts(
     contract: Contract, data: st.DataObject
 ) -> None:
     body = InferenceRequest.model_validate(data.draw(requests(contract)))
-    fast = plain_number_matrix(body, contract, MAX_ROWS)
+    fast = plain_number_matrix(body, number_domain(contract), MAX_ROWS)
     if fast is not None:
         full = full_path(body, contract)
         assert full is not None, "the fast path took a request the batch body refuses"
@@ -107,21 +119,23 @@ def test_the_common_request_takes_the_fast_path() -> None:
             ]
         }
     )
-    fast = plain_number_matrix(body, BOUNDED, MAX_ROWS)
+    fast = plain_number_matrix(body, number_domain(BOUNDED), MAX_ROWS)
     assert fast is not None
     np.testing.assert_array_equal(fast, [[5.1, 3.5, 1.0], [6.0, 2.2, 4.0]])
     # An integer input, a bound broken, a bool: the full path, for its exact error.
-    assert plain_number_matrix(body, MIXED, MAX_ROWS) is None
+    assert plain_number_matrix(body, number_domain(MIXED), MAX_ROWS) is None
     zero = body.model_copy(
         update={"inputs": [body.inputs[0].model_copy(update={"data": [0, 1, 1, 1, 1, 1]})]}
     )
-    assert plain_number_matrix(zero, BOUNDED, MAX_ROWS) is None
+    assert plain_number_matrix(zero, number_domain(BOUNDED), MAX_ROWS) is None
     flag = body.model_copy(
         update={"inputs": [body.inputs[0].model_copy(update={"data": [True, 1, 1, 1, 1, 1]})]}
     )
-    assert plain_number_matrix(flag, BOUNDED, MAX_ROWS) is None
+    assert plain_number_matrix(flag, number_domain(BOUNDED), MAX_ROWS) is None
     for odd in (float("inf"), float("-inf"), float("nan")):  # not JSON: a Python caller's
-        tensor = {"name": "input-0", "shape": [1, 2], "datatype": "FP64", "data": [odd, 1.0]}
-        odd_body = InferenceRequest.model_validate({"inputs": [tensor]})
-        assert full_path(odd_body, FREE) is None
-        assert plain_number_matrix(odd_body, FREE, MAX_ROWS) is None, odd
+        for rows in (1, MAX_ROWS):  # checked in Python, and with numpy
+            data = [odd, *[1.0] * (2 * rows - 1)]
+            tensor = {"name": "input-0", "shape": [rows, 2], "datatype": "FP64", "data": data}
+            odd_body = InferenceRequest.model_validate({"inputs": [tensor]})
+            assert full_path(odd_body, FREE) is None
+            assert plain_number_matrix(odd_body, number_domain(FREE), MAX_ROWS) is None, odd

@@ -207,7 +207,8 @@ async def _infer(request: Request, api: ModelApi, name: str, version: str | None
     outputs = _outputs_requested(body, predictor)
     matrix = None
     if settings.OUT_OF_RANGE == "accept":
-        matrix = plain_number_matrix(body, predictor.contract, settings.MAX_BATCH_SIZE)
+        # The API's domain holds for the serving model: a swap keeps kinds and bounds.
+        matrix = plain_number_matrix(body, api.number_domain, settings.MAX_BATCH_SIZE)
     if matrix is None:
         refuse = settings.OUT_OF_RANGE == "refuse"
         matrix = _validated_rows(body, predictor, api, settings.MAX_BATCH_SIZE, refuse)
