@@ -90,18 +90,29 @@ def iris_frame() -> tuple[pd.DataFrame, Any]:
     return x, y
 
 
+@contextmanager
+def tracking(url: str) -> Iterator[None]:
+    """MLflow's fluent API pointed at `url` for runs and the registry, in an experiment of
+    this server's (all three are process-wide: another test's would not exist here)."""
+    registry = mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(url)
+    mlflow.set_registry_uri(url)
+    try:
+        mlflow.set_experiment("glassbox-registry-test")
+        yield
+    finally:
+        mlflow.set_tracking_uri("")
+        mlflow.set_registry_uri(registry)
+
+
 def log_version(url: str, model: Any, example: pd.DataFrame, name: str) -> tuple[str, str]:
     """Log `model` with its input example (MLflow infers the signature) and register it;
     (version, run id)."""
-    mlflow.set_tracking_uri(url)
-    try:
-        with mlflow.start_run() as run:
-            info = mlflow.sklearn.log_model(
-                model, name="model", input_example=example, registered_model_name=name
-            )
-        return str(info.registered_model_version), run.info.run_id
-    finally:
-        mlflow.set_tracking_uri("")
+    with tracking(url), mlflow.start_run() as run:
+        info = mlflow.sklearn.log_model(
+            model, name="model", input_example=example, registered_model_name=name
+        )
+    return str(info.registered_model_version), run.info.run_id
 
 
 @pytest.fixture(scope="module")
@@ -292,16 +303,12 @@ def test_a_model_logged_without_an_input_example_is_refused_with_the_reason(
     registry: dict[str, Any], tmp_path: Path
 ) -> None:
     x, y = iris_frame()
-    mlflow.set_tracking_uri(registry["url"])
-    try:
-        with mlflow.start_run():
-            info = mlflow.sklearn.log_model(
-                LogisticRegression(max_iter=500).fit(x, y),
-                name="model",
-                registered_model_name="no-example",
-            )
-    finally:
-        mlflow.set_tracking_uri("")
+    with tracking(registry["url"]), mlflow.start_run():
+        info = mlflow.sklearn.log_model(
+            LogisticRegression(max_iter=500).fit(x, y),
+            name="model",
+            registered_model_name="no-example",
+        )
     source = MlflowSource(
         f"models:/no-example/{info.registered_model_version}", registry["url"], tmp_path
     )
