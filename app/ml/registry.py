@@ -213,15 +213,7 @@ class ModelRegistry:
                     self.state = ModelState(
                         reason=exc.reason, message=exc.message, details=exc.details
                     )
-                    if exc.reason != self._registry_failure:
-                        self._registry_failure = exc.reason
-                        logger.error(
-                            "model_load_failed",
-                            reason=exc.reason,
-                            message=exc.message,
-                            retry_seconds=retry,
-                            **exc.details,
-                        )
+                    self._report_once(exc, logger.error, "model_load_failed", retry_seconds=retry)
                 else:
                     self._registry_failure = None
                     self._serve(candidate)
@@ -239,21 +231,23 @@ class ModelRegistry:
         try:
             found = await asyncio.to_thread(self._source.resolve)
         except ModelLoadError as exc:
-            if exc.reason != self._registry_failure:
-                self._registry_failure = exc.reason
-                logger.warning(
-                    "model_registry_unreachable",
-                    reason=exc.reason,
-                    message=exc.message,
-                    serving=self.predictor.version if self.predictor else None,
-                    **exc.details,
-                )
+            serving = self.predictor.version if self.predictor else None
+            self._report_once(exc, logger.warning, "model_registry_unreachable", serving=serving)
             return False
         if self._registry_failure is not None:
             self._registry_failure = None
             logger.info("model_registry_reachable", **self._source.describe())
         serving = self.predictor.registry.get("version") if self.predictor else None
         return found.version != serving
+
+    def _report_once(
+        self, exc: ModelLoadError, log: Callable[..., Any], event: str, **fields: Any
+    ) -> None:
+        """One line per outage and reason: a failure repeating on every retry or poll is
+        logged when it starts (or changes), not each time."""
+        if exc.reason != self._registry_failure:
+            self._registry_failure = exc.reason
+            log(event, reason=exc.reason, message=exc.message, **fields, **exc.details)
 
     def _where(self) -> dict[str, str]:
         return self._source.describe() if self._source else {"model_dir": str(self._model_dir)}
