@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # fell from 43-51 ms to 16-27 ms (wrk, three runs each, docs/performance.md).
         gc.freeze()
         yield
-        registry.flush_drift()  # drift counts of the last second
+        registry.stop()  # the shadow's queue scored, drift counts of the last second
         mark_worker_dead(os.getpid())
 
     app = FastAPI(

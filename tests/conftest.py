@@ -40,6 +40,7 @@ FAST_MODULES = {
     "tests/ml/test_contract.py",
     "tests/ml/test_drift.py",
     "tests/ml/test_inference.py",
+    "tests/ml/test_quality.py",
     "tests/observability/test_observe_all.py",
     "tests/test_docs.py",
 }

@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 
 from app.api.model_api import ModelApi
-from app.api.routes import health, metrics, model, predict, v2
+from app.api.routes import feedback, health, metrics, model, predict, v2
 
 
 def routers(api: ModelApi) -> tuple[APIRouter, ...]:
@@ -12,6 +12,7 @@ def routers(api: ModelApi) -> tuple[APIRouter, ...]:
     return (
         predict.build_router(api),
         v2.build_router(api),
+        feedback.router,
         health.router,
         model.router,
         metrics.router,

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
-from pydantic_core import PydanticCustomError
 
 from app.api.oip import NumberDomain, number_domain
+from app.api.schemas import at_most_max_batch_size
 from app.core.config import Settings
 from app.ml.contract import Contract, Input
 
@@ -64,15 +64,7 @@ class BatchBody(BaseModel):
     @field_validator("instances", mode="before", check_fields=False)
     @classmethod
     def _at_most_max_batch_size(cls, value: Any, info: ValidationInfo) -> Any:
-        """Count before validating any row, so an over-size batch costs nothing per row."""
-        limit = (info.context or {}).get("max_batch_size")
-        if limit is not None and isinstance(value, list) and len(value) > limit:
-            raise PydanticCustomError(
-                "too_long",
-                "List should have at most {limit} items, not {actual}",
-                {"limit": limit, "actual": len(value)},
-            )
-        return value
+        return at_most_max_batch_size(value, info)
 
 
 @dataclass(frozen=True)

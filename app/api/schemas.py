@@ -1,7 +1,12 @@
 """Response bodies and the fixed request bodies; a prediction's request body is built from
 the served model's contract (app/api/model_api.py)."""
 
-from pydantic import BaseModel, Field
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from app.core.config import Settings
 
 
 class PredictionResult(BaseModel):
@@ -55,3 +60,75 @@ class ReadyResponse(BaseModel):
     status: str
     model_name: str
     model_version: str
+
+
+def at_most_max_batch_size(value: Any, info: ValidationInfo) -> Any:
+    """A list field's validator (mode="before"): counted before any item is validated, so an
+    over-size batch costs nothing per item; the limit comes in the validation context."""
+    limit = (info.context or {}).get("max_batch_size")
+    if limit is not None and isinstance(value, list) and len(value) > limit:
+        raise PydanticCustomError(
+            "too_long",
+            "List should have at most {limit} items, not {actual}",
+            {"limit": limit, "actual": len(value)},
+        )
+    return value
+
+
+# Ground truth for an earlier prediction (app/api/routes/feedback.py). The request id is the
+# one the prediction answered with, so it takes the request-id header's alphabet.
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+FEEDBACK_ITEM_BYTES = 512  # an id, a row and a 256-character label with room to spare
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: str = Field(
+        pattern=REQUEST_ID_PATTERN, description="The request_id the prediction answered with."
+    )
+    label: Annotated[str, Field(strict=True, min_length=1, max_length=256)] | float = Field(
+        description="The true class name (a classifier; an integer names the class of that "
+        "name) or the true value (a regressor).",
+        union_mode="left_to_right",
+    )
+    row: int = Field(
+        default=0, ge=0, strict=True, description="Which row of a batch prediction (0: the first)."
+    )
+
+    @classmethod
+    def max_body_bytes(cls, settings: Settings) -> int:
+        return min(settings.MAX_BODY_BYTES, 2 * FEEDBACK_ITEM_BYTES)
+
+
+class FeedbackBatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    feedback: list[FeedbackRequest] = Field(
+        min_length=1, description="1 to MAX_BATCH_SIZE labels, checked whole before any counts."
+    )
+
+    @classmethod
+    def max_body_bytes(cls, settings: Settings) -> int:
+        return min(settings.MAX_BODY_BYTES, settings.MAX_BATCH_SIZE * FEEDBACK_ITEM_BYTES + 1024)
+
+    @field_validator("feedback", mode="before")
+    @classmethod
+    def _at_most_max_batch_size(cls, value: Any, info: ValidationInfo) -> Any:
+        return at_most_max_batch_size(value, info)
+
+
+class FeedbackResult(BaseModel):
+    request_id: str = Field(description="The prediction's request id, as sent.")
+    row: int
+    status: Literal["recorded", "unknown", "duplicate", "late"] = Field(
+        description="recorded: scored against the prediction; unknown: this worker has no "
+        "prediction with that id (never made, forgotten, or made by another worker); "
+        "duplicate: that row already had a label; late: older than FEEDBACK_MAX_AGE_SECONDS."
+    )
+    model_version: str | None = Field(description="The version that made the prediction.")
+    predicted: str | float | None = Field(description="What it predicted for that row.")
+
+
+class FeedbackBatchResponse(BaseModel):
+    results: list[FeedbackResult]

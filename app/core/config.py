@@ -60,6 +60,42 @@ class Settings(BaseSettings):
         description="With MODEL_URI: Ed25519 private key (base64) signing each converted "
         "version, so MODEL_PUBLIC_KEY verifies it as any artifact; empty: unsigned.",
     )
+    SHADOW_MODEL_DIR: Path | None = Field(
+        default=None,
+        description="A candidate artifact scored beside the served model on every request, "
+        "off the response's path (docs/quality.md); unset: no shadow.",
+    )
+    SHADOW_QUEUE_SIZE: int = Field(
+        default=1000,
+        ge=1,
+        le=1_000_000,
+        description="Requests waiting for the shadow at most; more are dropped and counted "
+        "(model_shadow_dropped_total), never waited for.",
+    )
+    FEEDBACK_MEMORY_ROWS: int = Field(
+        default=100_000,
+        ge=0,
+        le=10_000_000,
+        description="Predicted rows each worker remembers for POST /feedback (about 250 "
+        "bytes each); 0: feedback is not joined (every label is `unknown`).",
+    )
+    FEEDBACK_MAX_AGE_SECONDS: float = Field(
+        default=7 * 86_400,
+        gt=0,
+        description="A label for a prediction older than this is counted `late`, not scored.",
+    )
+    PREDICTION_LOG_SAMPLE: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Share of predictions written as a `prediction` event (inputs, outputs, "
+        "version, request id) for Loki; 0: none. The access line has the outputs anyway.",
+    )
+    PREDICTION_LOG_REDACT: str = Field(
+        default="",
+        description="Comma-separated input names whose values a prediction event replaces "
+        'with "[redacted]"; * redacts every input (the event keeps outputs and ids).',
+    )
     LOG_LEVEL: LogLevel = Field(default="INFO", description="Minimum level written to stdout.")
     LOG_FORMAT: Literal["json", "console"] = Field(
         default="json", description="json for machines (Loki), console for humans."

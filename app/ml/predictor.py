@@ -60,6 +60,7 @@ class Predictor:
         self.registry: dict[str, Any] = registry if isinstance(registry, dict) else {}
         self.feature_names: list[str] = self.contract.names
         self.class_names: list[str] = list(self.contract.class_names)
+        self.class_tuple: tuple[str, ...] = tuple(self.class_names)
         self._dtype = np.float64 if self.contract.numeric else object
         # An object's attributes in input order, as a tuple (a validated request row).
         self.row_values = _tuple_getter(self.feature_names)
@@ -87,6 +88,10 @@ class Predictor:
         self._value = MODEL_PREDICTION_VALUE.labels(self.name, self.version)
         self._batch = MODEL_BATCH_SIZE.labels(self.name, self.version)
         self.drift = DriftCounters(self.metadata, self.contract, self.name, self.version)
+        # What the registry does with every answer once it is made: remember it for
+        # feedback, queue it for the shadow (app/ml/registry.py); None: nothing.
+        self.on_predicted: Callable[[Predictor, npt.NDArray[Any], Predictions, str], None] | None
+        self.on_predicted = None
 
     @property
     def inference_path(self) -> str:
@@ -115,7 +120,7 @@ class Predictor:
                 self._value.observe(values[0])
             else:
                 observe_all(self._value, output)
-            return Predictions(winners=[], probabilities=[], values=values)
+            return self._answered(rows, Predictions([], [], values), request_id)
 
         winning = output.argmax(axis=1)
         winners: list[int] = winning.tolist()
@@ -127,7 +132,14 @@ class Predictor:
             for class_index, count in Counter(winners).items():
                 self._per_class[class_index].inc(count)
             observe_all(self._confidence, output[np.arange(len(winners)), winning])
-        return Predictions(winners=winners, probabilities=table, values=[])
+        return self._answered(rows, Predictions(winners, table, []), request_id)
+
+    def _answered(
+        self, rows: npt.NDArray[Any], predictions: Predictions, request_id: str | None
+    ) -> Predictions:
+        if self.on_predicted is not None and request_id is not None:
+            self.on_predicted(self, rows, predictions, request_id)
+        return predictions
 
 
 def _tuple_getter(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:

@@ -22,6 +22,12 @@ goes through every check of a startup load in a thread while the old model keeps
 answering; only a candidate that passed them all replaces it, by one assignment, so each
 request sees one model or the other, never a mix. A failed candidate is logged
 (`model_reload_failed`, with its reason) and the old model goes on serving.
+
+It also owns what outlives one model: the memory of recent predictions that ground truth
+joins (app/ml/memory.py, app/ml/quality.py), and the shadow candidate (SHADOW_MODEL_DIR,
+app/ml/shadow.py), loaded with every check after the served model at startup and on each
+reload; a shadow that fails them is logged (`shadow_load_failed`) and changes nothing that
+serves.
 """
 
 import asyncio
@@ -40,15 +46,27 @@ from app.core.logging import get_logger
 from app.ml.artifact import ModelLoadError, contract_of, read_metadata
 from app.ml.contract import Contract
 from app.ml.loading import load_predictor
+from app.ml.memory import Answer, PredictionMemory
 from app.ml.mlflow_source import MlflowSource
-from app.ml.predictor import Predictor
-from app.observability.metrics import MODEL_CLASS_PRIOR, MODEL_INFO, MODEL_LOADED
+from app.ml.predictor import Predictions, Predictor
+from app.ml.quality import QualityBook
+from app.ml.shadow import ShadowScorer
+from app.observability.metrics import (
+    MODEL_CLASS_PRIOR,
+    MODEL_INFO,
+    MODEL_LOADED,
+    MODEL_SHADOW_LOADED,
+    MODEL_TRAINING_METRIC,
+)
+from app.observability.prediction_events import PredictionEvents
 
 logger = get_logger("glassbox.model")
 
 # Before the first model from a registry serves, a failed fetch is retried this often (or
 # at MODEL_POLL_SECONDS, if that is sooner).
 STARTUP_RETRY_SECONDS = 10.0
+# The artifact's held-out metrics published as model_training_metric.
+TRAINING_METRICS = ("accuracy", "f1_macro", "r2", "rmse", "mae")
 
 
 @dataclass(frozen=True)
@@ -69,8 +87,19 @@ class ModelRegistry:
         public_key: str = "",
         source: MlflowSource | None = None,
         poll_seconds: float = 0.0,
+        memory_rows: int = 0,
+        feedback_max_age_seconds: float = 7 * 86_400,
+        shadow_dir: Path | None = None,
+        shadow_queue_size: int = 1000,
+        events: PredictionEvents | None = None,
     ) -> None:
         self._model_dir = model_dir
+        self.events = events or PredictionEvents(0.0, "")
+        self.memory = PredictionMemory(memory_rows)
+        self.quality = QualityBook(self.memory, feedback_max_age_seconds)
+        self._shadow_dir = shadow_dir
+        self._shadow_queue_size = shadow_queue_size
+        self.shadow: ShadowScorer | None = None
         self._source = source
         self._poll_seconds = poll_seconds
         # What the HTTP API is built from (app/api/model_api.py): the contract of the model
@@ -109,6 +138,11 @@ class ModelRegistry:
             settings.MODEL_PUBLIC_KEY,
             source,
             settings.MODEL_POLL_SECONDS,
+            settings.FEEDBACK_MEMORY_ROWS,
+            settings.FEEDBACK_MAX_AGE_SECONDS,
+            settings.SHADOW_MODEL_DIR,
+            settings.SHADOW_QUEUE_SIZE,
+            PredictionEvents(settings.PREDICTION_LOG_SAMPLE, settings.PREDICTION_LOG_REDACT),
         )
 
     def on_first_model(self, callback: Callable[[Contract, dict[str, Any]], None]) -> None:
@@ -143,6 +177,7 @@ class ModelRegistry:
             self.state = ModelState(reason=exc.reason, message=exc.message, details=exc.details)
             return self.state
         self._serve(predictor)
+        self._replace_shadow(self._load_shadow())
         return self.state
 
     async def reload(self) -> bool:
@@ -169,6 +204,7 @@ class ModelRegistry:
             self._serve(candidate)
             if old is not None and old.version != candidate.version:
                 self._retire(old)
+            self._replace_shadow(await asyncio.to_thread(self._load_shadow))
             # Startup froze the first model's objects (app/main.py): collect the old model's
             # cycles once, then freeze the new one, or its objects would be rescanned forever.
             gc.unfreeze()
@@ -217,6 +253,7 @@ class ModelRegistry:
                 else:
                     self._registry_failure = None
                     self._serve(candidate)
+                    self._replace_shadow(await asyncio.to_thread(self._load_shadow))
             if self.predictor is None:
                 await asyncio.sleep(retry)
         while self._poll_seconds > 0:
@@ -266,6 +303,81 @@ class ModelRegistry:
             model_dir = self._source.fetch(self._source.resolve())
         return load_predictor(model_dir, self.contract, self._inference_path, self._public_key)
 
+    def _load_shadow(self) -> Predictor | None:
+        """The candidate in SHADOW_MODEL_DIR through every load check, against the API's
+        contract; None (logged) when there is none or it fails them."""
+        if self._shadow_dir is None:
+            return None
+        try:
+            return load_predictor(
+                self._shadow_dir, self.contract, self._inference_path, self._public_key
+            )
+        except ModelLoadError as exc:
+            logger.error(
+                "shadow_load_failed",
+                reason=exc.reason,
+                message=exc.message,
+                shadow_dir=str(self._shadow_dir),
+                **exc.details,
+            )
+            return None
+
+    def _replace_shadow(self, candidate: Predictor | None) -> None:
+        old, serving = self.shadow, self.predictor
+        if candidate is not None and serving is not None and candidate.version == serving.version:
+            logger.info(
+                "shadow_idle",
+                model_version=candidate.version,
+                message="the shadow candidate is the served model: nothing to compare",
+            )
+            candidate = None
+        self.shadow = ShadowScorer(candidate, self._shadow_queue_size) if candidate else None
+        if old is not None:
+            old.stop()
+        MODEL_SHADOW_LOADED.set(1 if self.shadow else 0)
+        if candidate is not None:
+            _publish_training_metrics(candidate, "shadow")
+            logger.info(
+                "shadow_loaded",
+                model_version=candidate.version,
+                serving=serving.version if serving else None,
+                shadow_dir=str(self._shadow_dir),
+            )
+
+    def stop(self) -> None:
+        """Shutdown: the shadow scores what is queued; the last drift counts go out."""
+        if self.shadow is not None:
+            self.shadow.stop()
+            self.shadow = None
+        self.flush_drift()
+
+    def _after_predict(
+        self, predictor: Predictor, rows: Any, predictions: Predictions, request_id: str
+    ) -> None:
+        """Every answer of a served model: remembered for feedback, queued for the shadow,
+        and written as a `prediction` event when sampled."""
+        classes = predictor.class_tuple
+        answer = Answer(
+            predictor.name,
+            predictor.version,
+            classes,
+            predictions.winners if classes else predictions.values,
+        )
+        entry = self.memory.remember(request_id, answer) if self.memory.enabled else None
+        shadow = self.shadow
+        if shadow is not None:
+            shadow.submit(rows, answer, entry)
+        if self.events.sample and self.events.sampled():
+            outputs = [classes[w] for w in predictions.winners] if classes else predictions.values
+            self.events.write(
+                request_id,
+                predictor.name,
+                predictor.version,
+                predictor.feature_names,
+                rows.tolist(),
+                outputs,
+            )
+
     def _serve(self, predictor: Predictor) -> None:
         if self.contract is None:  # the first model: the API is built from it now
             self.contract, self.startup_metadata = predictor.contract, predictor.metadata
@@ -275,6 +387,9 @@ class ModelRegistry:
         for label, prior in predictor.metadata.get("class_priors", {}).items():
             MODEL_CLASS_PRIOR.labels(predictor.name, predictor.version, label).set(prior)
         predictor.drift.publish_baseline()
+        _publish_training_metrics(predictor, "primary")
+        if self.memory.enabled or self._shadow_dir is not None or self.events.sample:
+            predictor.on_predicted = self._after_predict
         MODEL_LOADED.set(1)
         self.state = ModelState(predictor=predictor, reason="loaded", message="model loaded")
 
@@ -295,6 +410,13 @@ def _model_info(predictor: Predictor) -> Gauge:
         predictor.task,
         predictor.registry.get("run_id", ""),
     )
+
+
+def _publish_training_metrics(predictor: Predictor, role: str) -> None:
+    """The held-out metrics stored in the artifact: what live quality is held against."""
+    for metric, value in predictor.metadata.get("metrics", {}).items():
+        if metric in TRAINING_METRICS and isinstance(value, int | float):
+            MODEL_TRAINING_METRIC.labels(predictor.name, predictor.version, role, metric).set(value)
 
 
 def _readable_contract(model_dir: Path, public_key: str) -> tuple[Contract | None, dict[str, Any]]:

@@ -24,6 +24,7 @@ ACCESS_LOG_FIELDS = (
     "prediction_value",
     "prediction_values",
     "batch_size",
+    "feedback_status",
     "error_code",
 )
 _MAX_HEADER_CHARS = 256

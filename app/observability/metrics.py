@@ -121,6 +121,77 @@ MODEL_LOADED = Gauge(
     multiprocess_mode="livemin",
 )
 
+# Live quality (app/ml/quality.py): ground truth sent to /feedback, joined to the prediction
+# it names. role: "primary" (the version that answered) or "shadow" (the candidate scored
+# beside it, app/ml/shadow.py); model_version is the version that made the prediction.
+QUALITY_LABELS = (*MODEL_LABELS, "role")
+MODEL_FEEDBACK = Counter(
+    "model_feedback_total",
+    "Ground-truth labels received, by outcome: recorded (joined to its prediction), unknown "
+    "(no such request id in this worker's memory: never seen, evicted or another worker's), "
+    "duplicate (that row already had one), late (older than FEEDBACK_MAX_AGE_SECONDS). "
+    "Unknown feedback has empty model labels.",
+    [*MODEL_LABELS, "status"],
+)
+MODEL_FEEDBACK_CONFUSION = Counter(
+    "model_feedback_confusion_total",
+    "A classifier's labelled predictions, by true (actual_class) and predicted class; "
+    'correct="true" on the diagonal, so accuracy, precision and recall are ratios of sums.',
+    [*QUALITY_LABELS, "actual_class", "predicted_class", "correct"],
+)
+MODEL_FEEDBACK_ABSOLUTE_ERROR = Histogram(
+    "model_feedback_absolute_error",
+    "A regressor's |prediction - true value| per labelled prediction: _sum/_count is the live MAE.",
+    QUALITY_LABELS,
+    buckets=PREDICTION_VALUE_BUCKETS,
+)
+MODEL_FEEDBACK_SQUARED_ERROR = Counter(
+    "model_feedback_squared_error_total",
+    "A regressor's summed (prediction - true value)^2: over the absolute error's _count, the "
+    "live MSE (its square root the RMSE).",
+    QUALITY_LABELS,
+)
+MODEL_TRAINING_METRIC = Gauge(
+    "model_training_metric",
+    "The held-out metric stored in the artifact (accuracy, f1_macro, r2, rmse, mae): what "
+    "live quality is compared with.",
+    [*QUALITY_LABELS, "metric"],
+    multiprocess_mode="livemax",
+)
+MODEL_PREDICTION_MEMORY_ROWS = Gauge(
+    "model_prediction_memory_rows",
+    "Predicted rows this worker remembers for feedback (at most FEEDBACK_MEMORY_ROWS).",
+    multiprocess_mode="livesum",
+)
+MODEL_PREDICTION_MEMORY_EVICTED = Counter(
+    "model_prediction_memory_evicted_total",
+    "Predicted rows forgotten to make room before any feedback named them: feedback for "
+    "them would be `unknown`.",
+)
+MODEL_SHADOW_ROWS = Counter(
+    "model_shadow_rows_total",
+    "Rows the shadow candidate scored, by whether it agreed with the served model "
+    "(classifier: same class; regressor: within 5 % of its value).",
+    [*MODEL_LABELS, "primary_version", "agreement"],
+)
+MODEL_SHADOW_DROPPED = Counter(
+    "model_shadow_dropped_total",
+    "Rows the shadow did not score because its queue was full (SHADOW_QUEUE_ROWS): the "
+    "served model is never slowed to wait for it.",
+    MODEL_LABELS,
+)
+MODEL_SHADOW_INFERENCE_DURATION = Histogram(
+    "model_shadow_inference_duration_seconds",
+    "Wall time of one shadow model call (one call scores every queued row at once).",
+    MODEL_LABELS,
+    buckets=INFERENCE_LATENCY_BUCKETS,
+)
+MODEL_SHADOW_LOADED = Gauge(
+    "model_shadow_loaded",
+    "1 while a shadow candidate (SHADOW_MODEL_DIR) is loaded and scoring, else 0.",
+    multiprocess_mode="livemin",
+)
+
 
 HTTP_REQUESTS = Counter(
     "http_requests_total",

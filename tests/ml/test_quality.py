@@ -1,0 +1,95 @@
+"""The prediction memory and the quality book on their own: eviction, late, duplicate and
+unknown labels, and the counters PromQL reads (prometheus_client's real registry)."""
+
+import time
+
+import pytest
+from prometheus_client import REGISTRY
+
+from app.ml.memory import Answer, PredictionMemory
+from app.ml.quality import Feedback, LabelError, QualityBook
+
+CLASSES = ("cat", "dog")
+
+
+def value(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def classifier(version: str, outputs: list[int]) -> Answer:
+    return Answer("pets-classifier", version, CLASSES, outputs)
+
+
+def test_the_oldest_rows_are_forgotten_first_and_counted() -> None:
+    memory = PredictionMemory(capacity=3)
+    before = value("model_prediction_memory_evicted_total")
+    memory.remember("a", classifier("v1", [0, 1]))
+    memory.remember("b", classifier("v1", [1]))
+    memory.remember("c", classifier("v1", [0]))  # 4 rows > 3: "a" (2 rows) goes
+    assert memory.find("a") is None
+    assert memory.find("b") is not None and memory.find("c") is not None
+    assert value("model_prediction_memory_evicted_total") - before == 2
+    assert value("model_prediction_memory_rows") == 2
+
+
+def test_a_label_is_recorded_once_for_the_primary_and_the_shadow() -> None:
+    memory = PredictionMemory(capacity=10)
+    book = QualityBook(memory, max_age_seconds=60)
+    entry = memory.remember("r1", classifier("v-q1", [0, 1]))
+    entry.shadow = classifier("v-q2", [1, 1])
+    confusion = "model_feedback_confusion_total"
+    labels = {"model_name": "pets-classifier", "actual_class": "cat"}
+
+    found, truth = book.check(Feedback("r1", "cat", row=0))
+    judged = book.record(Feedback("r1", "cat", row=0), found, truth)
+
+    assert (judged.status, judged.predicted, judged.model_version) == ("recorded", "cat", "v-q1")
+    primary = {**labels, "model_version": "v-q1", "role": "primary", "predicted_class": "cat"}
+    shadow = {**labels, "model_version": "v-q2", "role": "shadow", "predicted_class": "dog"}
+    assert value(confusion, **primary, correct="true") == 1
+    assert value(confusion, **shadow, correct="false") == 1
+    again = book.record(Feedback("r1", "cat", row=0), found, truth)
+    assert again.status == "duplicate"
+    assert value(confusion, **primary, correct="true") == 1
+    statuses = {"model_name": "pets-classifier", "model_version": "v-q1"}
+    assert value("model_feedback_total", **statuses, status="duplicate") == 1
+
+
+def test_unknown_late_and_impossible_labels() -> None:
+    memory = PredictionMemory(capacity=10)
+    book = QualityBook(memory, max_age_seconds=0.05)
+    memory.remember("old", classifier("v-q3", [0]))
+    unknown_before = value("model_feedback_total", model_name="", model_version="", status="unknown")
+
+    entry, truth = book.check(Feedback("never-seen", "cat"))
+    assert book.record(Feedback("never-seen", "cat"), entry, truth).status == "unknown"
+    assert (
+        value("model_feedback_total", model_name="", model_version="", status="unknown")
+        == unknown_before + 1
+    )
+    with pytest.raises(LabelError) as bad_label:
+        book.check(Feedback("old", "fish"))
+    assert bad_label.value.field == "label"
+    with pytest.raises(LabelError) as bad_row:
+        book.check(Feedback("old", "cat", row=1))
+    assert bad_row.value.field == "row"
+    time.sleep(0.1)
+    entry, truth = book.check(Feedback("old", "cat"))
+    assert book.record(Feedback("old", "cat"), entry, truth).status == "late"
+
+
+def test_a_regressor_scores_absolute_and_squared_error() -> None:
+    memory = PredictionMemory(capacity=10)
+    book = QualityBook(memory, max_age_seconds=60)
+    memory.remember("p", Answer("price-regressor", "v-r1", (), [10.0, 20.0]))
+    for row, label in ((0, 13.0), (1, 16.0)):
+        entry, truth = book.check(Feedback("p", label, row=row))
+        assert book.record(Feedback("p", label, row=row), entry, truth).status == "recorded"
+    labels = {"model_name": "price-regressor", "model_version": "v-r1", "role": "primary"}
+    assert value("model_feedback_absolute_error_sum", **labels) == pytest.approx(7.0)
+    assert value("model_feedback_absolute_error_count", **labels) == 2
+    assert value("model_feedback_squared_error_total", **labels) == pytest.approx(25.0)
+    with pytest.raises(LabelError):
+        book.check(Feedback("p", "expensive"))
+    with pytest.raises(LabelError):
+        book.check(Feedback("p", float("nan")))
