@@ -164,6 +164,11 @@ class Settings(BaseSettings):
         "it, `make reload` signals it; empty: no file (the chart's pods need none).",
     )
 
+    @field_validator("SHADOW_MODEL_DIR", mode="before")
+    @classmethod
+    def _no_shadow_when_empty(cls, value: object) -> object:
+        return None if value == "" else value  # the chart sets every variable, "" for none
+
     @field_validator("MODEL_URI")
     @classmethod
     def _a_model_uri_or_empty(cls, value: str) -> str:

@@ -27,7 +27,8 @@ def test_the_oldest_rows_are_forgotten_first_and_counted() -> None:
     memory.remember("b", classifier("v1", [1]))
     memory.remember("c", classifier("v1", [0]))  # 4 rows > 3: "a" (2 rows) goes
     assert memory.find("a") is None
-    assert memory.find("b") is not None and memory.find("c") is not None
+    assert memory.find("b") is not None
+    assert memory.find("c") is not None
     assert value("model_prediction_memory_evicted_total") - before == 2
     assert value("model_prediction_memory_rows") == 2
 
@@ -59,14 +60,13 @@ def test_unknown_late_and_impossible_labels() -> None:
     memory = PredictionMemory(capacity=10)
     book = QualityBook(memory, max_age_seconds=0.05)
     memory.remember("old", classifier("v-q3", [0]))
-    unknown_before = value("model_feedback_total", model_name="", model_version="", status="unknown")
+    unknown_before = value(
+        "model_feedback_total", model_name="", model_version="", status="unknown"
+    )
 
     entry, truth = book.check(Feedback("never-seen", "cat"))
     assert book.record(Feedback("never-seen", "cat"), entry, truth).status == "unknown"
-    assert (
-        value("model_feedback_total", model_name="", model_version="", status="unknown")
-        == unknown_before + 1
-    )
+    assert value("model_feedback_total", **unknown) == unknown_before + 1
     with pytest.raises(LabelError) as bad_label:
         book.check(Feedback("old", "fish"))
     assert bad_label.value.field == "label"

@@ -155,9 +155,7 @@ def test_prediction_and_feedback_events_join_by_request_id(shadowed: Service) ->
     shadowed.post("/feedback", {"request_id": request_id, "label": "virginica"})
 
     events = [
-        line
-        for line in shadowed.log_lines()
-        if line.get("prediction_request_id") == request_id
+        line for line in shadowed.log_lines() if line.get("prediction_request_id") == request_id
     ]
 
     by_event = {line["event"]: line for line in events}
