@@ -60,9 +60,8 @@ def test_unknown_late_and_impossible_labels() -> None:
     memory = PredictionMemory(capacity=10)
     book = QualityBook(memory, max_age_seconds=0.05)
     memory.remember("old", classifier("v-q3", [0]))
-    unknown_before = value(
-        "model_feedback_total", model_name="", model_version="", status="unknown"
-    )
+    unknown = {"model_name": "", "model_version": "", "status": "unknown"}
+    unknown_before = value("model_feedback_total", **unknown)
 
     entry, truth = book.check(Feedback("never-seen", "cat"))
     assert book.record(Feedback("never-seen", "cat"), entry, truth).status == "unknown"
