@@ -16,11 +16,13 @@ def load_predictor(
     api_contract: Contract | None,
     inference_path: Literal["auto", "sklearn"] = "auto",
     public_key: str = "",
+    serving: bool = True,
 ) -> Predictor:
     """Every check of a load, and a warm-up call; touches no gauge, so a reload can run it
     beside the model in service. `api_contract` is the contract the HTTP API was built
     from (None: none yet, the first model to load sets it); a model of another shape is
-    refused. Raises ModelLoadError."""
+    refused. `serving=False`: a shadow candidate, which publishes no served-traffic series.
+    Raises ModelLoadError."""
     artifact = load_artifact(model_dir, public_key)
     if api_contract is not None and artifact.contract.shape != api_contract.shape:
         raise ModelLoadError(
@@ -29,7 +31,7 @@ def load_predictor(
             "a new shape is a rollout (restart the service to serve it)",
             **_shapes(artifact.contract, api_contract),
         )
-    predictor = Predictor(artifact, inference_path)
+    predictor = Predictor(artifact, inference_path, serving)
     if not artifact.verified:
         logger.warning(
             "model_unverified",
@@ -43,7 +45,7 @@ def load_predictor(
             reason=predictor.fallback_reason,
             model_version=predictor.version,
         )
-    if not predictor.drift.enabled:
+    if serving and not predictor.drift.enabled:
         logger.warning(
             "drift_baseline_missing",
             model_version=predictor.version,

@@ -47,7 +47,10 @@ class Predictor:
     """A loaded model plus the contract that names its inputs and outputs."""
 
     def __init__(
-        self, artifact: LoadedArtifact, preferred_path: Literal["auto", "sklearn"] = "auto"
+        self,
+        artifact: LoadedArtifact,
+        preferred_path: Literal["auto", "sklearn"] = "auto",
+        serving: bool = True,
     ) -> None:
         self.metadata: dict[str, Any] = artifact.metadata
         self.contract: Contract = artifact.contract
@@ -73,21 +76,28 @@ class Predictor:
             artifact.reference_rows,
             preferred_path,
         )
-        # Resolve labelled children once; .labels() on the hot path costs a dict lookup + lock.
-        self._per_class = [
-            MODEL_PREDICTIONS.labels(self.name, self.version, label)
-            for label in (self.class_names or [""])
-        ]
-        self._inference = exemplar_histogram(
-            MODEL_INFERENCE_DURATION,
-            INFERENCE_LATENCY_BUCKETS,
-            model_name=self.name,
-            model_version=self.version,
-        )
-        self._confidence = MODEL_PREDICTION_CONFIDENCE.labels(self.name, self.version)
-        self._value = MODEL_PREDICTION_VALUE.labels(self.name, self.version)
-        self._batch = MODEL_BATCH_SIZE.labels(self.name, self.version)
-        self.drift = DriftCounters(self.metadata, self.contract, self.name, self.version)
+        # A shadow candidate (app/ml/shadow.py) serves nobody: it creates none of the
+        # served-traffic series, whose zeros would read as a version with no traffic (and
+        # 0/0 in the class-share and drift rules), and it never calls predict().
+        self.serving = serving
+        if not serving:
+            self.drift = DriftCounters({}, self.contract, self.name, self.version)
+        else:
+            # Resolve labelled children once; .labels() on the hot path costs a dict lookup + lock.
+            self._per_class = [
+                MODEL_PREDICTIONS.labels(self.name, self.version, label)
+                for label in (self.class_names or [""])
+            ]
+            self._inference = exemplar_histogram(
+                MODEL_INFERENCE_DURATION,
+                INFERENCE_LATENCY_BUCKETS,
+                model_name=self.name,
+                model_version=self.version,
+            )
+            self._confidence = MODEL_PREDICTION_CONFIDENCE.labels(self.name, self.version)
+            self._value = MODEL_PREDICTION_VALUE.labels(self.name, self.version)
+            self._batch = MODEL_BATCH_SIZE.labels(self.name, self.version)
+            self.drift = DriftCounters(self.metadata, self.contract, self.name, self.version)
         # What the registry does with every answer once it is made: remember it for
         # feedback, queue it for the shadow (app/ml/registry.py); None: nothing.
         self.on_predicted: Callable[[Predictor, npt.NDArray[Any], Predictions, str], None] | None

@@ -310,7 +310,11 @@ class ModelRegistry:
             return None
         try:
             return load_predictor(
-                self._shadow_dir, self.contract, self._inference_path, self._public_key
+                self._shadow_dir,
+                self.contract,
+                self._inference_path,
+                self._public_key,
+                serving=False,
             )
         except ModelLoadError as exc:
             logger.error(

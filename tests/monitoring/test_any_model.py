@@ -21,7 +21,12 @@ from app.ml.dataset import load_dataset
 from scripts.example_data import bundled, churn
 from tests.monitoring.queries import substitute
 from tests.monitoring.servers import Server, monitored_service, query, wait_for
-from tests.monitoring.test_integration import REGRESSION_DASHBOARD, firing, prometheus_panels
+from tests.monitoring.test_integration import (
+    REGRESSION_DASHBOARD,
+    REGRESSION_ONLY_RECORDS,
+    firing,
+    prometheus_panels,
+)
 from tests.service import Service, train
 
 PSI = "job_model_feature:model_feature_values:psi_1h"
@@ -46,7 +51,9 @@ def _value(text: str, kind: str) -> Any:
     return float(text)
 
 
-def replay(service: Service, rows: list[dict[str, Any]]) -> None:
+def replay(service: Service, rows: list[dict[str, Any]], truths: list[float] | None = None) -> None:
+    """Predict the rows in batches of 100; with `truths`, send each row's true value back
+    through /feedback."""
     for start in range(0, len(rows), 100):
         response = requests.post(
             f"{service.url}/predict/batch",
@@ -54,6 +61,22 @@ def replay(service: Service, rows: list[dict[str, Any]]) -> None:
             timeout=10,
         )
         assert response.status_code == 200, response.text
+        if truths is None:
+            continue
+        request_id = response.json()["request_id"]
+        items = [
+            {"request_id": request_id, "row": row, "label": truth}
+            for row, truth in enumerate(truths[start : start + 100])
+        ]
+        labelled = requests.post(
+            f"{service.url}/feedback/batch", json={"feedback": items}, timeout=10
+        )
+        assert labelled.status_code == 200, labelled.text
+
+
+def targets_of(path: Path, target: str) -> list[float]:
+    with path.open() as handle:
+        return [float(row[target]) for row in csv.DictReader(handle)]
 
 
 def psi(prom: Server) -> dict[str, float]:
@@ -109,14 +132,19 @@ def test_a_shifted_category_fires_the_drift_alert_for_that_input_only(
 @pytest.fixture(scope="module")
 def regression_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Service, Server]]:
     directory, path, target = served(tmp_path_factory, "diabetes")
-    with monitored_service(directory / "artifacts" / "latest", directory / "stack") as (
-        service,
-        prom,
-        _,
-    ):
+    # A second regressor (stronger regularisation) as the shadow candidate.
+    shadow = train(
+        directory / "candidate", "--data", str(path), "--target", target, "--alpha", "100"
+    )
+    assert shadow.returncode == 0, shadow.stdout + shadow.stderr
+    candidate = str(directory / "candidate" / "latest")
+    with monitored_service(
+        directory / "artifacts" / "latest", directory / "stack", SHADOW_MODEL_DIR=candidate
+    ) as (service, prom, _):
         _, rows = rows_of(path, target)
+        truths = targets_of(path, target)
         for _ in range(3):  # waves, so rate() sees change
-            replay(service, rows[:200])
+            replay(service, rows[:200], truths[:200])
             assert service.post("/predict", rows[0]).status_code == 200
             assert service.post("/predict", {"bmi": "high"}).status_code == 422
             time.sleep(1.5)
@@ -136,5 +164,6 @@ def test_every_regression_dashboard_query_returns_data(
                 empty.append(f"{name} / {title}: {expr}")
     assert checked >= 10
     assert empty == []
+    assert [record for record in REGRESSION_ONLY_RECORDS if not query(prom, record)] == []
     (info,) = query(prom, 'model_info{job="glassbox"} == 1')
     assert info["metric"]["task"] == "regression"

@@ -23,10 +23,27 @@ from monitoring.mixin.dashboards.panels import (
     instant_table,
     panel,
     quantile,
+    red_amber_green,
     target,
     timeseries,
 )
-from monitoring.mixin.rules import BUCKET_EXPECTED, BUCKET_SHARE, FEATURE_PSI
+from monitoring.mixin.rules import (
+    ACCURACY,
+    AGREEMENT,
+    BUCKET_EXPECTED,
+    BUCKET_SHARE,
+    COVERAGE,
+    FEATURE_PSI,
+    MAE,
+    PRECISION,
+    RECALL,
+    RMSE,
+)
+
+# Recorded series keep job and the model labels only; the shadow's version is not a served
+# one, so its panels do not filter by $model_version.
+RECORDED = config.SELECTOR
+RECORDED_MODEL = f'{config.SELECTOR}, model_version=~"$model_version"'
 
 
 def build() -> dict[str, Any]:
@@ -36,7 +53,7 @@ def build() -> dict[str, Any]:
         "Glassbox / Model (classification)",
         "What a classifier predicts, how sure it is, how fast, and how the served class mix "
         "and the inputs compare with the training data.",
-        [*classification_panels(), *shared_panels()],
+        [*classification_panels(), *classification_quality_panels(), *shared_panels()],
         [*PROMETHEUS_VARS, MODEL_VERSION_VAR, FEATURE_VAR],
         annotations=[MODEL_SWAPS],
     )
@@ -48,7 +65,7 @@ def build_regression() -> dict[str, Any]:
         "Glassbox / Model (regression)",
         "What a regressor predicts (distribution and mean of its values), how fast, and how "
         "its inputs compare with the training data.",
-        [*regression_panels(), *shared_panels()],
+        [*regression_panels(), *regression_quality_panels(), *shared_panels()],
         [*PROMETHEUS_VARS, MODEL_VERSION_VAR, FEATURE_VAR],
         annotations=[MODEL_SWAPS],
     )
@@ -143,8 +160,116 @@ def classification_panels() -> list[Panel]:
     ]
 
 
+def _training(metric: str) -> dict[str, Any]:
+    return target(
+        f'max by (model_version, role) (model_training_metric{{{SERVICE}, metric="{metric}"}})',
+        "{{model_version}} {{role}} held-out",
+    )
+
+
+def classification_quality_panels() -> list[Panel]:
+    window = config.QUALITY_WINDOW
+    return [
+        timeseries(
+            f"Live accuracy against held-out ({window})",
+            "Share of predictions labelled through POST /feedback that were right, per "
+            "version and role (primary: the served model; shadow: the candidate scored beside "
+            "it), next to the accuracy its artifact measured on held-out data. A served "
+            "version far below is what GlassboxModelQualityDrop pages on.",
+            target(f"{ACCURACY}{{{RECORDED}}}", "{{model_version}} {{role}} live"),
+            _training("accuracy"),
+            unit="percentunit",
+        ),
+        timeseries(
+            f"Live precision and recall per class ({window})",
+            "Of the labelled rows predicted as a class, the share that were that class "
+            "(precision); of the labelled rows of a class, the share predicted as it (recall); "
+            "the served model's.",
+            target(f'{PRECISION}{{{RECORDED_MODEL}, role="primary"}}', "{{class}} precision"),
+            target(f'{RECALL}{{{RECORDED_MODEL}, role="primary"}}', "{{class}} recall"),
+            unit="percentunit",
+        ),
+    ]
+
+
+def regression_quality_panels() -> list[Panel]:
+    window = config.QUALITY_WINDOW
+    return [
+        timeseries(
+            f"Live MAE and RMSE against held-out ({window})",
+            "Error of the predictions labelled through POST /feedback, per version and role "
+            "(primary: served; shadow: the candidate), next to the MAE its artifact measured "
+            "on held-out data. A served version far above is what GlassboxModelQualityDrop "
+            "pages on.",
+            target(f"{MAE}{{{RECORDED}}}", "{{model_version}} {{role}} live MAE"),
+            target(f"{RMSE}{{{RECORDED}}}", "{{model_version}} {{role}} live RMSE"),
+            _training("mae"),
+            unit="none",
+        ),
+    ]
+
+
+def feedback_and_shadow_panels() -> list[Panel]:
+    window = config.QUALITY_WINDOW
+    return [
+        timeseries(
+            f"Feedback coverage ({window})",
+            "Share of predicted rows that got a recorded label: how much the live quality "
+            "panels stand on. Labels for predictions another worker or replica made, or that "
+            "were forgotten, count as unknown (next panel).",
+            target(f"{COVERAGE}{{{RECORDED_MODEL}}}", "{{model_version}}"),
+            unit="percentunit",
+        ),
+        timeseries(
+            "Feedback by outcome",
+            "Labels received per second: recorded, unknown (no such prediction in that "
+            "worker's memory), duplicate, late.",
+            target(
+                f"sum by (status) (rate(model_feedback_total{{{SERVICE}}}[{RATE}]))",
+                "{{status}}",
+            ),
+            unit="ops",
+        ),
+        timeseries(
+            f"Shadow agreement with the served model ({window})",
+            "Share of rows on which the shadow candidate (SHADOW_MODEL_DIR) answered as the "
+            f"served model did. `make promote` refuses a candidate below "
+            f"{config.SHADOW_MIN_AGREEMENT:.0%} unless forced.",
+            target(f"{AGREEMENT}{{{RECORDED}}}", "{{model_version}} vs {{primary_version}}"),
+            unit="percentunit",
+            thresholds=red_amber_green(config.SHADOW_MIN_AGREEMENT, 0.97),
+        ),
+        timeseries(
+            "Shadow rows scored and dropped",
+            "Rows the shadow candidate scored per second, and rows it skipped because its "
+            "queue was full (SHADOW_QUEUE_SIZE): the served model never waits for it.",
+            target(
+                f"sum by (model_version) (rate(model_shadow_rows_total{{{SERVICE}}}[{RATE}]))",
+                "scored {{model_version}}",
+            ),
+            target(
+                f"sum by (model_version) (rate(model_shadow_dropped_total{{{SERVICE}}}[{RATE}]))",
+                "dropped {{model_version}}",
+            ),
+            unit="ops",
+        ),
+        timeseries(
+            "Shadow inference latency p99",
+            "One shadow model call, which scores every row queued since the last one.",
+            target(
+                quantile(
+                    "0.99", "model_shadow_inference_duration_seconds", "model_version", SERVICE
+                ),
+                "p99 {{model_version}}",
+            ),
+            unit="s",
+        ),
+    ]
+
+
 def shared_panels() -> list[Panel]:
     return [
+        *feedback_and_shadow_panels(),
         timeseries(
             "Inference latency p50 / p99",
             "The predict_proba call alone, without HTTP, validation or serialisation.",
