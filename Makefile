@@ -79,9 +79,9 @@ wrap: $(VENV)/.runtime $(DEV_KEYS) ## Wrap a fitted estimator into a signed cand
 experiments: install ## Poisoning sweep: experiments/results/poisoning.{csv,md,png} (MLflow if MLFLOW_TRACKING_URI)
 	$(BIN)/python -m experiments.poisoning $(EXPERIMENT_ARGS)
 
-promote: $(VENV)/.runtime $(DEV_KEYS) ## Point artifacts/latest at VERSION after checking it; then `make reload`
-	@test -n "$(VERSION)" || { echo "usage: make promote VERSION=<artifacts/ subfolder>"; exit 2; }
-	@$(WITH_KEYS) $(BIN)/python -m app.ml.promotion promote "$(VERSION)"
+promote: $(VENV)/.runtime $(DEV_KEYS) ## Point artifacts/latest at VERSION after its checks (and, with PROMETHEUS_URL, its shadow record; FORCE=1 overrides); then `make reload`
+	@test -n "$(VERSION)" || { echo "usage: make promote VERSION=<artifacts/ subfolder> [FORCE=1]"; exit 2; }
+	@$(WITH_KEYS) $(BIN)/python -m app.ml.promotion promote "$(VERSION)" $(if $(FORCE),--force)
 
 rollback: $(VENV)/.runtime $(DEV_KEYS) ## Point artifacts/latest back at the last earlier promotion that still checks out
 	@$(WITH_KEYS) $(BIN)/python -m app.ml.promotion rollback

@@ -84,7 +84,7 @@ def pinned(core: int, command: list[str]) -> list[str]:
 
 def server_command(name: str, port: int) -> tuple[list[str], dict[str, str]]:
     python = sys.executable
-    if name == "glassbox":
+    if name.startswith("glassbox"):  # glassbox, or glassbox-shadow (SHADOW_MODEL_DIR set)
         return [python, "-m", "app"], {"PORT": str(port), "LOG_LEVEL": "INFO", "DRAIN_SECONDS": "0"}
     model = name.removeprefix("bare-")
     command = [python, "-m", "uvicorn", "bench.baseline_app:app", "--port", str(port),
@@ -132,9 +132,10 @@ def example_row(model_dir: str) -> dict[str, Any]:
 
 
 @contextmanager
-def started(name: str, model_dir: str) -> Iterator[Server]:
+def started(name: str, model_dir: str, **extra_env: str) -> Iterator[Server]:
     port = free_port()
     command, env = server_command(name, port)
+    env |= extra_env
     # taskset execs the command, so the pid is the server's own (uvicorn, one worker).
     process = subprocess.Popen(
         pinned(0, command),
@@ -366,6 +367,61 @@ def wide_model_throughput(
                     m = drive(server, rows, args.seconds, connections, row, "breast_cancer")
                     _keep(m, round_number, runs, best, (m.server, rows))
     return list(best.values())
+
+
+def train_shadow_candidate(workdir: Path) -> str:
+    """Another Iris version (C=0.5) for the shadow: a real second model call per request."""
+    subprocess.run(
+        [sys.executable, "train.py", "--c", "0.5", "--output-dir", str(workdir / "shadow"),
+         "--promote"],
+        cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    return str(workdir / "shadow" / "latest")
+
+
+def shadow_throughput(
+    args: argparse.Namespace, shadow_dir: str, runs: list[Measurement]
+) -> list[Measurement]:
+    """Glassbox with and without a shadow candidate (SHADOW_MODEL_DIR), back to back per
+    round at each connection count, one row per request: what scoring every request twice
+    costs the served one. Both on the servers' one core, so the shadow's thread competes
+    with the serving loop for it (no second core to hide the model call on)."""
+    best: dict[tuple[str, int], Measurement] = {}
+    with (
+        started("glassbox", args.model_dir) as off,
+        started("glassbox-shadow", args.model_dir, SHADOW_MODEL_DIR=shadow_dir) as on,
+    ):
+        for round_number in range(1, args.rounds + 1):
+            for connections in args.connections:
+                for server in (off, on):
+                    m = drive(server, 1, args.seconds, connections, model="iris-shadow")
+                    _keep(m, round_number, runs, best, (m.server, connections))
+    return list(best.values())
+
+
+def shadow_targets(runs: list[Measurement]) -> list[tuple[str, bool]]:
+    checks = []
+    for c in sorted({m.connections for m in runs}):
+        pairs = {
+            (m.server, m.round): m for m in runs if m.model == "iris-shadow" and m.connections == c
+        }
+        rounds = sorted({r for (server, r) in pairs if server == "glassbox-shadow"})
+        on = [pairs[("glassbox-shadow", r)] for r in rounds]
+        off = [pairs[("glassbox", r)] for r in rounds]
+        speed = statistics.median(
+            a.requests_per_second / b.requests_per_second for a, b in zip(on, off, strict=True)
+        )
+        tail = statistics.median(a.p99_ms / b.p99_ms for a, b in zip(on, off, strict=True))
+        checks.append(
+            (
+                f"/predict with a shadow at {c} conns >= 0.8x without req/s ({speed:.2f}x)",
+                speed >= 0.8,
+            )
+        )
+        checks.append(
+            (f"/predict with a shadow at {c} conns p99 <= 1.2x without ({tail:.2f}x)", tail <= 1.2)
+        )
+    return checks  # fmt: skip
 
 
 def v2_throughput(args: argparse.Namespace, runs: list[Measurement]) -> list[Measurement]:
@@ -652,6 +708,7 @@ def markdown(
     body: dict[str, float],
     v2: list[Measurement],
     peer: dict[int, float],
+    shadow: list[Measurement],
 ) -> str:
     cell = {(m.server, m.connections, m.rows): m for m in results}
     lines = [
@@ -709,6 +766,17 @@ def markdown(
         f"Glassbox's infer against MLServer's, req/s (median of paired rounds): {peer[1]:.2f}x for one row, "
         f"{peer[BATCH_ROWS]:.2f}x for {BATCH_ROWS} rows.",
         "",
+        "Shadow candidate (SHADOW_MODEL_DIR: another Iris version scored on every request off the "
+        "response's path), /predict, one row:",
+        "",
+        "| server | conns | requests/s | p50 ms | p99 ms | CPU-s / 1k requests |",
+        "|---|---:|---:|---:|---:|---:|",
+        *(
+            f"| {m.server} | {m.connections} | {m.requests_per_second:,.0f} | {m.p50_ms:.2f} | "
+            f"{m.p99_ms:.2f} | {m.cpu_seconds_per_1000:.3f} |"
+            for m in sorted(shadow, key=lambda m: (m.connections, m.server))
+        ),
+        "",
         "Iris request body validation, µs (timeit): hand-written IrisFeatures / generated from the contract: "
         f"one row {body['hand-written']:.2f} / {body['generated']:.2f}; "
         f"a batch of {BATCH_ROWS} {body['hand-written batch']:.1f} / {body['generated batch']:.1f}",
@@ -761,6 +829,10 @@ def main() -> int:
     print("breast cancer (30 inputs):", flush=True)
     with tempfile.TemporaryDirectory(prefix="glassbox-bench-") as workdir:
         wide = wide_model_throughput(args, train_breast_cancer(Path(workdir)), runs)
+    print("shadow candidate:", flush=True)
+    shadow_runs: list[Measurement] = []
+    with tempfile.TemporaryDirectory(prefix="glassbox-bench-") as workdir:
+        shadow = shadow_throughput(args, train_shadow_candidate(Path(workdir)), shadow_runs)
     print("open inference protocol:", flush=True)
     v2_runs: list[Measurement] = []
     v2 = v2_throughput(args, v2_runs)
@@ -769,10 +841,11 @@ def main() -> int:
         *targets(results, tails, model, stall, runs),
         *wide_targets(wide, runs),
         *v2_targets(v2_runs, args.connections[0]),
+        *shadow_targets(shadow_runs),
         *body_targets(body),
     ]
     peer = v2_peer_ratios(v2_runs, args.connections[0])
-    report = markdown(args, results, tails, model, stall, checks, wide, body, v2, peer)
+    report = markdown(args, results, tails, model, stall, checks, wide, body, v2, peer, shadow)
     print("\n" + report)
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "latest.md").write_text(report)
@@ -782,6 +855,7 @@ def main() -> int:
         "rounds": [asdict(m) for m in runs],
         "breast_cancer": [asdict(m) for m in wide], "body_validation_us": body,
         "open_inference_protocol": [asdict(m) for m in v2],
+        "shadow": [asdict(m) for m in shadow], "shadow_rounds": [asdict(m) for m in shadow_runs],
         "open_inference_protocol_vs_mlserver": {str(rows): ratio for rows, ratio in peer.items()},
         "model_call_us": model, "rejection_stall_ms": stall, "targets": [{"target": t, "pass": ok} for t, ok in checks],
     }  # fmt: skip

@@ -79,6 +79,7 @@ def at_most_max_batch_size(value: Any, info: ValidationInfo) -> Any:
 # one the prediction answered with, so it takes the request-id header's alphabet.
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 FEEDBACK_ITEM_BYTES = 512  # an id, a row and a 256-character label with room to spare
+MAX_ROWS = 100_000  # MAX_BATCH_SIZE's own upper bound (app/core/config.py)
 
 
 class FeedbackRequest(BaseModel):
@@ -87,13 +88,20 @@ class FeedbackRequest(BaseModel):
     request_id: str = Field(
         pattern=REQUEST_ID_PATTERN, description="The request_id the prediction answered with."
     )
-    label: Annotated[str, Field(strict=True, min_length=1, max_length=256)] | float = Field(
+    label: (
+        Annotated[str, Field(strict=True, min_length=1, max_length=256)]
+        | Annotated[float, Field(strict=True)]
+    ) = Field(
         description="The true class name (a classifier; an integer names the class of that "
         "name) or the true value (a regressor).",
         union_mode="left_to_right",
     )
     row: int = Field(
-        default=0, ge=0, strict=True, description="Which row of a batch prediction (0: the first)."
+        default=0,
+        ge=0,
+        lt=MAX_ROWS,
+        strict=True,
+        description="Which row of a batch prediction (0: the first).",
     )
 
     @classmethod

@@ -73,7 +73,7 @@ class Settings(BaseSettings):
         "(model_shadow_dropped_total), never waited for.",
     )
     FEEDBACK_MEMORY_ROWS: int = Field(
-        default=100_000,
+        default=50_000,
         ge=0,
         le=10_000_000,
         description="Predicted rows each worker remembers for POST /feedback (about 250 "

@@ -9,13 +9,15 @@ forgets everything, and with several workers or replicas a label reaches the one
 predicted only by chance: both show up as `unknown` feedback, and the coverage panel says
 how much of the traffic got labels (docs/quality.md).
 
-The entries are plain lists of class indices or values: at the default 100,000 rows one
-worker holds about 25 MB (measured with tracemalloc on Iris single-row requests).
+The entries are plain lists of class indices or values: about 390 bytes per single-row
+request, its id included (tracemalloc, 100,000 Iris predictions), so the default 50,000
+rows hold about 20 MB per worker; at 100 requests/s that is about 8 minutes of traffic,
+so size FEEDBACK_MEMORY_ROWS to how late the labels come.
 """
 
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from app.observability.metrics import MODEL_PREDICTION_MEMORY_EVICTED, MODEL_PREDICTION_MEMORY_ROWS
 
@@ -40,7 +42,7 @@ class Remembered:
     primary: Answer
     at: float  # time.monotonic() of the prediction
     shadow: Answer | None = None  # set by the shadow's thread once it has scored the rows
-    labelled: set[int] = field(default_factory=set)  # rows that got their label
+    labelled: set[int] | None = None  # rows that got their label (made on the first)
 
     @property
     def rows(self) -> int:
@@ -79,6 +81,6 @@ class PredictionMemory:
 
     def _forget(self, entry: Remembered) -> None:
         self._rows -= entry.rows
-        unlabelled = entry.rows - len(entry.labelled)
+        unlabelled = entry.rows - len(entry.labelled or ())
         if unlabelled:
             MODEL_PREDICTION_MEMORY_EVICTED.inc(unlabelled)

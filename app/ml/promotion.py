@@ -1,6 +1,7 @@
 """Promote a trained version to `latest`, or roll back to the one promoted before it.
 
-    python -m app.ml.promotion promote VERSION [--artifacts artifacts]
+    python -m app.ml.promotion promote VERSION [--force] [--artifacts artifacts]
+    python -m app.ml.promotion gate VERSION
     python -m app.ml.promotion rollback [--artifacts artifacts]
     python -m app.ml.promotion history [--artifacts artifacts]
 
@@ -8,6 +9,12 @@ A version is promoted only after the checks the service itself makes at load (si
 when MODEL_PUBLIC_KEY is set, checksums, the scikit-learn version) and only if its
 quality gate passed; then `latest` is repointed atomically (one rename). Every promotion
 and rollback is appended to `artifacts/promotions.jsonl`: who, when, what, from what.
+With PROMETHEUS_URL set, a promotion also needs the candidate's record in the shadow
+(app/ml/promotion_gate.py: agreement with the served model, live quality from ground
+truth); a candidate below the gate is refused with the reasons unless `--force`
+(`make promote FORCE=1`), and a forced promotion is written so in the history. Without
+PROMETHEUS_URL the gate is not asked, and the log line says so. `gate VERSION` prints the
+verdict alone, for a pipeline that promotes by other means (an MLflow alias).
 A running service picks the new `latest` up on SIGHUP, without a restart (app/ml/registry.py;
 `make reload` sends it to the service `make run` started).
 
@@ -28,6 +35,7 @@ from typing import Any
 
 from app.core.logging import configure_logging, get_logger
 from app.ml.artifact import LATEST, ModelLoadError, is_safe_version, load_artifact, point_latest
+from app.ml.promotion_gate import GateUnavailableError, ShadowGate, Verdict
 
 HISTORY_FILE = "promotions.jsonl"
 EXIT_REFUSED = 1
@@ -57,13 +65,16 @@ def _who() -> str:
     return os.environ.get("GITHUB_ACTOR") or getpass.getuser()
 
 
-def record(artifacts: Path, action: str, version: str, previous: str | None) -> dict[str, Any]:
+def record(
+    artifacts: Path, action: str, version: str, previous: str | None, **extra: Any
+) -> dict[str, Any]:
     entry = {
         "at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         "who": _who(),
         "action": action,
         "version": version,
         "previous": previous,
+        **extra,
     }
     with (artifacts / HISTORY_FILE).open("a") as out:  # one line per write: appends stay whole
         out.write(json.dumps(entry) + "\n")
@@ -96,17 +107,51 @@ def check(artifacts: Path, version: str, public_key: str = "") -> dict[str, Any]
     return metadata
 
 
-def repoint(artifacts: Path, version: str, action: str = "promote") -> dict[str, Any]:
+def repoint(artifacts: Path, version: str, action: str = "promote", **extra: Any) -> dict[str, Any]:
     """Point `latest` at `version` and append that to the history: what a promotion, a
     rollback and `train.py --promote` each do once their checks have passed."""
     previous = current_version(artifacts)
     point_latest(artifacts, version)
-    return record(artifacts, action, version, previous)
+    return record(artifacts, action, version, previous, **extra)
 
 
-def promote(artifacts: Path, version: str, public_key: str = "") -> dict[str, Any]:
-    check(artifacts, version, public_key)
-    return repoint(artifacts, version)
+def shadow_verdict(metadata: dict[str, Any], gate: ShadowGate) -> Verdict:
+    try:
+        return gate.judge(str(metadata["model_version"]), str(metadata.get("task", "")))
+    except GateUnavailableError as exc:
+        return Verdict(False, [f"the shadow record could not be read: {exc}"])
+
+
+def promote(
+    artifacts: Path,
+    version: str,
+    public_key: str = "",
+    gate: ShadowGate | None = None,
+    force: bool = False,
+) -> dict[str, Any]:
+    """The load checks and the quality gate; then, with a gate, the shadow record."""
+    metadata = check(artifacts, version, public_key)
+    if gate is None:
+        logger.warning(
+            "promotion_gate_not_asked",
+            version=version,
+            message="PROMETHEUS_URL is not set: the candidate's shadow record was not checked",
+        )
+        return repoint(artifacts, version)
+    verdict = shadow_verdict(metadata, gate)
+    if verdict.passed:
+        return repoint(artifacts, version, shadow=verdict.evidence)
+    if not force:
+        raise PromotionError(
+            f"{version} refused by the shadow gate: {'; '.join(verdict.reasons)} "
+            "(FORCE=1 promotes it anyway)"
+        )
+    logger.warning(
+        "promotion_gate_overridden", version=version, reasons=verdict.reasons, **verdict.evidence
+    )
+    return repoint(
+        artifacts, version, forced=True, gate_reasons=verdict.reasons, shadow=verdict.evidence
+    )
 
 
 def promoted_stack(entries: list[dict[str, Any]]) -> list[str]:
@@ -141,24 +186,30 @@ def rollback(artifacts: Path, public_key: str = "") -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["promote", "rollback", "history"])
+    parser.add_argument("command", choices=["promote", "rollback", "history", "gate"])
     parser.add_argument("version", nargs="?")
+    parser.add_argument(
+        "--force", action="store_true", help="promote even if the shadow gate refuses"
+    )
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"))
     args = parser.parse_args(argv)
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"), os.environ.get("LOG_FORMAT", "json"))
     public_key = os.environ.get("MODEL_PUBLIC_KEY", "")
     try:
+        if args.command in ("promote", "gate") and not args.version:
+            parser.error(f"{args.command} needs a VERSION")
+        gate = ShadowGate.from_env()
+        if args.command == "gate":
+            return _print_verdict(args.artifacts, args.version, public_key, gate)
         if args.command == "promote":
-            if not args.version:
-                parser.error("promote needs a VERSION")
-            entry = promote(args.artifacts, args.version, public_key)
+            entry = promote(args.artifacts, args.version, public_key, gate, args.force)
         elif args.command == "rollback":
             entry = rollback(args.artifacts, public_key)
         else:
             for line in history(args.artifacts):
                 print(json.dumps(line))
             return 0
-    except PromotionError as exc:
+    except (PromotionError, GateUnavailableError) as exc:
         logger.error(f"{args.command}_refused", message=str(exc))
         return EXIT_REFUSED
     logger.info(
@@ -167,6 +218,15 @@ def main(argv: list[str] | None = None) -> int:
         **entry,
     )
     return 0
+
+
+def _print_verdict(artifacts: Path, version: str, public_key: str, gate: ShadowGate | None) -> int:
+    if gate is None:
+        raise PromotionError("gate needs PROMETHEUS_URL (the Prometheus scraping the shadow)")
+    verdict = shadow_verdict(check(artifacts, version, public_key), gate)
+    print(json.dumps({"version": version, "passed": verdict.passed, "reasons": verdict.reasons,
+                      **verdict.evidence}))  # fmt: skip
+    return 0 if verdict.passed else EXIT_REFUSED
 
 
 if __name__ == "__main__":

@@ -76,12 +76,14 @@ class QualityBook:
         primary = entry.primary
         predicted = primary.label_of(item.row)
         status: Status = "recorded"
-        if item.row in entry.labelled:
+        if entry.labelled is not None and item.row in entry.labelled:
             status = "duplicate"
         elif time.monotonic() - entry.at > self.max_age_seconds:
             status = "late"
         MODEL_FEEDBACK.labels(primary.model_name, primary.model_version, status).inc()
         if status == "recorded":
+            if entry.labelled is None:
+                entry.labelled = set()
             entry.labelled.add(item.row)
             _score(primary, "primary", predicted, truth)
             shadow = entry.shadow

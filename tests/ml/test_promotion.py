@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from app.ml.promotion import HISTORY_FILE
-from tests.service import ROOT, train
+from tests.service import ROOT, free_port, train
 
 
-def promotion(artifacts: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def promotion(artifacts: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "app.ml.promotion", *args, "--artifacts", str(artifacts)],
         cwd=ROOT, capture_output=True, text=True, check=False,
-        env={**os.environ, "GITHUB_ACTOR": "octocat"},
+        env={**os.environ, "GITHUB_ACTOR": "octocat", **env},
     )  # fmt: skip
 
 
@@ -61,7 +61,8 @@ def test_promote_checks_the_artifact_then_repoints_latest(artifacts: Path) -> No
     result = promotion(artifacts, "promote", "a")
     assert result.returncode == 0, result.stdout + result.stderr
     assert latest(artifacts) == "a"
-    (event,) = events(result)
+    gate, event = events(result)
+    assert gate["event"] == "promotion_gate_not_asked"  # no PROMETHEUS_URL: said, not silent
     assert event["event"] == "model_promoted"
     assert (event["version"], event["previous"], event["who"]) == ("a", "c", "octocat")
 
@@ -177,3 +178,18 @@ def test_training_makes_a_candidate_unless_told_to_promote(tmp_path: Path) -> No
     assert [json.loads(line)["version"] for line in (tmp_path / HISTORY_FILE).open()] == ["served"]
     assert promotion(tmp_path, "promote", "candidate").returncode == 0
     assert latest(tmp_path) == "candidate"
+
+
+def test_a_shadow_record_that_cannot_be_read_refuses_unless_forced(artifacts: Path) -> None:
+    """PROMETHEUS_URL set but nothing answers there: no verdict is no pass."""
+    unreachable = {"PROMETHEUS_URL": f"http://127.0.0.1:{free_port()}"}
+    before = latest(artifacts)
+    refused = promotion(artifacts, "promote", "b", **unreachable)
+    assert refused.returncode == 1
+    assert "the shadow record could not be read" in refused.stdout
+    assert latest(artifacts) == before
+    forced = promotion(artifacts, "promote", "b", "--force", **unreachable)
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    entry = json.loads((artifacts / HISTORY_FILE).read_text().splitlines()[-1])
+    assert (entry["version"], entry["forced"]) == ("b", True)
+    assert promotion(artifacts, "promote", before).returncode == 0  # as the next tests expect

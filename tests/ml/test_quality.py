@@ -92,3 +92,15 @@ def test_a_regressor_scores_absolute_and_squared_error() -> None:
         book.check(Feedback("p", "expensive"))
     with pytest.raises(LabelError):
         book.check(Feedback("p", float("nan")))
+
+
+def test_the_promotion_gate_and_the_dashboards_share_their_thresholds() -> None:
+    """Two homes, one value: app/ml/promotion_gate.py cannot import the monitoring mixin."""
+    from app.ml import promotion_gate as gate
+    from monitoring.mixin import config
+
+    assert gate.MIN_AGREEMENT == config.SHADOW_MIN_AGREEMENT
+    assert gate.MAX_ACCURACY_LOSS == config.SHADOW_MAX_ACCURACY_LOSS
+    assert gate.MIN_LABELS == config.QUALITY_MIN_LABELS
+    assert gate.WINDOW == config.QUALITY_WINDOW
+    assert gate.SELECTOR == config.SELECTOR
