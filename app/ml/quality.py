@@ -2,10 +2,12 @@
 
 A label for a remembered row (app/ml/memory.py) is recorded once, for the version that
 answered (role="primary") and, when a shadow candidate scored the same row, for it too
-(role="shadow"): a classifier's confusion-matrix cell, a regressor's absolute and squared
-error. PromQL turns those into accuracy, per-class precision and recall, MAE and RMSE per
-version (monitoring/mixin/rules.py). Every label sent is counted by outcome in
-model_feedback_total, recorded or not, so coverage and misses are visible.
+(role="shadow"; a label arriving before the shadow scored its row, within about 10 ms of
+the prediction, scores the served model only): a classifier's confusion-matrix cell, a
+regressor's absolute and squared error. PromQL turns those into accuracy, per-class
+precision and recall, MAE and RMSE per version (monitoring/mixin/rules.py). Every label
+sent is counted by outcome in model_feedback_total, recorded or not, so coverage and misses
+are visible.
 """
 
 import math
@@ -13,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from app.ml.memory import Answer, PredictionMemory, Remembered
+from app.ml.memory import Answer, PredictionMemory, Remembered, label_of
 from app.observability.metrics import (
     MODEL_FEEDBACK,
     MODEL_FEEDBACK_ABSOLUTE_ERROR,
@@ -61,47 +63,48 @@ class QualityBook:
         entry = self.memory.find(item.request_id)
         if entry is None:
             return None, item.label
-        if item.row >= entry.rows:
+        served, _ = entry
+        rows = len(served[3])
+        if item.row >= rows:
             raise LabelError(
                 "row",
-                f"request {item.request_id} predicted {entry.rows} row(s): row must be below that",
+                f"request {item.request_id} predicted {rows} row(s): row must be below that",
                 item.row,
             )
-        return entry, _truth(entry.primary, item.label)
+        return entry, _truth(served, item.label)
 
     def record(self, item: Feedback, entry: Remembered | None, truth: str | float) -> Judged:
         if entry is None:
             MODEL_FEEDBACK.labels("", "", "unknown").inc()
             return Judged("unknown")
-        primary = entry.primary
-        predicted = primary.label_of(item.row)
+        memory, (served, at) = self.memory, entry
+        name, version = served[0], served[1]
+        predicted = label_of(served, item.row)
         status: Status = "recorded"
-        if entry.labelled is not None and item.row in entry.labelled:
+        if memory.is_labelled(item.request_id, item.row):
             status = "duplicate"
-        elif time.monotonic() - entry.at > self.max_age_seconds:
+        elif time.monotonic() - at > self.max_age_seconds:
             status = "late"
-        MODEL_FEEDBACK.labels(primary.model_name, primary.model_version, status).inc()
+        MODEL_FEEDBACK.labels(name, version, status).inc()
         if status == "recorded":
-            if entry.labelled is None:
-                entry.labelled = set()
-            entry.labelled.add(item.row)
-            _score(primary, "primary", predicted, truth)
-            shadow = entry.shadow
+            memory.mark_labelled(item.request_id, item.row)
+            _score(served, "primary", predicted, truth)
+            shadow = memory.shadow_of(item.request_id)
             if shadow is not None:
-                _score(shadow, "shadow", shadow.label_of(item.row), truth)
-        return Judged(status, primary.model_version, predicted, truth)
+                _score(shadow, "shadow", label_of(shadow, item.row), truth)
+        return Judged(status, version, predicted, truth)
 
 
 def _truth(answer: Answer, label: str | float) -> str | float:
     """The label as a class name of that model (an integer names the class of that name,
     for targets whose classes are numbers), or a regressor's finite value."""
-    if answer.classes:
+    classes = answer[2]
+    if classes:
         name = str(label) if isinstance(label, int) and not isinstance(label, bool) else label
-        if not isinstance(name, str) or name not in answer.classes:
-            shown = ", ".join(answer.classes[:20])
+        if not isinstance(name, str) or name not in classes:
             raise LabelError(
                 "label",
-                f"not a class of model {answer.model_version}: one of {shown}",
+                f"not a class of model {answer[1]}: one of {', '.join(classes[:20])}",
                 label,
             )
         return name
@@ -111,8 +114,8 @@ def _truth(answer: Answer, label: str | float) -> str | float:
 
 
 def _score(answer: Answer, role: str, predicted: str | float, truth: str | float) -> None:
-    name, version = answer.model_name, answer.model_version
-    if answer.classes:
+    name, version = answer[0], answer[1]
+    if answer[2]:
         MODEL_FEEDBACK_CONFUSION.labels(
             name, version, role, truth, predicted, "true" if truth == predicted else "false"
         ).inc()

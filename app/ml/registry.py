@@ -46,7 +46,7 @@ from app.core.logging import get_logger
 from app.ml.artifact import ModelLoadError, contract_of, read_metadata
 from app.ml.contract import Contract
 from app.ml.loading import load_predictor
-from app.ml.memory import Answer, PredictionMemory
+from app.ml.memory import PredictionMemory, answer
 from app.ml.mlflow_source import MlflowSource
 from app.ml.predictor import Predictions, Predictor
 from app.ml.quality import QualityBook
@@ -335,7 +335,9 @@ class ModelRegistry:
                 message="the shadow candidate is the served model: nothing to compare",
             )
             candidate = None
-        self.shadow = ShadowScorer(candidate, self._shadow_queue_size) if candidate else None
+        self.shadow = (
+            ShadowScorer(candidate, self._shadow_queue_size, self.memory) if candidate else None
+        )
         if old is not None:
             old.stop()
         MODEL_SHADOW_LOADED.set(1 if self.shadow else 0)
@@ -361,16 +363,16 @@ class ModelRegistry:
         """Every answer of a served model: remembered for feedback, queued for the shadow,
         and written as a `prediction` event when sampled."""
         classes = predictor.class_tuple
-        answer = Answer(
+        served = answer(
             predictor.name,
             predictor.version,
             classes,
             predictions.winners if classes else predictions.values,
         )
-        entry = self.memory.remember(request_id, answer) if self.memory.enabled else None
+        entry = self.memory.remember(request_id, served) if self.memory.enabled else None
         shadow = self.shadow
         if shadow is not None:
-            shadow.submit(rows, answer, entry)
+            shadow.submit(rows, served, request_id, entry)
         if self.events.sample and self.events.sampled():
             outputs = [classes[w] for w in predictions.winners] if classes else predictions.values
             self.events.write(

@@ -49,6 +49,7 @@ def test_a_label_is_recorded_then_a_duplicate_and_an_unknown_id_is_said(
     primary, _ = versions(shadowed)
     prediction = shadowed.post("/predict", SETOSA).json()
     request_id = prediction["request_id"]
+    wait_for_shadow(shadowed)
 
     first = shadowed.post("/feedback", {"request_id": request_id, "label": "setosa"})
     again = shadowed.post("/feedback", {"request_id": request_id, "label": "setosa"})
@@ -89,6 +90,7 @@ def prediction_model(service: Service) -> str:
 
 def test_labels_the_model_cannot_have_are_422s_naming_the_field(shadowed: Service) -> None:
     request_id = shadowed.post("/predict", SETOSA).json()["request_id"]
+    wait_for_shadow(shadowed)
     bad_label = shadowed.post("/feedback", {"request_id": request_id, "label": "tulip"})
     body = assert_error(bad_label, 422, "validation_error")
     assert body["error"]["details"][0]["field"] == "label"
