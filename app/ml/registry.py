@@ -290,7 +290,9 @@ class ModelRegistry:
         return self._source.describe() if self._source else {"model_dir": str(self._model_dir)}
 
     def flush_drift(self) -> None:
-        """Every pending drift count into the Prometheus counters (before /metrics renders)."""
+        """Every pending drift count into the Prometheus counters, and the prediction
+        memory's size (before /metrics renders)."""
+        self.memory.publish()
         if self.predictor is not None:
             self.predictor.drift.flush()
         for retired in self._retired:

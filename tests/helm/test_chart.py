@@ -450,3 +450,18 @@ def test_a_registry_release_missing_what_it_needs_is_refused(
     result = helm(*template_args(None, *sets))
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_quality_values_reach_the_settings() -> None:
+    """ci/shadow-values.yaml: a shadow candidate, sampled and redacted prediction events."""
+    env = env_of(container(render(CHART / "ci" / "shadow-values.yaml")))
+    settings = Settings.model_validate({k: v for k, v in env.items() if k in Settings.model_fields})
+    assert str(settings.SHADOW_MODEL_DIR) == "/app/artifacts/v-candidate"
+    assert (settings.SHADOW_QUEUE_SIZE, settings.FEEDBACK_MEMORY_ROWS) == (2000, 200_000)
+    assert (settings.PREDICTION_LOG_SAMPLE, settings.PREDICTION_LOG_REDACT) == (0.1, "*")
+    default = env_of(container(render(None)))
+    assert (
+        Settings.model_validate({"SHADOW_MODEL_DIR": default["SHADOW_MODEL_DIR"]}).SHADOW_MODEL_DIR
+        is None
+    )
+    assert default["PREDICTION_LOG_SAMPLE"] == "0"

@@ -30,7 +30,19 @@ def test_the_oldest_rows_are_forgotten_first_and_counted() -> None:
     assert memory.find("b") is not None
     assert memory.find("c") is not None
     assert value("model_prediction_memory_evicted_total") - before == 2
+    memory.publish()  # the gauge is set when /metrics renders
     assert value("model_prediction_memory_rows") == 2
+
+
+def test_a_reused_request_id_replaces_the_older_prediction() -> None:
+    memory = PredictionMemory(capacity=10)
+    memory.remember("same", classifier("v1", [0, 1, 1]))
+    memory.remember("same", classifier("v2", [1]))
+    memory.publish()
+    assert value("model_prediction_memory_rows") == 1
+    entry = memory.find("same")
+    assert entry is not None
+    assert entry[0][1] == "v2"
 
 
 def test_a_label_is_recorded_once_for_the_primary_and_the_shadow() -> None:
