@@ -383,36 +383,46 @@ def train_shadow_candidate(workdir: Path) -> str:
 def shadow_throughput(
     args: argparse.Namespace, shadow_dir: str, runs: list[Measurement]
 ) -> list[Measurement]:
-    """Glassbox with and without a shadow candidate (SHADOW_MODEL_DIR), back to back per
-    round at each connection count, one row per request: what scoring every request twice
-    costs the served one, on the servers' one core. At least SHADOW_ROUNDS paired rounds:
-    a p99 from one 8 s wrk run moved by 1.5x between identical servers here."""
+    """Glassbox as shipped, with a shadow candidate (SHADOW_MODEL_DIR) and with a
+    `prediction` event per request (PREDICTION_LOG_SAMPLE=1), back to back per round at
+    each connection count, one row per request: what scoring every request twice, and
+    logging its inputs, cost the served one, on the servers' one core. At least
+    SHADOW_ROUNDS paired rounds: a p99 from one 8 s wrk run moved by 1.5x between identical
+    servers here."""
     best: dict[tuple[str, int], Measurement] = {}
     with (
         started("glassbox", args.model_dir) as off,
         started("glassbox-shadow", args.model_dir, SHADOW_MODEL_DIR=shadow_dir) as on,
+        started("glassbox-events", args.model_dir, PREDICTION_LOG_SAMPLE="1") as events,
     ):
         for round_number in range(1, max(args.rounds, SHADOW_ROUNDS) + 1):
             for connections in args.connections:
-                for server in (off, on):
+                for server in (off, on, events):
                     m = drive(server, 1, args.seconds, connections, model="iris-shadow")
                     _keep(m, round_number, runs, best, (m.server, connections))
     return list(best.values())
 
 
+def paired(runs: list[Measurement], server: str, connections: int) -> tuple[float, float]:
+    """`server` over plain glassbox in the quality section: median req/s and p99 ratios."""
+    pairs = {
+        (m.server, m.round): m
+        for m in runs
+        if m.model == "iris-shadow" and m.connections == connections
+    }
+    rounds = sorted({r for (name, r) in pairs if name == server})
+    on = [pairs[(server, r)] for r in rounds]
+    off = [pairs[("glassbox", r)] for r in rounds]
+    return (
+        statistics.median(a.requests_per_second / b.requests_per_second for a, b in zip(on, off, strict=True)),
+        statistics.median(a.p99_ms / b.p99_ms for a, b in zip(on, off, strict=True)),
+    )  # fmt: skip
+
+
 def shadow_targets(runs: list[Measurement]) -> list[tuple[str, bool]]:
     checks = []
-    for c in sorted({m.connections for m in runs}):
-        pairs = {
-            (m.server, m.round): m for m in runs if m.model == "iris-shadow" and m.connections == c
-        }
-        rounds = sorted({r for (server, r) in pairs if server == "glassbox-shadow"})
-        on = [pairs[("glassbox-shadow", r)] for r in rounds]
-        off = [pairs[("glassbox", r)] for r in rounds]
-        speed = statistics.median(
-            a.requests_per_second / b.requests_per_second for a, b in zip(on, off, strict=True)
-        )
-        tail = statistics.median(a.p99_ms / b.p99_ms for a, b in zip(on, off, strict=True))
+    for c in sorted({m.connections for m in runs if m.model == "iris-shadow"}):
+        speed, tail = paired(runs, "glassbox-shadow", c)
         checks.append(
             (
                 f"/predict with a shadow at {c} conns >= 0.8x without req/s ({speed:.2f}x)",
@@ -710,6 +720,7 @@ def markdown(
     v2: list[Measurement],
     peer: dict[int, float],
     shadow: list[Measurement],
+    shadow_runs: list[Measurement],
 ) -> str:
     cell = {(m.server, m.connections, m.rows): m for m in results}
     lines = [
@@ -767,14 +778,21 @@ def markdown(
         f"Glassbox's infer against MLServer's, req/s (median of paired rounds): {peer[1]:.2f}x for one row, "
         f"{peer[BATCH_ROWS]:.2f}x for {BATCH_ROWS} rows.",
         "",
-        "Shadow candidate (SHADOW_MODEL_DIR: another Iris version scored on every request off the "
-        "response's path), /predict, one row:",
+        "Shadow candidate (glassbox-shadow: SHADOW_MODEL_DIR, another Iris version scored on every "
+        "request off the response's path) and prediction events (glassbox-events: "
+        "PREDICTION_LOG_SAMPLE=1, inputs logged), /predict, one row; ratios to glassbox are "
+        "medians of the paired rounds:",
         "",
-        "| server | conns | requests/s | p50 ms | p99 ms | CPU-s / 1k requests |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| server | conns | requests/s | p50 ms | p99 ms | CPU-s / 1k requests | req/s vs glassbox | p99 vs glassbox |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
         *(
             f"| {m.server} | {m.connections} | {m.requests_per_second:,.0f} | {m.p50_ms:.2f} | "
-            f"{m.p99_ms:.2f} | {m.cpu_seconds_per_1000:.3f} |"
+            f"{m.p99_ms:.2f} | {m.cpu_seconds_per_1000:.3f} | "
+            + (
+                "1.00x | 1.00x |"
+                if m.server == "glassbox"
+                else "{:.2f}x | {:.2f}x |".format(*paired(shadow_runs, m.server, m.connections))
+            )
             for m in sorted(shadow, key=lambda m: (m.connections, m.server))
         ),
         "",
@@ -830,7 +848,7 @@ def main() -> int:
     print("breast cancer (30 inputs):", flush=True)
     with tempfile.TemporaryDirectory(prefix="glassbox-bench-") as workdir:
         wide = wide_model_throughput(args, train_breast_cancer(Path(workdir)), runs)
-    print("shadow candidate:", flush=True)
+    print("shadow candidate and prediction events:", flush=True)
     shadow_runs: list[Measurement] = []
     with tempfile.TemporaryDirectory(prefix="glassbox-bench-") as workdir:
         shadow = shadow_throughput(args, train_shadow_candidate(Path(workdir)), shadow_runs)
@@ -846,7 +864,9 @@ def main() -> int:
         *body_targets(body),
     ]
     peer = v2_peer_ratios(v2_runs, args.connections[0])
-    report = markdown(args, results, tails, model, stall, checks, wide, body, v2, peer, shadow)
+    report = markdown(
+        args, results, tails, model, stall, checks, wide, body, v2, peer, shadow, shadow_runs
+    )
     print("\n" + report)
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "latest.md").write_text(report)
