@@ -469,6 +469,7 @@ def mlserver(model_dir: str) -> Iterator[Server]:
         (Path(folder) / "model-settings.json").write_text(json.dumps(model))
         process = subprocess.Popen(
             pinned(0, [str(MLSERVER), "start", folder]),
+            cwd=folder,  # MLServer writes its metrics files to ./.metrics
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,

@@ -63,7 +63,7 @@ class QualityBook:
         entry = self.memory.find(item.request_id)
         if entry is None:
             return None, item.label
-        served, _ = entry
+        served = self.memory.answer_of(entry)
         rows = len(served[3])
         if item.row >= rows:
             raise LabelError(
@@ -77,7 +77,7 @@ class QualityBook:
         if entry is None:
             MODEL_FEEDBACK.labels("", "", "unknown").inc()
             return Judged("unknown")
-        memory, (served, at) = self.memory, entry
+        memory, served, at = self.memory, self.memory.answer_of(entry), entry[2]
         name, version = served[0], served[1]
         predicted = label_of(served, item.row)
         status: Status = "recorded"

@@ -29,8 +29,8 @@ def test_the_oldest_rows_are_forgotten_first_and_counted() -> None:
     assert memory.find("a") is None
     assert memory.find("b") is not None
     assert memory.find("c") is not None
+    memory.publish()  # the gauge and the counter are set when /metrics renders
     assert value("model_prediction_memory_evicted_total") - before == 2
-    memory.publish()  # the gauge is set when /metrics renders
     assert value("model_prediction_memory_rows") == 2
 
 
@@ -42,7 +42,7 @@ def test_a_reused_request_id_replaces_the_older_prediction() -> None:
     assert value("model_prediction_memory_rows") == 1
     entry = memory.find("same")
     assert entry is not None
-    assert entry[0][1] == "v2"
+    assert memory.answer_of(entry)[1] == "v2"
 
 
 def test_a_label_is_recorded_once_for_the_primary_and_the_shadow() -> None:
@@ -125,9 +125,14 @@ def test_remembered_predictions_are_left_alone_by_the_garbage_collector() -> Non
     import gc
 
     memory = PredictionMemory(capacity=100)
-    entry = memory.remember("t", classifier("v-gc", [0, 1]))
-    memory.add_shadow("t", entry, classifier("v-gc2", [1, 1]))
-    for _ in range(3):
-        gc.collect()
-    assert not gc.is_tracked(entry)
-    assert not gc.is_tracked(memory.shadow_of("t"))
+    gc.freeze()  # as the service does at startup: CLASSES is now tracked for good
+    try:
+        served, shadow = classifier("v-gc", [0, 1]), classifier("v-gc2", [1, 1])
+        entry = memory.remember("t", served)
+        memory.add_shadow("t", entry, shadow)
+        for _ in range(3):
+            gc.collect()
+        assert not gc.is_tracked(memory.find("t"))
+        assert not gc.is_tracked(memory._shadow["t"])
+    finally:
+        gc.unfreeze()
