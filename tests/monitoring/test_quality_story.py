@@ -26,6 +26,7 @@ from sklearn.model_selection import train_test_split
 
 from app.ml.dataset import load_dataset
 from monitoring.mixin.rules import ACCURACY, AGREEMENT
+from tests.api.routes.test_feedback import wait_for_shadow
 from tests.monitoring.servers import Server, monitored_service, query, wait_for
 from tests.monitoring.test_integration import firing
 from tests.service import ROOT, Service, train
@@ -57,6 +58,7 @@ def replay(service: Service, rows: list[dict[str, float]], truths: list[str]) ->
     response = service.post("/predict/batch", {"instances": rows})
     assert response.status_code == 200, response.text
     request_id = response.json()["request_id"]
+    wait_for_shadow(service)  # labels come later than the shadow's 10 ms drain
     items = [{"request_id": request_id, "row": i, "label": t} for i, t in enumerate(truths)]
     labelled = service.post("/feedback/batch", {"feedback": items})
     assert labelled.status_code == 200, labelled.text
