@@ -21,6 +21,16 @@ def model_dir(artifacts_dir: Path) -> Path:
     return artifacts_dir / "latest"
 
 
+@pytest.fixture(scope="session")
+def candidate_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A shadow candidate: Iris with half its training labels flipped (its gate lowered so
+    it is written at all), trained once for the session."""
+    output = tmp_path_factory.mktemp("candidate")
+    result = train(output, "--poison-level", "0.5", "--min-accuracy", "0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return output / "latest"
+
+
 @pytest.fixture(scope="module")
 def service(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """The real service, shared by the tests of one module."""

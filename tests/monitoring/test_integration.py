@@ -33,7 +33,7 @@ from tests.monitoring.servers import (
     query,
     wait_for,
 )
-from tests.service import ROOT, Service, free_port, running_service, train
+from tests.service import ROOT, Service, free_port, running_service
 
 MONITORING = ROOT / "monitoring"
 
@@ -100,15 +100,6 @@ def drive_traffic(url: str) -> None:
         assert requests.get(f"{url}/does-not-exist", timeout=5).status_code == 404
         assert requests.get(f"{url}/predict", timeout=5).status_code == 405
         time.sleep(1.5)
-
-
-@pytest.fixture(scope="module")
-def candidate_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A candidate for the shadow: Iris with half its training labels flipped."""
-    output = tmp_path_factory.mktemp("candidate")
-    result = train(output, "--poison-level", "0.5", "--min-accuracy", "0")
-    assert result.returncode == 0, result.stdout + result.stderr
-    return output / "latest"
 
 
 @pytest.fixture(scope="module")

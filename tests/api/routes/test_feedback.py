@@ -10,18 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.api.routes.test_predict import SETOSA, VERSICOLOR, VIRGINICA, assert_error
-from tests.service import Service, running_service, sample, train
+from tests.service import Service, running_service, sample
 
 FLOWERS = {"setosa": SETOSA, "versicolor": VERSICOLOR, "virginica": VIRGINICA}
-
-
-@pytest.fixture(scope="module")
-def candidate_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 50 %-poisoned Iris classifier (its gate lowered so it is written at all)."""
-    output = tmp_path_factory.mktemp("candidate")
-    result = train(output, "--poison-level", "0.5", "--min-accuracy", "0")
-    assert result.returncode == 0, result.stdout + result.stderr
-    return output / "latest"
 
 
 @pytest.fixture(scope="module")
