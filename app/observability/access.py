@@ -6,13 +6,13 @@ Both call here, so a log line and its metric series always agree. Routes add fie
 access line through `scope["state"]` (ACCESS_LOG_FIELDS).
 """
 
+import logging
 import os
 from typing import Any
 
-import structlog
 from starlette.types import Scope
 
-from app.core.logging import get_logger
+from app.core.logging import RequestLineLogger
 from app.observability.metrics import HttpMetrics
 
 UNMATCHED_HANDLER = "none"  # every path that matches no route shares one label value
@@ -29,7 +29,7 @@ ACCESS_LOG_FIELDS = (
 )
 _MAX_HEADER_CHARS = 256
 
-logger = get_logger("glassbox.access")
+logger = RequestLineLogger("glassbox.access")
 
 
 HTTP_METRICS = HttpMetrics()  # one per process: the middleware and the protocol's refusals
@@ -63,11 +63,7 @@ def account_refused(
         "headers": [],
         "state": {"error_code": error_code, "request_id": request_id},
     }
-    tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
-    try:
-        account(scope, UNMATCHED_HANDLER, status, 0.0)
-    finally:
-        structlog.contextvars.reset_contextvars(**tokens)
+    account(scope, UNMATCHED_HANDLER, status, 0.0)
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -93,9 +89,11 @@ def _log(scope: Scope, handler: str, status: int, duration_s: float) -> None:
     for key in ACCESS_LOG_FIELDS:
         if key in state:
             fields[key] = state[key]
+    if "request_id" in state:
+        fields["request_id"] = state["request_id"]
     if status >= 500:
-        logger.error("http_request", **fields)
+        logger.log(logging.ERROR, "http_request", fields)
     elif status >= 400:
-        logger.warning("http_request", **fields)
+        logger.log(logging.WARNING, "http_request", fields)
     else:
-        logger.info("http_request", **fields)
+        logger.log(logging.INFO, "http_request", fields)

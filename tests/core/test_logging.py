@@ -101,3 +101,39 @@ def test_log_level_filters_lower_levels() -> None:
         "log.warning('shown')\n"
     )
     assert [json.loads(line)["event"] for line in result.stdout.splitlines()] == ["shown"]
+
+
+def test_the_request_line_logger_writes_the_line_structlog_writes() -> None:
+    """The access line skips structlog's chain (app/core/logging.py); it must still be the
+    very line the chain renders for the same event, fields and bound request id: same keys,
+    same order, same values, only the clock differs."""
+    result = run_python(
+        "import logging, structlog\n"
+        "from app.core.logging import RequestLineLogger, configure_logging, get_logger\n"
+        "configure_logging('INFO')\n"
+        "fields = {'method': 'POST', 'path': '/predict', 'status': 422, 'duration_ms': 1.5,\n"
+        "          'client': None, 'prediction_labels': ['a', 'b'], 'batch_size': 2}\n"
+        "structlog.contextvars.bind_contextvars(request_id='r-1')\n"
+        "get_logger('glassbox.access').warning('http_request', **fields)\n"
+        "structlog.contextvars.clear_contextvars()\n"
+        "line = RequestLineLogger('glassbox.access')\n"
+        "line.log(logging.WARNING, 'http_request', {**fields, 'request_id': 'r-1'})\n"
+        "line.log(logging.DEBUG, 'http_request', fields)\n"  # below LOG_LEVEL: not written
+    )
+    chained, direct = (json.loads(raw) for raw in result.stdout.splitlines())
+    assert RFC3339_UTC.fullmatch(direct.pop("timestamp"))
+    chained.pop("timestamp")
+    assert list(direct.items()) == list(chained.items())
+    assert direct["request_id"] == "r-1"
+    assert direct["level"] == "warning"
+
+
+def test_the_request_line_logger_honours_the_console_format() -> None:
+    result = run_python(
+        "import logging\n"
+        "from app.core.logging import RequestLineLogger, configure_logging\n"
+        "configure_logging('INFO', 'console')\n"
+        "RequestLineLogger('glassbox.access').log(logging.INFO, 'http_request', {'status': 200})\n"
+    )
+    assert "http_request" in result.stdout
+    assert not result.stdout.lstrip().startswith("{")
