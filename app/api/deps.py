@@ -25,7 +25,9 @@ def is_json(content_type: str) -> bool:
 
 def require_json_content_type(request: Request) -> None:
     """415 for a body that is not JSON (the classic `curl -d` without -H mistake)."""
-    content_type = request.headers.get("content-type", "")
+    # The raw headers, not request.headers: that builds a Headers object for one lookup.
+    raw = next((value for key, value in request.scope["headers"] if key == b"content-type"), b"")
+    content_type = raw.decode("latin-1")
     if not is_json(content_type):
         raise ApiError(
             415,

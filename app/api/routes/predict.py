@@ -35,7 +35,19 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
 
 
 class JSONBytesResponse(Response):
+    """Bytes orjson wrote, as a 200 JSON response, its two headers set directly: Starlette's
+    init_headers, generic over media types and charsets, was ~1.5 % of /predict (py-spy)."""
+
     media_type = "application/json"
+
+    def __init__(self, content: bytes) -> None:
+        self.status_code = 200
+        self.background = None
+        self.body = content
+        self.raw_headers = [
+            (b"content-length", str(len(content)).encode("latin-1")),
+            (b"content-type", b"application/json"),
+        ]
 
 
 def _rows(instances: Sequence[BaseModel], predictor: Predictor) -> Any:
