@@ -1,4 +1,4 @@
-"""The ASGI application: routers, error handlers and middleware in a fixed order."""
+"""The ASGI application: the model's routes, error handlers and the edge around them."""
 
 import gc
 import os
@@ -9,22 +9,19 @@ from fastapi import FastAPI
 
 from app import __doc__ as description
 from app import __version__
+from app.api.application import GlassboxApi
 from app.api.main import routers
 from app.api.model_api import ModelApi, build_model_api
 from app.api.routes import docs
 from app.core.config import Settings, get_settings
 from app.core.errors import register_exception_handlers
 from app.core.logging import configure_logging
-from app.middleware.body_limit import BodySizeLimitMiddleware
-from app.middleware.request_id import RequestIdMiddleware
-from app.middleware.server_errors import ServerErrorsMiddleware
-from app.middleware.telemetry import TelemetryMiddleware
 from app.ml.registry import ModelRegistry
 from app.observability.metrics import mark_worker_dead
 from app.server import drain
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None) -> GlassboxApi:
     settings = settings or get_settings()
     configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
 
@@ -46,7 +43,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         registry.stop()  # the shadow's queue scored, drift counts of the last second
         mark_worker_dead(os.getpid())
 
-    app = FastAPI(
+    app = GlassboxApi(
+        # The edge (app/middleware/edge.py): request id, access line and metrics sample,
+        # the JSON 500, and this body limit, around every request.
+        max_body_bytes=settings.MAX_BODY_BYTES,
         title="Glassbox",
         description=description,
         version=__version__,
@@ -72,8 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.DOCS_ENABLED:
             routes.extend([*docs.router.routes, docs.assets])
         routes.extend(own)
-        app.router.routes[:] = routes  # one step on the event loop: a request sees old or new
-        app.openapi_schema = None  # /openapi.json is rebuilt from the routes on next read
+        app.set_routes(routes)
 
     install_routes(model_api)
     # No model when the app was made (a registry source, or an empty MODEL_DIR): the first
@@ -82,14 +81,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lambda contract, metadata: install_routes(build_model_api(contract, metadata))
     )
     register_exception_handlers(app)
-
-    # add_middleware puts each new one outermost, so this reads inner to outer: the
-    # body limit's 413s and ServerErrors' 500s are answered inside telemetry (so they are
-    # logged and counted), and the request id wraps everything (so every response has it).
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.MAX_BODY_BYTES)
-    app.add_middleware(ServerErrorsMiddleware)
-    app.add_middleware(TelemetryMiddleware)
-    app.add_middleware(RequestIdMiddleware)
     return app
 
 

@@ -1,22 +1,24 @@
 """Give every request an id, bind it to the logs, and return it to the client.
 
-Pure ASGI (not BaseHTTPMiddleware) so the contextvars binding is visible in the
-route, in exception handlers and in the access log, and streaming is untouched.
+The edge (app/middleware/edge.py) calls these around every request, so the contextvars
+binding is visible in the route, in exception handlers and in the access log.
 
 Why not asgi-correlation-id, which does the core of this (read or generate, validate,
-echo the header, a contextvar): it would sit beside, not instead of, this middleware. Its
+echo the header, a contextvar): it would sit beside, not instead of, this module. Its
 contextvar is its own, so structlog's binding, `scope["state"]` (the access line, the
-exemplars) and `Connection: close` while draining still need a layer here; and on a
+exemplars) and `Connection: close` while draining still need code here; and on a
 rejected header it logs the newly generated id, where the tests hold that we log only the
-received length and header count. Two ASGI layers per request for the same job measured
-about 1 % of /predict each in this project's profiles (docs/performance.md), so we keep one.
+received length and header count. It would also be one more ASGI layer per request, and
+each layer measured 1-3 % of /predict in this project's profiles (docs/performance.md).
 """
 
 import re
+from collections.abc import Iterable, Mapping
+from contextvars import Token
+from typing import Any
 
 import structlog
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from app.core.lifecycle import DrainState
 from app.core.logging import get_logger
@@ -24,52 +26,54 @@ from app.observability.access import new_request_id
 
 HEADER = "X-Request-ID"
 _HEADER_KEY = HEADER.lower().encode("latin-1")
+_CONNECTION_KEY = b"connection"
 # Anything outside this set could forge log fields or break header parsing.
 VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 logger = get_logger("glassbox.request_id")
 
+Tokens = Mapping[str, Token[Any]]
 
-class RequestIdMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+def bind_request_id(scope: Scope) -> tuple[str, Tokens]:
+    """The client's X-Request-ID when it is safe, else a new one: kept in `scope["state"]`
+    and bound to every log line of this request. Reset the returned tokens when it ends."""
+    incoming = [value for key, value in scope["headers"] if key == _HEADER_KEY]
+    request_id = _accepted(incoming[0]) if incoming else None
+    if request_id is None:
+        request_id = new_request_id()
+    scope.setdefault("state", {})["request_id"] = request_id
 
-        incoming = [value for key, value in scope["headers"] if key == _HEADER_KEY]
-        request_id = _accepted(incoming[0]) if incoming else None
-        if request_id is None:
-            request_id = new_request_id()
-        scope.setdefault("state", {})["request_id"] = request_id
+    # uvicorn runs each request in a task with its own copy of the context, so binding
+    # here and resetting on the way out cannot leak an id into another request.
+    tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+    if incoming and request_id != incoming[0].decode("latin-1"):
+        # Say why, never what: the raw value may be an injection attempt.
+        logger.warning(
+            "request_id_rejected",
+            reason="invalid format",
+            received_length=len(incoming[0]),
+            header_count=len(incoming),
+        )
+    return request_id, tokens
 
-        # uvicorn runs each request in a task with its own copy of the context, so binding
-        # here and resetting on the way out cannot leak an id into another request.
-        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
-        if incoming and request_id != incoming[0].decode("latin-1"):
-            # Say why, never what: the raw value may be an injection attempt.
-            logger.warning(
-                "request_id_rejected",
-                reason="invalid format",
-                received_length=len(incoming[0]),
-                header_count=len(incoming),
-            )
 
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                headers = MutableHeaders(scope=message)
-                headers[HEADER] = request_id  # replaces one the app may have set
-                if DrainState.draining:  # uvicorn closes the connection after this response
-                    headers["connection"] = "close"
-            await send(message)
+def unbind_request_id(tokens: Tokens) -> None:
+    structlog.contextvars.reset_contextvars(**tokens)
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            structlog.contextvars.reset_contextvars(**tokens)
+
+def response_headers(
+    headers: Iterable[tuple[bytes, bytes]], request_id: str
+) -> list[tuple[bytes, bytes]]:
+    """The response's headers with our X-Request-ID (replacing one the app may have set) and,
+    while draining, `Connection: close` (uvicorn then closes the connection after it)."""
+    draining = DrainState.draining
+    replaced = (_HEADER_KEY, _CONNECTION_KEY) if draining else (_HEADER_KEY,)
+    kept = [(key, value) for key, value in headers if key.lower() not in replaced]
+    kept.append((_HEADER_KEY, request_id.encode("latin-1")))
+    if draining:
+        kept.append((_CONNECTION_KEY, b"close"))
+    return kept
 
 
 def _accepted(raw: bytes) -> str | None:

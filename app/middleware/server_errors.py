@@ -1,10 +1,11 @@
 """Turn any unhandled exception into the JSON 500 envelope, inside the request-id scope.
 
-Starlette's own ServerErrorMiddleware sits outside every user middleware, so its
-500 would carry no X-Request-ID and no request_id in the log; this one does.
+Starlette's own ServerErrorMiddleware would answer outside the request id and the access
+line (a plain-text 500 with no X-Request-ID); the edge (app/middleware/edge.py) answers
+with these instead, with the request id bound and the access line still to be written.
 """
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope, Send
 
 from app.core.errors import send_error
 from app.core.logging import get_logger
@@ -12,28 +13,12 @@ from app.core.logging import get_logger
 logger = get_logger("glassbox.errors")
 
 
-class ServerErrorsMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+def log_unhandled(scope: Scope) -> None:
+    """Call from an `except` block: the traceback, as one JSON line with the request id."""
+    logger.exception("unhandled_exception", path=scope["path"][:256])
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
 
-        response_started = False
-
-        async def track(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, track)
-        except Exception:
-            logger.exception("unhandled_exception", path=scope["path"][:256])
-            if response_started:
-                # Headers are gone; the server will close the connection.
-                raise
-            await send_error(scope, send, 500, "internal_error", "internal server error")
+async def send_internal_error(scope: Scope, send: Send) -> None:
+    """The 500 envelope; only while the response has not started (else the headers are
+    gone: re-raise, and the server closes the connection)."""
+    await send_error(scope, send, 500, "internal_error", "internal server error")

@@ -1,0 +1,69 @@
+"""The FastAPI application Glassbox serves: the edge around every request, and the lean
+routes dispatched directly (app/api/dispatch.py).
+
+Starlette builds a middleware stack per app: ServerErrorMiddleware outermost, then (FastAPI)
+telemetry and body-limit layers, user middleware, ExceptionMiddleware, an AsyncExitStack
+layer, the router. Here the edge (app/middleware/edge.py) is the one layer around all of
+it, so the stack keeps only what the routes not dispatched directly need: exception
+handlers and the exit stack. ServerErrorMiddleware would answer a plain-text 500 before the
+edge's JSON one; FastAPI's telemetry is off and its body limit unset, so both were idle.
+"""
+
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.asyncexitstack import AsyncExitStackMiddleware
+from starlette.middleware.exceptions import ExceptionMiddleware
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.api.dispatch import DirectRoutes
+from app.middleware.edge import EdgeMiddleware
+
+
+class GlassboxApi(FastAPI):
+    def __init__(self, *, max_body_bytes: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.direct_routes = DirectRoutes()
+        self._error_handlers: dict[Any, Callable[..., Any]] = {}  # set with the stack
+        self._edge = EdgeMiddleware(self._dispatch, max_body_bytes)
+
+    def set_routes(self, routes: Sequence[BaseRoute]) -> None:
+        """Serve these routes from now on, in this order (one step on the event loop: a
+        request sees the old set or the new one)."""
+        self.router.routes[:] = routes
+        self.direct_routes.update(self.router.routes)
+        self.openapi_schema = None  # /openapi.json is rebuilt from the routes on next read
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        scope["app"] = self
+        await self._edge(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        matched = self.direct_routes.match(scope)
+        if matched is None:
+            await super().__call__(scope, receive, send)
+            return
+        if self.middleware_stack is None:  # built at startup (lifespan), or here
+            self.middleware_stack = self.build_middleware_stack()
+        await self.direct_routes.handle(matched, scope, receive, send, self._error_handlers)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        if self.user_middleware:
+            raise TypeError("add to the edge (app/middleware/edge.py), not add_middleware")
+        handlers = {
+            key: handler
+            for key, handler in self.exception_handlers.items()
+            if key not in (500, Exception)
+        }
+        if not all(inspect.iscoroutinefunction(handler) for handler in handlers.values()):
+            raise TypeError("exception handlers must be async: the direct dispatch awaits them")
+        self._error_handlers = handlers
+        return ExceptionMiddleware(
+            AsyncExitStackMiddleware(self.router), handlers=handlers, debug=self.debug
+        )

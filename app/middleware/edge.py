@@ -1,0 +1,64 @@
+"""Everything Glassbox does around every request, in one ASGI layer.
+
+From the outside in, as four middlewares did it before: the request id (bound to the logs,
+returned in X-Request-ID), the access line and metrics sample (written once, whatever
+answered), the JSON 500 for anything unhandled, and the body limit (413). Each concern's
+logic lives in its own module beside this one; this layer only orders them.
+
+One layer, not four: each ASGI middleware costs a coroutine frame per request and a
+wrapped `send` per message, and py-spy put the four of them, with their wrappers, at
+~15 % of the worker's time under /predict (docs/performance.md). Here one `send` wrapper
+does what four did.
+"""
+
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.errors import send_error
+from app.middleware.body_limit import declared_too_large, limited, too_large_message
+from app.middleware.request_id import bind_request_id, response_headers, unbind_request_id
+from app.middleware.server_errors import log_unhandled, send_internal_error
+from app.middleware.telemetry import route_template
+from app.observability.access import account
+
+
+class EdgeMiddleware:
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        started = time.perf_counter()
+        request_id, tokens = bind_request_id(scope)
+        status = 500  # what the access line says if the response never starts
+        response_started = False
+
+        async def send_at_edge(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_started = True
+                message["headers"] = response_headers(message.get("headers", ()), request_id)
+            await send(message)
+
+        try:
+            if declared_too_large(scope, self.max_body_bytes):
+                # The body stays unread, so the connection cannot be reused: close it.
+                message = too_large_message(self.max_body_bytes)
+                await send_error(scope, send_at_edge, 413, "payload_too_large", message, close=True)
+                return
+            try:
+                await self.app(scope, limited(receive, self.max_body_bytes), send_at_edge)
+            except Exception:
+                log_unhandled(scope)
+                if response_started:
+                    raise
+                await send_internal_error(scope, send_at_edge)
+        finally:
+            account(scope, route_template(scope), status, time.perf_counter() - started)
+            unbind_request_id(tokens)
