@@ -26,6 +26,13 @@ if TYPE_CHECKING:
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # duplicated: prometheus_client must not load yet
 # In-flight requests get this long after the drain; the chart's grace period adds both.
 GRACEFUL_SHUTDOWN_SECONDS = 20
+# asyncio, not uvloop: under 64 keep-alive connections uvloop left some connections waiting
+# 1-2 s (p99 0.4-1.3 s in 4 of 6 runs, 0 of 6 with asyncio, which was as fast). Measured
+# again with uvloop 0.23 (2026-12-06): the same CPU per request, p99 82-130 ms in 3 of 4
+# fresh 64-connection runs against 26-52 ms for the bare endpoint. `make bench` runs its
+# raw-ASGI floor with these two settings too.
+EVENT_LOOP = "asyncio"
+HTTP_PROTOCOL = "app.server.protocol:GuardedHttpToolsProtocol"
 
 
 def _fail(event: str, **fields: object) -> None:
@@ -123,10 +130,8 @@ def _serve(settings: "Settings") -> None:
         port=settings.PORT,
         workers=settings.WEB_CONCURRENCY,
         log_config=build_log_config(settings.LOG_LEVEL, settings.LOG_FORMAT),
-        # asyncio, not uvloop: under 64 keep-alive connections uvloop left some connections
-        # waiting 1-2 s (p99 0.4-1.3 s in 4 of 6 runs, 0 of 6 with asyncio, which was as fast).
-        loop="asyncio",
-        http="app.server.protocol:GuardedHttpToolsProtocol",
+        loop=EVENT_LOOP,
+        http=HTTP_PROTOCOL,
         access_log=False,
         server_header=False,
         # Forwarded headers only from the proxies named in FORWARDED_ALLOW_IPS (default none):
