@@ -51,7 +51,8 @@ FAST_MODULES = {
     "tests/ml/test_drift.py",
     "tests/ml/test_inference.py",
     "tests/ml/test_quality.py",
-    "tests/observability/test_observe_all.py",
+    "tests/observability/test_observe.py",
+    "tests/api/test_dispatch.py",
     "tests/test_docs.py",
 }
 _DESELECTED_LOGS = pytest.StashKey[int]()

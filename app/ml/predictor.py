@@ -22,15 +22,14 @@ from app.ml.contract import Contract
 from app.ml.drift import DriftCounters
 from app.ml.inference import InferencePath, choose_path
 from app.observability.metrics import (
-    INFERENCE_LATENCY_BUCKETS,
     MODEL_BATCH_SIZE,
     MODEL_INFERENCE_DURATION,
     MODEL_PREDICTION_CONFIDENCE,
     MODEL_PREDICTION_VALUE,
     MODEL_PREDICTIONS,
     exemplar_histogram,
-    observe_all,
 )
+from app.observability.observe import FastCounter, FastHistogram, observe_all
 
 
 @dataclass(frozen=True)
@@ -85,18 +84,18 @@ class Predictor:
         else:
             # Resolve labelled children once; .labels() on the hot path costs a dict lookup + lock.
             self._per_class = [
-                MODEL_PREDICTIONS.labels(self.name, self.version, label)
+                FastCounter(MODEL_PREDICTIONS.labels(self.name, self.version, label))
                 for label in (self.class_names or [""])
             ]
             self._inference = exemplar_histogram(
-                MODEL_INFERENCE_DURATION,
-                INFERENCE_LATENCY_BUCKETS,
-                model_name=self.name,
-                model_version=self.version,
+                MODEL_INFERENCE_DURATION, model_name=self.name, model_version=self.version
             )
             self._confidence = MODEL_PREDICTION_CONFIDENCE.labels(self.name, self.version)
             self._value = MODEL_PREDICTION_VALUE.labels(self.name, self.version)
-            self._batch = MODEL_BATCH_SIZE.labels(self.name, self.version)
+            self._batch = FastHistogram(MODEL_BATCH_SIZE.labels(self.name, self.version))
+            # One row's confidence or value (a batch goes through observe_all on the child).
+            self._confidence_one = FastHistogram(self._confidence)
+            self._value_one = FastHistogram(self._value)
             self.drift = DriftCounters(self.metadata, self.contract, self.name, self.version)
         # What the registry does with every answer once it is made: remember it for
         # feedback, queue it for the shadow (app/ml/registry.py); None: nothing.
@@ -127,7 +126,7 @@ class Predictor:
             values: list[float] = output.tolist()
             self._per_class[0].inc(len(values))
             if len(values) == 1:
-                self._value.observe(values[0])
+                self._value_one.observe(values[0])
             else:
                 observe_all(self._value, output)
             return self._answered(rows, Predictions([], [], values), request_id)
@@ -137,7 +136,7 @@ class Predictor:
         table: list[list[float]] = output.tolist()
         if len(winners) == 1:  # /predict: plain calls beat NumPy's overhead on one row
             self._per_class[winners[0]].inc()
-            self._confidence.observe(table[0][winners[0]])
+            self._confidence_one.observe(table[0][winners[0]])
         else:
             for class_index, count in Counter(winners).items():
                 self._per_class[class_index].inc(count)

@@ -18,14 +18,15 @@ import json
 import os
 import threading
 import time
-from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from prometheus_client import Histogram
 from prometheus_client.metrics_core import Metric
 from prometheus_client.samples import Exemplar
 from prometheus_client.utils import floatToGoString
+
+from app.observability.observe import FastHistogram
 
 LABEL = "request_id"
 # OpenMetrics caps an exemplar's label set at 128 characters, names included; a longer
@@ -86,40 +87,37 @@ class WorkerExemplars:
 class ExemplarHistogram:
     """One labelled histogram child whose observations carry the request id as exemplar."""
 
-    __slots__ = ("_bounds", "_child", "_keys", "_last", "_worker")
+    __slots__ = ("_histogram", "_keys", "_last", "_worker")
 
     def __init__(
         self,
         histogram: Histogram,
-        buckets: Sequence[float],
         labels: dict[str, str],
         worker: WorkerExemplars | None,
     ) -> None:
-        self._child = histogram.labels(**labels)
+        child = histogram.labels(**labels)
+        self._histogram = FastHistogram(child)
         self._worker = worker
-        self._bounds = [*buckets, float("inf")]
-        self._last = [float("-inf")] * len(self._bounds)  # when each bucket last got one
+        bounds = child._upper_bounds
+        self._last = [float("-inf")] * len(bounds)  # when each bucket last got one
         (family,) = list(histogram.describe())
         name = f"{family.name}_bucket"
         self._keys = [
-            (name, tuple(sorted({**labels, "le": _le(bound)}.items()))) for bound in self._bounds
+            (name, tuple(sorted({**labels, "le": _le(bound)}.items()))) for bound in bounds
         ]
 
     def observe(self, value: float, request_id: str | None) -> None:
-        bucket = bisect_left(self._bounds, value)  # the first bucket with value <= le
+        bucket = self._histogram.observe(value)
+        if request_id is None or bucket < 0 or len(request_id) > MAX_ID_CHARS:
+            return
         now = time.monotonic()
-        if (
-            request_id is None
-            or now - self._last[bucket] < MIN_EXEMPLAR_INTERVAL_SECONDS
-            or len(request_id) > MAX_ID_CHARS
-        ):
-            self._child.observe(value)
+        if now - self._last[bucket] < MIN_EXEMPLAR_INTERVAL_SECONDS:
             return
         self._last[bucket] = now
         if self._worker is None:  # one process: prometheus_client keeps the exemplar
-            self._child.observe(value, {LABEL: request_id})
+            exemplar = Exemplar({LABEL: request_id}, value, time.time())
+            self._histogram.bucket_value(bucket).set_exemplar(exemplar)
         else:
-            self._child.observe(value)
             self._worker.record(self._keys[bucket], request_id, value)
 
 

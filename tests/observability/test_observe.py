@@ -1,0 +1,103 @@
+"""The request path's observations (app/observability/observe.py) record exactly what
+prometheus_client's own observe() and inc() do: samples and exemplars."""
+
+import math
+
+import numpy as np
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from app.observability.exemplars import ExemplarHistogram
+from app.observability.observe import FastCounter, FastHistogram, observe_all
+
+
+def _samples(histogram: Histogram) -> dict[str, float]:
+    return {
+        f"{s.name}{s.labels.get('le', '')}": s.value
+        for family in histogram.collect()
+        for s in family.samples
+        if not s.name.endswith("_created")
+    }
+
+
+def test_a_batch_lands_in_the_buckets_one_by_one_would() -> None:
+    registry = CollectorRegistry()
+    buckets = (0.0, 0.5, 1.0, 2.5)
+    one, many = (
+        Histogram(name, "test", ["m"], buckets=buckets, registry=registry).labels("x")
+        for name in ("one_by_one", "all_at_once")
+    )
+    values = np.array([-1.0, 0.0, 0.25, 0.5, 0.5000001, 1.0, 2.5, 3.0, math.inf, 0.75])
+    for value in values.tolist():
+        one.observe(value)
+    observe_all(many, values)
+    expected = {k.replace("one_by_one", "all_at_once"): v for k, v in _samples(one).items()}
+    assert _samples(many) == expected
+    assert _samples(many)["all_at_once_count"] == len(values)
+
+
+VALUES = [-1.0, 0.0, 0.25, 0.5, 0.5000001, 1.0, 2.5, 3.0, math.inf, math.nan, 0.75, 1e-12]
+
+
+def test_one_value_lands_in_the_bucket_observe_would_pick() -> None:
+    registry = CollectorRegistry()
+    buckets = (0.0, 0.5, 1.0, 2.5)
+    one, fast = (
+        Histogram(name, "test", ["m"], buckets=buckets, registry=registry).labels("x")
+        for name in ("library", "fast")
+    )
+    observed = FastHistogram(fast)
+    for value in VALUES:
+        one.observe(value)
+        bucket = observed.observe(value)
+        assert bucket == (
+            -1
+            if math.isnan(value)
+            else next(i for i, b in enumerate((*buckets, math.inf)) if value <= b)
+        )
+    library = {k.replace("library", "fast"): v for k, v in _samples(one).items()}
+    assert {k: v for k, v in _samples(fast).items() if "sum" not in k} == {
+        k: v for k, v in library.items() if "sum" not in k
+    }
+    assert math.isnan(_samples(fast)["fast_sum"])  # NaN is in the sum, as observe() has it
+    assert math.isnan(library["fast_sum"])
+
+
+def test_a_counter_counts_as_inc_does() -> None:
+    registry = CollectorRegistry()
+    library, fast = (
+        Counter(name, "test", ["m"], registry=registry).labels("x") for name in ("a", "b")
+    )
+    counter = FastCounter(fast)
+    for amount in (1, 1, 7, 0.5):
+        library.inc(amount)
+        counter.inc(amount)
+    assert library._value.get() == fast._value.get() == 9.5
+
+
+def test_an_exemplar_histogram_keeps_what_observe_with_an_exemplar_keeps() -> None:
+    """One process (no worker files): the bucket's exemplar is the request id, as
+    `observe(value, {"request_id": ...})` would store it; the count and sum as observe()."""
+    registry = CollectorRegistry()
+    buckets = (0.001, 0.01, 0.1)
+    library = Histogram("lib", "test", ["h"], buckets=buckets, registry=registry)
+    ours = Histogram("ours", "test", ["h"], buckets=buckets, registry=registry)
+    exemplars = ExemplarHistogram(ours, {"h": "x"}, worker=None)
+    for number, value in enumerate((0.0005, 0.005, 0.05, 0.5)):
+        library.labels("x").observe(value, {"request_id": f"id-{number}"})
+        exemplars.observe(value, f"id-{number}")
+    exemplars.observe(0.0006, "too-soon")  # the same bucket within 100 ms keeps the first
+    library.labels("x").observe(0.0006)
+
+    def by_bucket(histogram: Histogram) -> dict[str, tuple[float, str | None]]:
+        (family,) = histogram.collect()
+        return {
+            f"{s.name.split('_', 1)[1]}{s.labels.get('le', '')}": (
+                s.value,
+                s.exemplar.labels["request_id"] if s.exemplar else None,
+            )
+            for s in family.samples
+            if not s.name.endswith("_created")
+        }
+
+    assert by_bucket(ours) == by_bucket(library)
+    assert by_bucket(ours)["bucket0.001"][1] == "id-0"
