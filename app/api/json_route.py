@@ -156,6 +156,22 @@ def validate(model: type[BaseModel], data: Any, settings: Settings) -> BaseModel
         raise RequestValidationError(errors, body=data) from exc
 
 
+class JSONBytesResponse(Response):
+    """Bytes orjson wrote, as a JSON response, its two headers set directly: Starlette's
+    init_headers, generic over media types and charsets, was ~1.5 % of /predict (py-spy)."""
+
+    media_type = "application/json"
+
+    def __init__(self, content: bytes, status_code: int = 200) -> None:
+        self.status_code = status_code
+        self.background = None
+        self.body = content
+        self.raw_headers = [
+            (b"content-length", str(len(content)).encode("latin-1")),
+            (b"content-type", b"application/json"),
+        ]
+
+
 class JsonBodyRoute(APIRoute):
     """APIRoute whose endpoint takes (validated body model, request) and returns a Response."""
 

@@ -16,8 +16,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 
 from app.api.deps import registry_of
-from app.api.json_route import JsonBodyRoute
-from app.api.routes.predict import JSONBytesResponse
+from app.api.json_route import JsonBodyRoute, JSONBytesResponse
 from app.api.schemas import (
     ErrorResponse,
     FeedbackBatchRequest,

@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException
 
 from app import __version__
 from app.api.deps import is_json, loaded_predictor, registry_of, settings_of
-from app.api.json_route import PathParamsRoute, parse_json, read_body
+from app.api.json_route import JSONBytesResponse, PathParamsRoute, parse_json, read_body
 from app.api.model_api import ModelApi, outside_training
 from app.api.oip import (
     ErrorResponse,
@@ -80,7 +80,7 @@ class _ProtocolError(Exception):
 
 
 def _answer(body: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+    return JSONBytesResponse(orjson.dumps(body), status)
 
 
 def _refuse(request: Request, error: _ProtocolError) -> Response:
