@@ -44,9 +44,8 @@ def create_app(settings: Settings | None = None) -> GlassboxApi:
         mark_worker_dead(os.getpid())
 
     app = GlassboxApi(
-        # The edge (app/middleware/edge.py): request id, access line and metrics sample,
-        # the JSON 500, and this body limit, around every request.
-        max_body_bytes=settings.MAX_BODY_BYTES,
+        settings=settings,
+        registry=registry,  # the one thing routes, /readyz and /metrics ask
         title="Glassbox",
         description=description,
         version=__version__,
@@ -59,8 +58,6 @@ def create_app(settings: Settings | None = None) -> GlassboxApi:
         redoc_url=None,
         openapi_url="/openapi.json" if settings.DOCS_ENABLED else None,
     )
-    app.state.registry = registry  # the one thing routes, /readyz and /metrics ask
-    app.state.settings = settings
     own = list(app.router.routes)  # FastAPI's own (/openapi.json)
 
     def install_routes(api: ModelApi) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from fastapi import Request, Response
 from starlette.exceptions import HTTPException
-from starlette.routing import BaseRoute, Match
+from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
 
 from app.api.json_route import JsonBodyRoute, PathParamsRoute
@@ -35,19 +35,22 @@ class DirectRoutes:
 
     def __init__(self) -> None:
         self._exact: dict[str, list[_Entry]] = {}
-        self._templated: list[_Entry] = []
+        self._templated: dict[str, list[_Entry]] = {}  # by method, in list order
 
     def update(self, routes: Sequence[BaseRoute]) -> None:
         """Take the lean routes up to the first other one: Starlette matches in list order,
         so past that route a request could be meant for it (it takes FastAPI's path)."""
         exact: dict[str, list[_Entry]] = {}
-        templated: list[_Entry] = []
+        templated: dict[str, list[_Entry]] = {}
         for route in routes:
             if not isinstance(route, JsonBodyRoute | PathParamsRoute):
                 break
             entry = (route, route.get_route_handler())
             if route.param_convertors:
-                templated.append(entry)
+                # Only routes of the request's method can match it in full, the only
+                # match taken here: the V2 POST skips the GET routes' regexes.
+                for method in route.methods or ():
+                    templated.setdefault(method, []).append(entry)
             else:
                 exact.setdefault(route.path, []).append(entry)
         self._exact, self._templated = exact, templated  # swapped in one step
@@ -56,14 +59,19 @@ class DirectRoutes:
         """A lean route and its path parameters, when one matches method and path in full."""
         if scope.get("root_path"):  # behind a path prefix: the router strips it
             return None
-        method = scope["method"]
-        for entry in self._exact.get(scope["path"], ()):
+        method, path = scope["method"], scope["path"]
+        for entry in self._exact.get(path, ()):
             if method in (entry[0].methods or ()):
                 return entry, {}
-        for entry in self._templated:
-            found, child = entry[0].matches(scope)
-            if found is Match.FULL:
-                return entry, child["path_params"]
+        for entry in self._templated.get(method, ()):
+            # Starlette's Route.matches for http, without the child scope it builds.
+            found = entry[0].path_regex.match(path)
+            if found:
+                convertors = entry[0].param_convertors
+                params = {
+                    key: convertors[key].convert(value) for key, value in found.groupdict().items()
+                }
+                return entry, params
         return None
 
     async def handle(
