@@ -285,8 +285,10 @@ def plain_number_matrix(
     except (OverflowError, ValueError):  # an int beyond float64: the row model refuses it too
         return None
     if rows <= _PYTHON_CHECK_ROWS:
+        # The parsed numbers, as the batch body checks them: comparing NumPy scalars from
+        # matrix.flat cost twice as much per element.
         gt, ge, lt, le = domain.gt, domain.ge, domain.lt, domain.le
-        for index, value in enumerate(matrix.flat):
+        for index, value in enumerate(values):
             column = index % width
             if not (gt[column] < value < lt[column] and ge[column] <= value <= le[column]):
                 return None  # also NaN, which compares false

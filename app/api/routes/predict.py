@@ -56,21 +56,23 @@ def _results(predictions: Predictions, predictor: Predictor) -> list[dict[str, A
     ]
 
 
-def _record(state: Any, predictor: Predictor, results: list[dict[str, Any]], batch: bool) -> None:
+def _record(
+    state: dict[str, Any], predictor: Predictor, results: list[dict[str, Any]], batch: bool
+) -> None:
     """What the access line records: the class label(s), or a regressor's value(s)."""
-    state.model_version = predictor.version
+    state["model_version"] = predictor.version
     if predictor.task == "regression":
         values = [result["prediction"] for result in results]
         if batch:
-            state.prediction_values = values
+            state["prediction_values"] = values
         else:
-            state.prediction_value = values[0]
+            state["prediction_value"] = values[0]
         return
     labels = [result["prediction_label"] for result in results]
     if batch:
-        state.prediction_labels = labels
+        state["prediction_labels"] = labels
     else:
-        state.prediction_label = labels[0]
+        state["prediction_label"] = labels[0]
 
 
 def _refuse_outside_training(
@@ -96,12 +98,14 @@ def build_router(api: ModelApi) -> APIRouter:
         """Predict one row."""
         predictor = loaded_predictor(request)
         _refuse_outside_training(request, predictor, [features], in_batch=False)
-        state = request.state
+        # The ASGI state dict the edge filled (request.state wraps the same dict).
+        state = request.scope["state"]
+        request_id = state["request_id"]
         rows = _rows([features], predictor)
-        (result,) = _results(predictor.predict(rows, state.request_id), predictor)
+        (result,) = _results(predictor.predict(rows, request_id), predictor)
         _record(state, predictor, [result], batch=False)
         result["model_version"] = predictor.version
-        result["request_id"] = state.request_id
+        result["request_id"] = request_id
         return JSONBytesResponse(orjson.dumps(result))
 
     @router.post("/batch", response_model=batch)
@@ -110,18 +114,17 @@ def build_router(api: ModelApi) -> APIRouter:
         predictor = loaded_predictor(request)  # its size was checked before validation
         instances = body.instances  # type: ignore[attr-defined]
         _refuse_outside_training(request, predictor, instances, in_batch=True)
-        state = request.state
-        results = _results(
-            predictor.predict(_rows(instances, predictor), state.request_id), predictor
-        )
-        state.batch_size = len(results)
+        state = request.scope["state"]
+        request_id = state["request_id"]
+        results = _results(predictor.predict(_rows(instances, predictor), request_id), predictor)
+        state["batch_size"] = len(results)
         _record(state, predictor, results, batch=True)
         return JSONBytesResponse(
             orjson.dumps(
                 {
                     "predictions": results,
                     "model_version": predictor.version,
-                    "request_id": state.request_id,
+                    "request_id": request_id,
                 }
             )
         )

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from app import __version__
-from app.api.deps import is_json, loaded_predictor, registry_of, settings_of
+from app.api.deps import is_json, loaded_predictor, raw_header, registry_of, settings_of
 from app.api.json_route import JSONBytesResponse, PathParamsRoute, parse_json, read_body
 from app.api.model_api import ModelApi, outside_training
 from app.api.oip import (
@@ -100,7 +100,7 @@ def _served(request: Request, name: str, version: str | None) -> Predictor:
         raise _ProtocolError(
             404, "model_not_found", f"no model {asked}; this server serves {served}"
         )
-    request.state.model_version = predictor.version
+    request.scope["state"]["model_version"] = predictor.version
     return predictor
 
 
@@ -178,14 +178,14 @@ def build_router(api: ModelApi) -> APIRouter:
 
 
 async def _infer(request: Request, api: ModelApi, name: str, version: str | None) -> dict[str, Any]:
-    content_type = request.headers.get("content-type")
+    content_type = raw_header(request, b"content-type")
     # The protocol's body is JSON and its clients (tritonclient) send no Content-Type; one
     # that names something else is refused, as on /predict.
-    if content_type is not None and not is_json(content_type):
+    if content_type is not None and not is_json(content_type.decode("latin-1")):
         raise _ProtocolError(
             415, "unsupported_media_type", "send the body as JSON: Content-Type: application/json"
         )
-    if "inference-header-content-length" in request.headers:
+    if raw_header(request, b"inference-header-content-length") is not None:
         raise _ProtocolError(
             400,
             "unsupported_extension",
@@ -212,17 +212,19 @@ async def _infer(request: Request, api: ModelApi, name: str, version: str | None
     if matrix is None:
         refuse = settings.OUT_OF_RANGE == "refuse"
         matrix = _validated_rows(body, predictor, api, settings.MAX_BATCH_SIZE, refuse)
-    predictions = predictor.predict(matrix, request.state.request_id)
-    state = request.state
-    state.batch_size = len(matrix)
+    # The ASGI state dict the edge filled (request.state wraps the same dict).
+    state = request.scope["state"]
+    request_id = state["request_id"]
+    predictions = predictor.predict(matrix, request_id)
+    state["batch_size"] = len(matrix)
     if predictor.task == "regression":
-        state.prediction_values = predictions.values
+        state["prediction_values"] = predictions.values
     else:
-        state.prediction_labels = [predictor.class_names[w] for w in predictions.winners]
+        state["prediction_labels"] = [predictor.class_names[w] for w in predictions.winners]
     return {
         "model_name": predictor.name,
         "model_version": predictor.version,
-        "id": body.id if body.id is not None else state.request_id,
+        "id": body.id if body.id is not None else request_id,
         "outputs": [_tensor(output, predictions, predictor) for output in outputs],
     }
 
