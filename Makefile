@@ -172,7 +172,7 @@ $(MLSERVER): requirements.lock
 	.tools/mlserver/bin/python -m pip install --quiet 'mlserver==1.7.1' 'mlserver-sklearn==1.7.1' 'uvloop==0.21.0' '$(SKLEARN_PIN)'
 	@touch $@
 
-bench: install $(DEV_KEYS) $(MLSERVER) ## Benchmark Glassbox against bare FastAPI baselines and MLServer, Iris and a 30-input model, a shadow (~18 min); writes bench/results/
+bench: install $(DEV_KEYS) $(MLSERVER) ## Benchmark Glassbox against bare FastAPI baselines, a raw-ASGI floor and MLServer, Iris and a 30-input model, a shadow (~20 min); writes bench/results/
 	@command -v wrk >/dev/null || $(PYTHON) scripts/install_tools.py --only apt --apt wrk
 	@$(FIRST_MODEL)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
