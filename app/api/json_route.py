@@ -31,7 +31,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
-from app.api.deps import loaded_predictor, require_json_content_type, settings_of
+from app.api.deps import loaded_predictor, raw_header, require_json_content_type, settings_of
 from app.core.config import Settings
 from app.core.errors import FASTAPI_BODY_PARSE_ERROR, ApiError
 
@@ -64,8 +64,8 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The body, or 413 once it is known to outgrow `limit` -- from Content-Length or while
     streaming. The rest is read and dropped, never parsed: answering with unread bytes on
     the socket makes the kernel reset the connection, and the client would lose the 413.
-    (BodySizeLimitMiddleware has already refused anything over MAX_BODY_BYTES.)"""
-    declared = next((v for k, v in request.scope["headers"] if k == b"content-length"), b"")
+    (The edge has already refused anything over MAX_BODY_BYTES: app/middleware/edge.py.)"""
+    declared = raw_header(request, b"content-length") or b""
     too_large = declared.isdigit() and int(declared) > limit
     chunks: list[bytes] = []
     size = 0
