@@ -29,7 +29,7 @@ from app.observability.metrics import (
     MODEL_PREDICTIONS,
     exemplar_histogram,
 )
-from app.observability.observe import FastCounter, FastHistogram, observe_all
+from app.observability.observe import FastCounter, FastHistogram
 
 
 @dataclass(frozen=True)
@@ -90,12 +90,11 @@ class Predictor:
             self._inference = exemplar_histogram(
                 MODEL_INFERENCE_DURATION, model_name=self.name, model_version=self.version
             )
-            self._confidence = MODEL_PREDICTION_CONFIDENCE.labels(self.name, self.version)
-            self._value = MODEL_PREDICTION_VALUE.labels(self.name, self.version)
+            self._confidence = FastHistogram(
+                MODEL_PREDICTION_CONFIDENCE.labels(self.name, self.version)
+            )
+            self._value = FastHistogram(MODEL_PREDICTION_VALUE.labels(self.name, self.version))
             self._batch = FastHistogram(MODEL_BATCH_SIZE.labels(self.name, self.version))
-            # One row's confidence or value (a batch goes through observe_all on the child).
-            self._confidence_one = FastHistogram(self._confidence)
-            self._value_one = FastHistogram(self._value)
             self.drift = DriftCounters(self.metadata, self.contract, self.name, self.version)
         # What the registry does with every answer once it is made: remember it for
         # feedback, queue it for the shadow (app/ml/registry.py); None: nothing.
@@ -126,9 +125,9 @@ class Predictor:
             values: list[float] = output.tolist()
             self._per_class[0].inc(len(values))
             if len(values) == 1:
-                self._value_one.observe(values[0])
+                self._value.observe(values[0])
             else:
-                observe_all(self._value, output)
+                self._value.observe_all(output)
             return self._answered(rows, Predictions([], [], values), request_id)
 
         winning = output.argmax(axis=1)
@@ -136,11 +135,11 @@ class Predictor:
         table: list[list[float]] = output.tolist()
         if len(winners) == 1:  # /predict: plain calls beat NumPy's overhead on one row
             self._per_class[winners[0]].inc()
-            self._confidence_one.observe(table[0][winners[0]])
+            self._confidence.observe(table[0][winners[0]])
         else:
             for class_index, count in Counter(winners).items():
                 self._per_class[class_index].inc(count)
-            observe_all(self._confidence, output[np.arange(len(winners)), winning])
+            self._confidence.observe_all(output[np.arange(len(winners)), winning])
         return self._answered(rows, Predictions(winners, table, []), request_id)
 
     def _answered(
