@@ -17,6 +17,7 @@ from app.core.config import Settings, get_settings
 from app.core.errors import register_exception_handlers
 from app.core.logging import configure_logging
 from app.ml.registry import ModelRegistry
+from app.observability.access import flush_accounts
 from app.observability.metrics import mark_worker_dead
 from app.server import drain
 
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> GlassboxApi:
         gc.freeze()
         yield
         registry.stop()  # the shadow's queue scored, drift counts of the last second
+        flush_accounts()  # the last loop turn's access lines and samples
         mark_worker_dead(os.getpid())
 
     app = GlassboxApi(

@@ -52,6 +52,8 @@ FAST_MODULES = {
     "tests/ml/test_inference.py",
     "tests/ml/test_quality.py",
     "tests/observability/test_observe.py",
+    "tests/observability/test_access.py",
+    "tests/middleware/test_body_limit.py",
     "tests/api/test_dispatch.py",
     "tests/test_docs.py",
 }

@@ -46,14 +46,27 @@ class _UtcTimestamp:
     def __init__(self) -> None:
         self._second = -1
         self._prefix = ""
+        self._prefix_bytes = b""
 
     def now(self) -> str:
         now = time.time()
         second = int(now)
         if second != self._second:
-            self._second = second
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._new_second(second)
         return f"{self._prefix}.{int((now - second) * 1e6):06d}Z"
+
+    def now_bytes(self) -> bytes:
+        """now() as bytes, for lines written as bytes: from the clock's integer nanoseconds
+        (0.3 µs against 0.5 µs for now().encode(), timeit)."""
+        second, nanoseconds = divmod(time.time_ns(), 1_000_000_000)
+        if second != self._second:
+            self._new_second(second)
+        return b"%b.%06dZ" % (self._prefix_bytes, nanoseconds // 1000)
+
+    def _new_second(self, second: int) -> None:
+        self._second = second
+        self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        self._prefix_bytes = self._prefix.encode()
 
     def __call__(self, _: Any, __: str, event_dict: EventDict) -> EventDict:
         event_dict["timestamp"] = self.now()
@@ -213,6 +226,21 @@ class _Configured:
 _LEVEL_NAMES = {logging.INFO: "info", logging.WARNING: "warning", logging.ERROR: "error"}
 
 
+class _Pid:
+    """This process's `,"pid":N}` line ending, renewed in a forked child (os.getpid() is a
+    system call per line otherwise)."""
+
+    tail = b""
+
+    @classmethod
+    def renew(cls) -> None:
+        cls.tail = b',"pid":%d}\n' % os.getpid()
+
+
+_Pid.renew()
+os.register_at_fork(after_in_child=_Pid.renew)
+
+
 class RequestLineLogger:
     """A logger for the one line written on every request (the access line), without
     structlog's processor chain.
@@ -222,29 +250,47 @@ class RequestLineLogger:
     the fields (it is the only value Glassbox binds per request). Written out, not left
     to structlog, because the chain copies the whole contextvars context and runs seven
     processors for every line: py-spy measured the access line through it at 11 % of
-    /predict's worker time, and ~3 % written here (docs/performance.md). LOG_LEVEL filters
-    as it does for every logger; the console format takes structlog's path as before.
+    /predict's worker time, and ~3 % written here (docs/performance.md). The constant
+    parts (level, logger, event, pid) are encoded once and only the fields per line: the
+    line as one dict through orjson was ~1.5 µs more (timeit). LOG_LEVEL filters as it
+    does for every logger; the console format takes structlog's path as before.
     """
 
     def __init__(self, name: str) -> None:
         self.name = name
         self._structlog = get_logger(name)
+        self._heads: dict[tuple[int, str], bytes] = {}
 
     def log(self, level: int, event: str, fields: dict[str, Any]) -> None:
+        line = self.line(level, event, fields)
+        if line is not None:
+            self.write([line])
+
+    def line(self, level: int, event: str, fields: dict[str, Any]) -> bytes | None:
+        """The JSON line for `fields`, or None: below LOG_LEVEL, or in the console format
+        (written through structlog at once)."""
         if level < _Configured.level:
-            return
-        level_name = _LEVEL_NAMES[level]
+            return None
         if not _Configured.json:
-            getattr(self._structlog, level_name)(event, **fields)
-            return
-        line = {
-            "timestamp": _TIMESTAMP.now(),
-            "level": level_name,
-            "logger": self.name,
-            "event": event,
-            **fields,
-            "pid": os.getpid(),
-        }
+            getattr(self._structlog, _LEVEL_NAMES[level])(event, **fields)
+            return None
+        head = self._heads.get((level, event)) or self._head(level, event)
+        body = orjson.dumps(fields, default=repr, option=_ORJSON_OPTIONS)
+        timestamp = _TIMESTAMP.now_bytes()
+        if len(body) > 2:  # "{...}": its members follow the event's
+            return b"".join((b'{"timestamp":"', timestamp, head, b",", body[1:-1], _Pid.tail))
+        return b"".join((b'{"timestamp":"', timestamp, head, _Pid.tail))
+
+    @staticmethod
+    def write(lines: list[bytes]) -> None:
+        """Lines to stdout in one write, flushed at once like every other line."""
         out = sys.stdout.buffer
-        out.write(orjson.dumps(line, default=repr, option=_ORJSON_OPTIONS) + b"\n")
+        out.write(b"".join(lines))
         out.flush()
+
+    def _head(self, level: int, event: str) -> bytes:
+        """`","level":...,"event":...` for this level and event, encoded once."""
+        rest = {"level": _LEVEL_NAMES[level], "logger": self.name, "event": event}
+        head = b'"' + orjson.dumps(rest)[:-1].replace(b"{", b",", 1)
+        self._heads[(level, event)] = head
+        return head

@@ -1,11 +1,21 @@
 """The access line and the metrics sample of a request: written once, by whoever answered it.
 
-The ASGI middleware (app/middleware/telemetry.py) accounts for every request the app sees;
-the HTTP protocol (app/server/protocol.py) for the ones it refuses before the app does.
-Both call here, so a log line and its metric series always agree. Routes add fields to the
-access line through `scope["state"]` (ACCESS_LOG_FIELDS).
+The edge (app/middleware/edge.py) accounts for every request the app sees; the HTTP
+protocol (app/server/protocol.py) for the ones it refuses before the app does. Both call
+here, so a log line and its metric series always agree. Routes add fields to the access
+line through `scope["state"]` (ACCESS_LOG_FIELDS).
+
+The requests answered in one turn of the event loop are accounted together, at the start
+of the next turn: each request only keeps a tuple, then one pass observes every sample
+and renders every line, written in one write. Accounted one by one, each right after its
+response, a request's line and sample cost ~19 µs of its ~95 µs in the app (timed in
+process): the pass over a turn's requests runs with its code and data still in cache, and
+the write is one system call per turn. Every request is still accounted exactly once;
+its line and sample follow its response by one loop turn. /metrics flushes first
+(app/api/routes/metrics.py), and so does shutdown (app/main.py).
 """
 
+import asyncio
 import logging
 import os
 from typing import Any
@@ -14,6 +24,7 @@ from starlette.types import Scope
 
 from app.core.logging import RequestLineLogger
 from app.observability.metrics import HttpMetrics
+from app.observability.observe import flush_pending
 
 UNMATCHED_HANDLER = "none"  # every path that matches no route shares one label value
 # Keys a route may put in scope["state"] to have them logged on the access line.
@@ -35,20 +46,90 @@ logger = RequestLineLogger("glassbox.access")
 HTTP_METRICS = HttpMetrics()  # one per process: the middleware and the protocol's refusals
 
 
+class _RandomBytes:
+    """The operating system's random bytes, fetched 4 KiB at a time: one getrandom() system
+    call per 256 request ids instead of one each (os.urandom was ~2 % of /predict, py-spy).
+    The same secrets, only fewer calls: a request id names its prediction to /feedback, so
+    it must stay unguessable. A forked child drops what its parent fetched, so two workers
+    never hand out the same ids."""
+
+    CHUNK = 4096
+
+    def __init__(self) -> None:
+        self._pool = b""
+        self._at = 0
+        os.register_at_fork(after_in_child=self.drop)
+
+    def drop(self) -> None:
+        self._pool, self._at = b"", 0
+
+    def take(self, count: int) -> bytes:
+        if self._at + count > len(self._pool):
+            self._pool, self._at = os.urandom(max(self.CHUNK, count)), 0
+        start = self._at
+        self._at = start + count
+        return self._pool[start : start + count]
+
+
+_RANDOM = _RandomBytes()
+
+
 def new_request_id() -> str:
     """A random RFC 4122 version-4 UUID as 32 hex digits, what `uuid.uuid4().hex` returns,
     without building a UUID object (a third of the cost; profiled at 2 % of /predict)."""
-    raw = bytearray(os.urandom(16))
+    raw = bytearray(_RANDOM.take(16))
     raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
     raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
     return raw.hex()
 
 
+class _Accounts:
+    """Requests answered this loop turn, waiting to be accounted; used on the loop only."""
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[Scope, str, int, float]] = []
+
+    def add(self, scope: Scope, handler: str, status: int, duration_s: float) -> None:
+        pending = self._pending
+        pending.append((scope, handler, status, duration_s))
+        if len(pending) == 1:
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no event loop (a script): account now
+                self.flush()
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        lines: list[bytes] = []
+        for scope, handler, status, duration_s in pending:
+            try:
+                state: dict[str, Any] = scope.get("state", {})
+                HTTP_METRICS.observe(
+                    scope["method"], handler, status, duration_s, state.get("request_id")
+                )
+                line = _line(scope, state, handler, status, duration_s)
+            except Exception:  # one bad request must not cost the others their lines
+                logging.getLogger("glassbox.access").exception("access_line_failed")
+                continue
+            if line is not None:
+                lines.append(line)
+        if lines:
+            logger.write(lines)
+
+
+_ACCOUNTS = _Accounts()
+
+
 def account(scope: Scope, handler: str, status: int, duration_s: float) -> None:
-    """The one access line and the one metrics sample of a request."""
-    request_id = scope["state"].get("request_id") if "state" in scope else None
-    HTTP_METRICS.observe(scope["method"], handler, status, duration_s, request_id)
-    _log(scope, handler, status, duration_s)
+    """The one access line and the one metrics sample of a request (at this turn's end)."""
+    _ACCOUNTS.add(scope, handler, status, duration_s)
+
+
+def flush_accounts() -> None:
+    """Account for every request answered so far and put every pending count into its
+    metric, now: before /metrics renders, and at shutdown."""
+    _ACCOUNTS.flush()
+    flush_pending()
 
 
 def account_refused(
@@ -74,8 +155,9 @@ def _header(scope: Scope, name: bytes) -> str:
     return ""
 
 
-def _log(scope: Scope, handler: str, status: int, duration_s: float) -> None:
-    state: dict[str, Any] = scope.get("state", {})
+def _line(
+    scope: Scope, state: dict[str, Any], handler: str, status: int, duration_s: float
+) -> bytes | None:
     client = scope.get("client")
     fields: dict[str, Any] = {
         "method": scope["method"],
@@ -92,8 +174,7 @@ def _log(scope: Scope, handler: str, status: int, duration_s: float) -> None:
     if "request_id" in state:
         fields["request_id"] = state["request_id"]
     if status >= 500:
-        logger.log(logging.ERROR, "http_request", fields)
-    elif status >= 400:
-        logger.log(logging.WARNING, "http_request", fields)
-    else:
-        logger.log(logging.INFO, "http_request", fields)
+        return logger.line(logging.ERROR, "http_request", fields)
+    if status >= 400:
+        return logger.line(logging.WARNING, "http_request", fields)
+    return logger.line(logging.INFO, "http_request", fields)

@@ -1,13 +1,15 @@
 """The request path's observations (app/observability/observe.py) record exactly what
-prometheus_client's own observe() and inc() do: samples and exemplars."""
+prometheus_client's own observe() and inc() do: samples and exemplars, at once with no
+event loop running, at the next loop turn (or a flush) on one."""
 
+import asyncio
 import math
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from app.observability.exemplars import ExemplarHistogram
-from app.observability.observe import FastCounter, FastHistogram
+from app.observability.observe import FastCounter, FastHistogram, flush_pending
 
 
 def _samples(histogram: Histogram) -> dict[str, float]:
@@ -103,3 +105,39 @@ def test_an_exemplar_histogram_keeps_what_observe_with_an_exemplar_keeps() -> No
 
     assert by_bucket(ours) == by_bucket(library)
     assert by_bucket(ours)["bucket0.001"][1] == "id-0"
+
+
+def test_on_the_event_loop_counts_reach_the_child_at_the_next_turn() -> None:
+    """Observed on the loop, counts wait in plain numbers until the turn ends (or a scrape
+    flushes them), then land as the library's own calls would have put them."""
+    library, fast = _children("library_turn", "fast_turn")
+    registry = CollectorRegistry()
+    lib_counter, fast_counter = (
+        Counter(name, "test", ["m"], registry=registry).labels("x") for name in ("lc", "fc")
+    )
+    histogram, counter = FastHistogram(fast), FastCounter(fast_counter)
+
+    async def one_turn() -> tuple[float, float]:
+        for value in (0.25, 0.75, 3.0):
+            library.observe(value)
+            histogram.observe(value)
+        histogram.observe_all(np.array([0.0, 2.0]))
+        library.observe(0.0)
+        library.observe(2.0)
+        lib_counter.inc(3)
+        counter.inc(3)
+        waiting = (_samples(fast)["fast_turn_count"], fast_counter._value.get())
+        await asyncio.sleep(0)  # the next turn: the pending counts flush
+        return waiting
+
+    assert asyncio.run(one_turn()) == (0.0, 0.0)
+    expected = {k.replace("library_turn", "fast_turn"): v for k, v in _samples(library).items()}
+    assert _samples(fast) == expected
+    assert fast_counter._value.get() == lib_counter._value.get() == 3
+
+    async def scraped_in_the_same_turn() -> float:
+        histogram.observe(0.5)
+        flush_pending()  # what /metrics does before it renders
+        return _samples(fast)["fast_turn_count"]
+
+    assert asyncio.run(scraped_in_the_same_turn()) == 6.0

@@ -3,6 +3,7 @@
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from app.api.deps import registry_of, settings_of
+from app.observability.access import flush_accounts
 from app.observability.metrics import render_latest
 
 router = APIRouter(tags=["observability"])
@@ -15,5 +16,6 @@ async def metrics(request: Request) -> Response:
     if metrics_port and (server is None or server[1] != metrics_port):
         raise HTTPException(404)  # served on METRICS_PORT only
     registry_of(request).flush_drift()  # this worker's drift counts, up to this request
+    flush_accounts()  # and the samples of the requests answered this loop turn
     body, content_type = render_latest(request.headers.get("accept", ""))
     return Response(content=body, media_type=content_type)
