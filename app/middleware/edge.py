@@ -16,7 +16,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import send_error
-from app.middleware.body_limit import declared_too_large, limited, too_large_message
+from app.middleware.body_limit import declared_length, limited, too_large_message
 from app.middleware.request_id import bind_request_id, response_headers, unbind_request_id
 from app.middleware.server_errors import log_unhandled, send_internal_error
 from app.middleware.telemetry import route_template
@@ -34,7 +34,7 @@ class EdgeMiddleware:
             return
 
         started = time.perf_counter()
-        request_id, tokens = bind_request_id(scope)
+        request_id, token = bind_request_id(scope)
         status = 500  # what the access line says if the response never starts
         response_started = False
 
@@ -47,13 +47,16 @@ class EdgeMiddleware:
             await send(message)
 
         try:
-            if declared_too_large(scope, self.max_body_bytes):
+            declared = declared_length(scope)
+            if declared is not None and declared > self.max_body_bytes:
                 # The body stays unread, so the connection cannot be reused: close it.
                 message = too_large_message(self.max_body_bytes)
                 await send_error(scope, send_at_edge, 413, "payload_too_large", message, close=True)
                 return
             try:
-                await self.app(scope, limited(receive, self.max_body_bytes), send_at_edge)
+                # A declared length is already within the limit; a streamed body is counted.
+                bounded = receive if declared is not None else limited(receive, self.max_body_bytes)
+                await self.app(scope, bounded, send_at_edge)
             except Exception:
                 log_unhandled(scope)
                 if response_started:
@@ -61,4 +64,4 @@ class EdgeMiddleware:
                 await send_internal_error(scope, send_at_edge)
         finally:
             account(scope, route_template(scope), status, time.perf_counter() - started)
-            unbind_request_id(tokens)
+            unbind_request_id(token)
