@@ -103,7 +103,12 @@ def _parse_fast(body: bytes) -> Any:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
         return _SLOW
-    if body.count(b":") != orjson.dumps(parsed).count(b":"):
+    colons = body.count(b":")
+    if type(parsed) is dict and colons == len(parsed):
+        # Each key parsed took a colon, so none was left for a repeated or nested pair:
+        # re-encoding a flat object (one row) to count its colons (~1 µs) says no more.
+        return parsed
+    if colons != orjson.dumps(parsed).count(b":"):
         return _SLOW
     return parsed
 

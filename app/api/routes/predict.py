@@ -56,23 +56,36 @@ def _results(predictions: Predictions, predictor: Predictor) -> list[dict[str, A
     ]
 
 
-def _record(
-    state: dict[str, Any], predictor: Predictor, results: list[dict[str, Any]], batch: bool
-) -> None:
-    """What the access line records: the class label(s), or a regressor's value(s)."""
+def _one_result(predictions: Predictions, predictor: Predictor) -> dict[str, Any]:
+    """_results for the one row of /predict, without the list around it: 2.6 µs in the
+    app against 6.4 µs (timed in process, the cache as cold as between requests)."""
+    if predictor.task == "regression":
+        return {"prediction": predictions.values[0]}
+    class_names = predictor.class_names
+    winner = predictions.winners[0]
+    return {
+        "prediction": winner,
+        "prediction_label": class_names[winner],
+        "probabilities": dict(zip(class_names, predictions.probabilities[0], strict=True)),
+    }
+
+
+def _record_one(state: dict[str, Any], predictor: Predictor, result: dict[str, Any]) -> None:
+    """What the access line records for one row: the class label, or a regressor's value."""
     state["model_version"] = predictor.version
     if predictor.task == "regression":
-        values = [result["prediction"] for result in results]
-        if batch:
-            state["prediction_values"] = values
-        else:
-            state["prediction_value"] = values[0]
-        return
-    labels = [result["prediction_label"] for result in results]
-    if batch:
-        state["prediction_labels"] = labels
+        state["prediction_value"] = result["prediction"]
     else:
-        state["prediction_label"] = labels[0]
+        state["prediction_label"] = result["prediction_label"]
+
+
+def _record(state: dict[str, Any], predictor: Predictor, results: list[dict[str, Any]]) -> None:
+    """What the access line records for a batch: the class labels, or a regressor's values."""
+    state["model_version"] = predictor.version
+    if predictor.task == "regression":
+        state["prediction_values"] = [result["prediction"] for result in results]
+    else:
+        state["prediction_labels"] = [result["prediction_label"] for result in results]
 
 
 def _refuse_outside_training(
@@ -101,9 +114,9 @@ def build_router(api: ModelApi) -> APIRouter:
         # The ASGI state dict the edge filled (request.state wraps the same dict).
         state = request.scope["state"]
         request_id = state["request_id"]
-        rows = _rows([features], predictor)
-        (result,) = _results(predictor.predict(rows, request_id), predictor)
-        _record(state, predictor, [result], batch=False)
+        predictions = predictor.predict(_rows([features], predictor), request_id)
+        result = _one_result(predictions, predictor)
+        _record_one(state, predictor, result)
         result["model_version"] = predictor.version
         result["request_id"] = request_id
         return JSONBytesResponse(orjson.dumps(result))
@@ -118,7 +131,7 @@ def build_router(api: ModelApi) -> APIRouter:
         request_id = state["request_id"]
         results = _results(predictor.predict(_rows(instances, predictor), request_id), predictor)
         state["batch_size"] = len(results)
-        _record(state, predictor, results, batch=True)
+        _record(state, predictor, results)
         return JSONBytesResponse(
             orjson.dumps(
                 {
