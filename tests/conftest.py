@@ -49,12 +49,14 @@ FAST_MODULES = {
     "tests/logs/test_relabeling.py",
     "tests/ml/test_contract.py",
     "tests/ml/test_drift.py",
+    "tests/ml/test_predictor.py",
     "tests/ml/test_inference.py",
     "tests/ml/test_quality.py",
     "tests/observability/test_observe.py",
     "tests/observability/test_access.py",
     "tests/middleware/test_body_limit.py",
     "tests/api/test_dispatch.py",
+    "tests/api/test_json_route.py",
     "tests/test_docs.py",
 }
 _DESELECTED_LOGS = pytest.StashKey[int]()

@@ -290,14 +290,14 @@ class ModelRegistry:
         return self._source.describe() if self._source else {"model_dir": str(self._model_dir)}
 
     def flush_drift(self) -> None:
-        """Every pending drift count into the Prometheus counters, and the prediction
-        memory's size (before /metrics renders)."""
-        self.memory.publish()
-        if self.predictor is not None:
-            self.predictor.drift.flush()
-        for retired in self._retired:
-            retired.drift.flush()
+        """Every answer's record (Predictor.flush) and pending drift count into the
+        Prometheus counters, and the prediction memory's size (before /metrics renders)."""
+        for predictor in (self.predictor, *self._retired):
+            if predictor is not None:
+                predictor.flush()
+                predictor.drift.flush()
         self._retired.clear()
+        self.memory.publish()
 
     def _load(self) -> Predictor:
         model_dir = self._model_dir
@@ -354,6 +354,8 @@ class ModelRegistry:
 
     def stop(self) -> None:
         """Shutdown: the shadow scores what is queued; the last drift counts go out."""
+        if self.predictor is not None:
+            self.predictor.flush()  # this turn's answers: remembered, queued, counted
         if self.shadow is not None:
             self.shadow.stop()
             self.shadow = None
@@ -404,6 +406,7 @@ class ModelRegistry:
     def _retire(self, predictor: Predictor) -> None:
         """No longer served: model_info says so; its pending counts go out."""
         _model_info(predictor).set(0)
+        predictor.flush()
         predictor.drift.flush()
         self._retired.append(predictor)
 
