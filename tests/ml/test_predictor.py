@@ -12,9 +12,11 @@ from app.observability.metrics import MODEL_PREDICTIONS
 
 
 def _served(predictor: Predictor) -> float:
-    return sum(
-        MODEL_PREDICTIONS.labels(predictor.name, predictor.version, label)._value.get()
-        for label in predictor.class_names
+    return float(
+        sum(
+            MODEL_PREDICTIONS.labels(predictor.name, predictor.version, label)._value.get()
+            for label in predictor.class_names
+        )
     )
 
 
