@@ -7,7 +7,6 @@ fits the task: per-class counts and top-class confidence for a classifier, the p
 values' histogram for a regressor.
 """
 
-import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -18,6 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from app.core.turns import at_next_turn
 from app.ml.artifact import LoadedArtifact
 from app.ml.contract import Contract
 from app.ml.drift import DriftCounters
@@ -137,10 +137,7 @@ class Predictor:
         pending = self._pending
         pending.append((rows, output, predictions, duration_s, request_id))
         if len(pending) == 1:
-            try:
-                asyncio.get_running_loop().call_soon(self.flush)
-            except RuntimeError:  # no event loop (a script): at once
-                self.flush()
+            at_next_turn(self.flush)
         return predictions
 
     def flush(self) -> None:

@@ -15,7 +15,6 @@ its line and sample follow its response by one loop turn. /metrics flushes first
 (app/api/routes/metrics.py), and so does shutdown (app/main.py).
 """
 
-import asyncio
 import logging
 import os
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 from starlette.types import Scope
 
 from app.core.logging import RequestLineLogger
+from app.core.turns import at_next_turn
 from app.observability.metrics import HttpMetrics
 from app.observability.observe import flush_pending
 
@@ -93,10 +93,7 @@ class _Accounts:
         pending = self._pending
         pending.append((scope, handler, status, duration_s))
         if len(pending) == 1:
-            try:
-                asyncio.get_running_loop().call_soon(self.flush)
-            except RuntimeError:  # no event loop (a script): account now
-                self.flush()
+            at_next_turn(self.flush)
 
     def flush(self) -> None:
         pending, self._pending = self._pending, []

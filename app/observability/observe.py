@@ -18,13 +18,14 @@ and so does shutdown, so a scrape sees every request answered before it; with no
 running (a script, a test), counts land at once.
 """
 
-import asyncio
 from bisect import bisect_left
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 from prometheus_client import Counter, Histogram
+
+from app.core.turns import at_next_turn
 
 
 class _Flushable(Protocol):
@@ -41,10 +42,7 @@ class _PendingChildren:
         """`child` has counts to flush: at the next loop turn, or now with no loop running."""
         self._children.append(child)
         if len(self._children) == 1:
-            try:
-                asyncio.get_running_loop().call_soon(self.flush)
-            except RuntimeError:
-                self.flush()
+            at_next_turn(self.flush)
 
     def flush(self) -> None:
         children, self._children = self._children, []
