@@ -17,6 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from app.core.logging import get_logger
 from app.core.turns import at_next_turn
 from app.ml.artifact import LoadedArtifact
 from app.ml.contract import Contract
@@ -31,6 +32,8 @@ from app.observability.metrics import (
     exemplar_histogram,
 )
 from app.observability.observe import FastCounter, FastHistogram
+
+logger = get_logger("glassbox.model")
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,10 @@ class Predictor:
         """Record every answer made since the last flush (see `predict`)."""
         pending, self._pending = self._pending, []
         for rows, output, predictions, duration_s, request_id in pending:
-            self._record(rows, output, predictions, duration_s, request_id)
+            try:
+                self._record(rows, output, predictions, duration_s, request_id)
+            except Exception:  # one answer's failure must not cost the others their records
+                logger.exception("prediction_record_failed", request_id=request_id)
 
     def _record(
         self,

@@ -47,3 +47,24 @@ def test_answers_are_recorded_at_the_next_loop_turn_each_once(model_dir: Path) -
     predictor.predict(rows, "no-loop")  # a script: recorded at once
     assert recorded[-1][0] == "no-loop"
     assert _served(predictor) - before == 4
+
+
+def test_one_answer_failing_to_record_costs_the_others_nothing(model_dir: Path) -> None:
+    predictor = load_predictor(model_dir, None)
+    recorded: list[str] = []
+
+    def remember(_: Predictor, rows: Any, predictions: Predictions, request_id: str) -> None:
+        if request_id == "r-1":
+            raise RuntimeError("a broken memory")
+        recorded.append(request_id)
+
+    predictor.on_predicted = remember
+    rows = predictor.matrix([predictor.contract.encode_row(predictor.example)])
+
+    async def one_turn() -> None:
+        for n in range(3):
+            predictor.predict(rows, f"r-{n}")
+        await asyncio.sleep(0)
+
+    asyncio.run(one_turn())
+    assert recorded == ["r-0", "r-2"]
