@@ -40,6 +40,7 @@ from app.api.oip import (
     model_outputs,
     output_names,
     plain_number_matrix,
+    plain_number_matrix_of_json,
     rows_of,
 )
 from app.core.errors import ApiError
@@ -181,7 +182,11 @@ async def _infer(request: Request, api: ModelApi, name: str, version: str | None
     content_type = raw_header(request, b"content-type")
     # The protocol's body is JSON and its clients (tritonclient) send no Content-Type; one
     # that names something else is refused, as on /predict.
-    if content_type is not None and not is_json(content_type.decode("latin-1")):
+    if (
+        content_type is not None
+        and content_type != b"application/json"
+        and not is_json(content_type.decode("latin-1"))
+    ):
         raise _ProtocolError(
             415, "unsupported_media_type", "send the body as JSON: Content-Type: application/json"
         )
@@ -200,32 +205,43 @@ async def _infer(request: Request, api: ModelApi, name: str, version: str | None
     except (RequestValidationError, HTTPException) as exc:
         raise _ProtocolError(400, "malformed_json", "request body is not valid JSON") from exc
     predictor = _served(request, name, version)
-    try:
-        body = InferenceRequest.model_validate(data)
-    except ValidationError as exc:
-        raise _ProtocolError(400, "invalid_request", _describe(exc.errors(), "")) from exc
-    outputs = _outputs_requested(body, predictor)
-    matrix = None
-    if settings.OUT_OF_RANGE == "accept":
-        # The API's domain holds for the serving model: a swap keeps kinds and bounds.
-        matrix = plain_number_matrix(body, api.number_domain, settings.MAX_BATCH_SIZE)
+    accept = settings.OUT_OF_RANGE == "accept"
+    # The API's domain holds for the serving model: a swap keeps kinds and bounds.
+    matrix = (
+        plain_number_matrix_of_json(data, api.number_domain, settings.MAX_BATCH_SIZE)
+        if accept
+        else None
+    )
+    request_ref: str | None = None  # the request's own id, when it sends one
     if matrix is None:
-        refuse = settings.OUT_OF_RANGE == "refuse"
-        matrix = _validated_rows(body, predictor, api, settings.MAX_BATCH_SIZE, refuse)
+        try:
+            body = InferenceRequest.model_validate(data)
+        except ValidationError as exc:
+            raise _ProtocolError(400, "invalid_request", _describe(exc.errors(), "")) from exc
+        outputs = _outputs_requested(body, predictor)
+        request_ref = body.id
+        if accept:
+            matrix = plain_number_matrix(body, api.number_domain, settings.MAX_BATCH_SIZE)
+        if matrix is None:
+            matrix = _validated_rows(body, predictor, api, settings.MAX_BATCH_SIZE, not accept)
+    else:
+        outputs = output_names(predictor.task)
     # The ASGI state dict the edge filled (request.state wraps the same dict).
     state = request.scope["state"]
     request_id = state["request_id"]
     predictions = predictor.predict(matrix, request_id)
     state["batch_size"] = len(matrix)
+    labels: list[str] = []
     if predictor.task == "regression":
         state["prediction_values"] = predictions.values
     else:
-        state["prediction_labels"] = [predictor.class_names[w] for w in predictions.winners]
+        labels = [predictor.class_names[w] for w in predictions.winners]
+        state["prediction_labels"] = labels
     return {
         "model_name": predictor.name,
         "model_version": predictor.version,
-        "id": body.id if body.id is not None else request_id,
-        "outputs": [_tensor(output, predictions, predictor) for output in outputs],
+        "id": request_ref if request_ref is not None else request_id,
+        "outputs": [_tensor(output, predictions, predictor, labels) for output in outputs],
     }
 
 
@@ -266,14 +282,17 @@ def _outputs_requested(body: InferenceRequest, predictor: Predictor) -> list[str
     return asked
 
 
-def _tensor(name: str, predictions: Predictions, predictor: Predictor) -> dict[str, Any]:
+def _tensor(
+    name: str, predictions: Predictions, predictor: Predictor, labels: list[str]
+) -> dict[str, Any]:
+    """One output tensor; `labels`: the predicted class names, already made for the access
+    line."""
     rows = len(predictions.values or predictions.winners)
     if name == "predict" and predictor.task == "regression":
         return {"name": name, "shape": [rows], "datatype": "FP64", "data": predictions.values}
     if name == "predict":
         return {"name": name, "shape": [rows], "datatype": "INT64", "data": predictions.winners}
     if name == "predict_label":
-        labels = [predictor.class_names[w] for w in predictions.winners]
         return {"name": name, "shape": [rows], "datatype": "BYTES", "data": labels}
     flat = [p for row in predictions.probabilities for p in row]
     classes = len(predictor.class_names)
