@@ -11,9 +11,9 @@ tests/observability/test_observe.py holds each equal to the library's own calls,
 included.
 
 On the event loop, the counts first add up in plain numbers and reach the child's values
-at the start of the next loop turn, once for all of this turn's requests: a locked
-increment per count was ~1.7 µs of each request's time in the app (timed in process, its
-cache cold), a plain one a fraction of it. /metrics flushes first (app/api/routes/metrics.py)
+at the start of the next loop turn, once for all of this turn's requests: ten locked
+increments per /predict become list and float additions, and the locks are taken once
+per child and turn. /metrics flushes first (app/api/routes/metrics.py)
 and so does shutdown, so a scrape sees every request answered before it; with no loop
 running (a script, a test), counts land at once.
 """
