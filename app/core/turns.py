@@ -3,8 +3,9 @@
 What follows a request -- its access line and metrics sample, its answer's metrics, drift
 and feedback memory -- is kept as a tuple and done for every request of a turn in one
 pass: done per request, with the cache as cold as it is between requests, it was over a
-third of the app's own time per /predict (docs/performance.md#issue-21). A turn's callbacks run before the I/O
-that the next turn reads, so nothing a later request could see is still waiting.
+third of the app's own time per /predict (docs/performance.md#issue-21). A turn's
+callbacks run before the I/O that the next turn reads, so nothing a later request could
+see is still waiting.
 """
 
 import asyncio

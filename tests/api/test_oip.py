@@ -143,12 +143,12 @@ def test_the_common_request_takes_the_fast_path() -> None:
             assert plain_number_matrix(odd_body, number_domain(FREE), MAX_ROWS) is None, odd
 
 
-ODD_FIELDS = [
+ODD_FIELDS: list[tuple[str, Any]] = [
     ("id", "client-1"),
     ("outputs", [{"name": "predict"}]),
     ("parameters", {}),
 ]
-ODD_TENSOR = [
+ODD_TENSOR: list[tuple[str, Any]] = [
     ("name", 7),
     ("name", "x" * 257),
     ("shape", [True, 3]),
@@ -164,7 +164,7 @@ ODD_TENSOR = [
 def raw_requests(draw: st.DrawFn, contract: Contract) -> Any:
     """The requests above, now and then with a field the JSON path must leave to the model
     (an id, outputs, parameters) or one of a type the model would coerce or refuse."""
-    raw = draw(requests(contract))
+    raw: Any = draw(requests(contract))
     choice = draw(st.integers(0, 5))
     if choice == 0:
         key, value = draw(st.sampled_from(ODD_FIELDS))
