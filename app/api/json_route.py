@@ -32,6 +32,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from app.api.deps import loaded_predictor, raw_header, require_json_content_type, settings_of
+from app.api.oip import NumberDomain, plain_number_row
 from app.core.config import Settings
 from app.core.errors import FASTAPI_BODY_PARSE_ERROR, ApiError
 
@@ -178,7 +179,10 @@ class JSONBytesResponse(Response):
 
 
 class JsonBodyRoute(APIRoute):
-    """APIRoute whose endpoint takes (validated body model, request) and returns a Response."""
+    """APIRoute whose endpoint takes (validated body model, request) and returns a Response.
+    A row body of a model whose inputs are all numbers (`plain_domain`) may instead hand
+    the endpoint the model's one-row matrix, for a row it provably accepts (OUT_OF_RANGE
+    accept: a refusal names the field from the validated row)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         model = self._body_model()
@@ -188,11 +192,18 @@ class JsonBodyRoute(APIRoute):
         def max_body_bytes(settings: Settings) -> int:
             return sized(settings) if sized else settings.MAX_BODY_BYTES
 
+        plain: NumberDomain | None = getattr(model, "plain_domain", None)
+
         async def handle(request: Request) -> Response:
             require_json_content_type(request)
             settings = settings_of(request)
             data = parse_json(await read_body(request, max_body_bytes(settings)))
             loaded_predictor(request)  # 503 before 422, as a dependency would
+            if plain is not None and settings.OUT_OF_RANGE == "accept":
+                # A row of plain numbers the body provably accepts: the model's matrix.
+                matrix = plain_number_row(data, plain)
+                if matrix is not None:
+                    return await endpoint(matrix, request)
             return await endpoint(validate(model, data, settings), request)
 
         return handle

@@ -43,6 +43,9 @@ class RowBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     bytes_per_row: ClassVar[int] = MIN_ROW_BYTES
+    # A model whose inputs are all numbers: a row of plain numbers in bounds may skip this
+    # body (app/api/oip.py `plain_number_row`, app/api/json_route.py).
+    plain_domain: ClassVar[NumberDomain | None] = None
 
     @classmethod
     def max_body_bytes(cls, settings: Settings) -> int:
@@ -88,11 +91,13 @@ def build_model_api(contract: Contract | None, metadata: Mapping[str, Any]) -> M
     example = metadata.get("example")
     extra = {"examples": [example]} if example else {}
     row = _row_model(row_model_name(str(metadata.get("model_name", ""))), fields, extra, row_bytes)
+    domain = number_domain(contract)
+    row.plain_domain = domain
     return ModelApi(
         row,
         _batch_model(row, row_bytes),
         contract.task == "regression",
-        number_domain(contract),
+        domain,
     )
 
 

@@ -236,6 +236,7 @@ class NumberDomain:
     ge: tuple[float, ...]
     lt: tuple[float, ...]
     le: tuple[float, ...]
+    order: tuple[str, ...] = ()  # the names in input order
 
     @property
     def width(self) -> int:
@@ -253,7 +254,33 @@ def number_domain(contract: Contract | None) -> NumberDomain | None:
         tuple(float(b.get("ge", -math.inf)) for b in bounds),
         tuple(float(b.get("lt", math.inf)) for b in bounds),
         tuple(float(b.get("le", math.inf)) for b in bounds),
+        tuple(contract.names),
     )
+
+
+def plain_number_row(data: Any, domain: NumberDomain) -> npt.NDArray[np.float64] | None:
+    """The model's one-row matrix straight from a /predict body of plain numbers, when the
+    row body would accept it: an object with exactly the model's inputs, each an int or a
+    float (not a bool), finite, within its bounds. None for anything else, which the row
+    body validates for its exact error. Validating the body and reading the matrix back
+    from its attributes was ~8 µs of a /predict in the app (timed in process)."""
+    if type(data) is not dict or len(data) != domain.width:
+        return None
+    try:
+        values = [data[name] for name in domain.order]
+    except KeyError:
+        return None
+    if not set(map(type, values)) <= _PLAIN_FLOAT:  # type(), not isinstance: bool is an int
+        return None
+    for value, gt, ge, lt, le in zip(
+        values, domain.gt, domain.ge, domain.lt, domain.le, strict=True
+    ):
+        if not (gt < value < lt and ge <= value <= le):
+            return None  # also NaN and the infinities, which no bound lets through
+    try:
+        return np.array([values], dtype=np.float64)
+    except OverflowError:  # an int beyond float64: the row body refuses it too
+        return None
 
 
 def plain_number_matrix(

@@ -12,6 +12,7 @@ probabilities, a regressor its value.
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -110,11 +111,15 @@ def build_router(api: ModelApi) -> APIRouter:
     async def predict(features: row_model, request: Request) -> Response:  # type: ignore[valid-type]
         """Predict one row."""
         predictor = loaded_predictor(request)
-        _refuse_outside_training(request, predictor, [features], in_batch=False)
+        if isinstance(features, np.ndarray):  # a plain-number row, already the matrix
+            rows = features
+        else:
+            _refuse_outside_training(request, predictor, [features], in_batch=False)
+            rows = _rows([features], predictor)
         # The ASGI state dict the edge filled (request.state wraps the same dict).
         state = request.scope["state"]
         request_id = state["request_id"]
-        predictions = predictor.predict(_rows([features], predictor), request_id)
+        predictions = predictor.predict(rows, request_id)
         result = _one_result(predictions, predictor)
         _record_one(state, predictor, result)
         result["model_version"] = predictor.version
