@@ -61,7 +61,11 @@ def test_a_repeated_key_takes_the_strict_path_flat_or_nested() -> None:
         '{"a": {}, "a": 1}',
         '{"instances": [{"a": 1, "a": 1}]}',
         '{"a": {"x": 1, "x": 1}}',
+        '{"inputs": [{"name": "x", "name": "y", "data": [1]}]}',
+        '{"instances": [{"a": 1}, {"a": 1, "b": {"c": 1, "c": 2}}]}',
     ):
         assert _parse_fast(text.encode()) is _SLOW, text
     assert _parse_fast(b'{"a": 1, "b": 2.5}') == {"a": 1, "b": 2.5}
     assert _parse_fast(b'{"a:b": "c:d"}') == {"a:b": "c:d"}
+    v2 = b'{"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP64", "data": [[1, 2]]}]}'
+    assert _parse_fast(v2) == json.loads(v2)
