@@ -34,6 +34,10 @@ HALF_OPEN = Contract(
 FREE = Contract("regression", tuple(Input(f"x{i}", "number", -5, 5) for i in range(2)))
 MIXED = Contract("regression", (Input("x0", "number", 0, 1), Input("n", "integer", 0, 9)), ())
 MAX_ROWS = 12  # beyond _PYTHON_CHECK_ROWS: both ways of checking the bounds run
+# The generated-request tests run on each kind of domain: both bounds, half-open, none, mixed.
+EVERY_CONTRACT = pytest.mark.parametrize(
+    "contract", [BOUNDED, HALF_OPEN, FREE, MIXED], ids=["bounded", "half-open", "free", "mixed"]
+)
 
 # The values a too-lax fast path would let through: out of bounds, not a number, a bool,
 # beyond float64, not finite (not JSON, but a Python caller can send them).
@@ -93,9 +97,7 @@ def full_path(body: InferenceRequest, contract: Contract) -> np.ndarray | None:
     )
 
 
-@pytest.mark.parametrize(
-    "contract", [BOUNDED, HALF_OPEN, FREE, MIXED], ids=["bounded", "half-open", "free", "mixed"]
-)
+@EVERY_CONTRACT
 @settings(max_examples=600, deadline=None)
 @given(data=st.data())
 def test_the_fast_path_accepts_only_what_the_full_path_accepts(
@@ -178,9 +180,7 @@ def raw_requests(draw: st.DrawFn, contract: Contract) -> Any:
     return raw
 
 
-@pytest.mark.parametrize(
-    "contract", [BOUNDED, HALF_OPEN, FREE, MIXED], ids=["bounded", "half-open", "free", "mixed"]
-)
+@EVERY_CONTRACT
 @settings(max_examples=600, deadline=None)
 @given(data=st.data())
 def test_the_json_path_answers_only_as_the_validated_request_would(
