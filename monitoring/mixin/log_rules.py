@@ -11,7 +11,7 @@ to the same Alertmanager as Prometheus (monitoring/loki/loki.yaml).
 from typing import Any
 
 from monitoring.mixin import config as c
-from monitoring.mixin.rules import Rule, alert
+from monitoring.mixin.rules.common import Rule, alert
 
 # Codes the HTTP edge writes on the access line of a request it refused before the app
 # (app/server/protocol.py), plus request ids refused by the request-id middleware.

@@ -18,7 +18,7 @@ import pytest
 import requests
 import yaml
 
-from monitoring.mixin.rules import BEST_MAE, MAE, RMSE
+from monitoring.mixin.rules.quality import BEST_MAE, MAE, RMSE
 from tests.api.routes.test_predict import SETOSA, VERSICOLOR, VIRGINICA
 from tests.monitoring.kubernetes_sd import (
     kubernetes_jobs_with_static_targets,

@@ -25,7 +25,7 @@ import pytest
 from sklearn.model_selection import train_test_split
 
 from app.ml.dataset import load_dataset
-from monitoring.mixin.rules import ACCURACY, AGREEMENT
+from monitoring.mixin.rules.quality import ACCURACY, AGREEMENT
 from tests.api.routes.test_feedback import wait_for_shadow
 from tests.monitoring.servers import Server, monitored_service, query, wait_for
 from tests.monitoring.test_integration import firing

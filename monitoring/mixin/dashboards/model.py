@@ -27,13 +27,11 @@ from monitoring.mixin.dashboards.panels import (
     target,
     timeseries,
 )
-from monitoring.mixin.rules import (
+from monitoring.mixin.rules.drift import BUCKET_EXPECTED, BUCKET_SHARE, FEATURE_PSI
+from monitoring.mixin.rules.quality import (
     ACCURACY,
     AGREEMENT,
-    BUCKET_EXPECTED,
-    BUCKET_SHARE,
     COVERAGE,
-    FEATURE_PSI,
     MAE,
     PRECISION,
     RECALL,

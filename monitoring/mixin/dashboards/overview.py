@@ -24,7 +24,7 @@ from monitoring.mixin.dashboards.panels import (
     timeseries,
     value_text,
 )
-from monitoring.mixin.rules import (
+from monitoring.mixin.rules.slo import (
     budget_remaining_expr,
     burn_rate_expr,
     error_budget,

@@ -1,0 +1,139 @@
+"""Live quality from ground truth (/feedback): accuracy, precision, recall, MAE, RMSE per
+version and role, coverage, the shadow's agreement, the held-out metrics they are held
+against, and the quality-drop alert."""
+
+from monitoring.mixin import config as c
+from monitoring.mixin.rules.common import Rule, alert, ratio, sel
+
+QUALITY_BY = "job, model_name, model_version, role"
+W = c.QUALITY_WINDOW
+LABELS = f"job_model_role:model_feedback_labels:increase{W}"
+ACCURACY = f"job_model_role:model_feedback_accuracy:ratio_rate{W}"
+PRECISION = f"job_model_role_class:model_feedback_precision:ratio_rate{W}"
+RECALL = f"job_model_role_class:model_feedback_recall:ratio_rate{W}"
+MAE = f"job_model_role:model_feedback_mae:rate{W}"
+RMSE = f"job_model_role:model_feedback_rmse:rate{W}"
+COVERAGE = f"job_model:model_feedback_coverage:ratio_rate{W}"
+AGREEMENT = f"job_model:model_shadow_agreement:ratio_rate{W}"
+BEST_ACCURACY = "job_model_name:model_training_accuracy:max"
+BEST_MAE = "job_model_name:model_training_mae:min"
+CORRECT, RECORDED, AGREED = 'correct="true"', 'status="recorded"', 'agreement="true"'
+
+
+def _per_class(kind: str) -> str:
+    """Precision (by predicted class) or recall (by actual class), with the label `class`."""
+    column = "predicted_class" if kind == "precision" else "actual_class"
+    confusion = f"model_feedback_confusion_total{sel()}"
+    by = f"{QUALITY_BY}, {column}"
+    share = ratio(
+        f"rate(model_feedback_confusion_total{sel(CORRECT)}[{W}])",
+        f"rate({confusion}[{W}])",
+        by,
+    )
+    return (
+        f"sum by ({QUALITY_BY}, class) (\n"
+        f'  label_replace(\n{share}\n, "class", "$1", "{column}", "(.*)")\n)'
+    )
+
+
+def quality_rules() -> list[Rule]:
+    """Live quality per version and role (primary: the served model; shadow: the candidate)
+    from ground truth, the training metrics it is held against, the shadow's agreement."""
+    confusion = f"model_feedback_confusion_total{sel()}"
+    errors = f"model_feedback_absolute_error_count{sel()}"
+
+    def training(metric: str) -> str:
+        return "model_training_metric" + sel('role="primary"', f'metric="{metric}"')
+
+    return [
+        {
+            "record": LABELS,
+            "expr": f"sum by ({QUALITY_BY}) (increase({confusion}[{W}]))\nor\n"
+            f"sum by ({QUALITY_BY}) (increase({errors}[{W}]))",
+        },
+        {
+            "record": ACCURACY,
+            "expr": ratio(
+                f"rate(model_feedback_confusion_total{sel(CORRECT)}[{W}])",
+                f"rate({confusion}[{W}])",
+                QUALITY_BY,
+            ),
+        },
+        {"record": PRECISION, "expr": _per_class("precision")},
+        {"record": RECALL, "expr": _per_class("recall")},
+        {
+            "record": MAE,
+            "expr": f"sum by ({QUALITY_BY}) (rate(model_feedback_absolute_error_sum{sel()}[{W}]))"
+            f"\n/\nsum by ({QUALITY_BY}) (rate({errors}[{W}]))",
+        },
+        {
+            "record": RMSE,
+            "expr": f"sqrt(\n  sum by ({QUALITY_BY}) (rate(model_feedback_squared_error_total"
+            f"{sel()}[{W}]))\n  /\n  sum by ({QUALITY_BY}) (rate({errors}[{W}]))\n)",
+        },
+        {
+            "record": COVERAGE,
+            "expr": ratio(
+                f"rate(model_feedback_total{sel(RECORDED)}[{W}])",
+                f"rate(model_predictions_total{sel()}[{W}])",
+                "job, model_name, model_version",
+            ),
+        },
+        {
+            "record": AGREEMENT,
+            "expr": ratio(
+                f"rate(model_shadow_rows_total{sel(AGREED)}[{W}])",
+                f"rate(model_shadow_rows_total{sel()}[{W}])",
+                "job, model_name, model_version, primary_version",
+            ),
+        },
+        {
+            "record": BEST_ACCURACY,
+            "expr": f"max by (job, model_name) ({training('accuracy')})",
+        },
+        {
+            "record": BEST_MAE,
+            "expr": f"min by (job, model_name) ({training('mae')})",
+        },
+    ]
+
+
+def quality_alerts() -> list[Rule]:
+    serving = f"max by (job, model_name, model_version) (model_info{sel()} == 1)"
+    enough = (
+        f"and on (job, model_name, model_version)\n"
+        f'{LABELS}{{role="primary"}} >= {c.QUALITY_MIN_LABELS}\n'
+        f"and on (job, model_name, model_version)\n{serving}"
+    )
+    window, baseline = c.QUALITY_WINDOW, c.QUALITY_BASELINE_WINDOW
+    summary = "The served model's live quality has dropped below what training promised."
+    return [
+        alert(
+            "GlassboxModelQualityDrop",
+            f'{ACCURACY}{{role="primary"}}\n< on (job, model_name) group_left ()\n('
+            f"max_over_time({BEST_ACCURACY}[{baseline}]) - {c.QUALITY_ACCURACY_MARGIN})\n" + enough,
+            c.QUALITY_DROP_FOR,
+            "critical",
+            summary,
+            "Model {{ $labels.model_name }} version {{ $labels.model_version }} was right on "
+            "{{ $value | humanizePercentage }} of the predictions labelled through /feedback "
+            f"over the last {window}: more than {c.QUALITY_ACCURACY_MARGIN:.0%} below the best "
+            f"held-out accuracy of its versions served in the last {baseline}. Its inputs may "
+            "look normal: the answers are what changed.",
+            task="classification",
+        ),
+        alert(
+            "GlassboxModelQualityDrop",
+            f'{MAE}{{role="primary"}}\n> on (job, model_name) group_left ()\n('
+            f"min_over_time({BEST_MAE}[{baseline}]) * {1 + c.QUALITY_MAE_MARGIN_RATIO:g})\n"
+            + enough,
+            c.QUALITY_DROP_FOR,
+            "critical",
+            summary,
+            "Model {{ $labels.model_name }} version {{ $labels.model_version }} is off by "
+            '{{ $value | printf "%.4g" }} on average (live MAE from /feedback over the last '
+            f"{window}): more than {c.QUALITY_MAE_MARGIN_RATIO:.0%} above the best held-out MAE "
+            f"of its versions served in the last {baseline}.",
+            task="regression",
+        ),
+    ]
