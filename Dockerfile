@@ -23,6 +23,7 @@ RUN pip install --no-deps .
 FROM builder AS model-train
 ARG MODEL_VERSION=dev
 COPY data ./data
+COPY promotion ./promotion
 COPY train.py ./
 RUN python train.py --data data/iris.csv --output-dir /out --model-version "${MODEL_VERSION}" --promote
 

@@ -81,10 +81,10 @@ experiments: install ## Poisoning sweep: experiments/results/poisoning.{csv,md,p
 
 promote: $(VENV)/.runtime $(DEV_KEYS) ## Point artifacts/latest at VERSION after its checks (and, with PROMETHEUS_URL, its shadow record; FORCE=1 overrides); then `make reload`
 	@test -n "$(VERSION)" || { echo "usage: make promote VERSION=<artifacts/ subfolder> [FORCE=1]"; exit 2; }
-	@$(WITH_KEYS) $(BIN)/python -m app.ml.promotion promote "$(VERSION)" $(if $(FORCE),--force)
+	@$(WITH_KEYS) $(BIN)/python -m promotion promote "$(VERSION)" $(if $(FORCE),--force)
 
 rollback: $(VENV)/.runtime $(DEV_KEYS) ## Point artifacts/latest back at the last earlier promotion that still checks out
-	@$(WITH_KEYS) $(BIN)/python -m app.ml.promotion rollback
+	@$(WITH_KEYS) $(BIN)/python -m promotion rollback
 
 run: $(VENV)/.runtime $(DEV_KEYS) ## Serve on http://127.0.0.1:$(PORT), training a model first if there is none
 	@$(FIRST_MODEL)

@@ -63,10 +63,10 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from app.core.keys import InvalidKeyError
 from app.core.logging import configure_logging, get_logger
 from app.ml.artifact import is_safe_version, sha256_file
+from app.ml.building.dataset import TARGET, DatasetError, column_type, load_dataset
+from app.ml.building.packaging import model_input, package, write_signed
 from app.ml.contract import Contract, ContractError, Input
-from app.ml.dataset import TARGET, DatasetError, column_type, load_dataset
-from app.ml.packaging import model_input, package, write_signed
-from app.ml.promotion import repoint
+from promotion.history import repoint
 
 DEFAULT_DATA = Path("data/iris.csv")
 EXIT_QUALITY_GATE = 1

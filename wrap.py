@@ -33,10 +33,10 @@ import sklearn
 from app.core.keys import InvalidKeyError
 from app.core.logging import configure_logging, get_logger
 from app.ml.artifact import ModelLoadError, sha256_file
+from app.ml.building.dataset import DatasetError, read_table
+from app.ml.building.wrapping import check_sklearn_version, wrap_estimator
 from app.ml.contract import ContractError
-from app.ml.dataset import DatasetError, read_table
-from app.ml.promotion import repoint
-from app.ml.wrapping import check_sklearn_version, wrap_estimator
+from promotion.history import repoint
 from train import checked
 
 logger = get_logger("glassbox.wrap")

@@ -170,7 +170,8 @@ def _serve(settings: "Settings") -> None:
         class ReloadingMultiprocess(Multiprocess):
             def handle_hup(self) -> None:
                 """uvicorn restarts every worker on SIGHUP; forward it instead, so each
-                worker swaps its model in place (app/ml/registry.py) and none stops serving."""
+                worker swaps its model in place (app/ml/serving/registry.py) and none stops
+                serving."""
                 for process in self.processes:
                     if process.pid is not None:
                         os.kill(process.pid, signal.SIGHUP)

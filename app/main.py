@@ -1,4 +1,4 @@
-"""The ASGI application: the model's routes, error handlers and the edge around them."""
+"""The ASGI application: the registry, the dataplane, the model's routes around them, the edge."""
 
 import gc
 import os
@@ -14,11 +14,13 @@ from app.api.main import routers
 from app.api.model_api import ModelApi, build_model_api
 from app.api.routes import docs
 from app.core.config import Settings, get_settings
+from app.core.deferred import DEFERRED, Periodic, flush_all
 from app.core.errors import register_exception_handlers
 from app.core.logging import configure_logging
-from app.ml.registry import ModelRegistry
-from app.observability.access import flush_accounts
-from app.observability.metrics import mark_worker_dead
+from app.dataplane import build_dataplane
+from app.ml.serving.registry import ModelRegistry
+from app.observability.exemplars import FLUSH_INTERVAL_SECONDS
+from app.observability.metrics import WORKER_EXEMPLARS, mark_worker_dead
 from app.server import drain
 
 
@@ -26,14 +28,21 @@ def create_app(settings: Settings | None = None) -> GlassboxApi:
     settings = settings or get_settings()
     configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
 
-    # The registry reads the contract of the model in MODEL_DIR; the prediction API is
-    # built from it (app/api/model_api.py).
+    # The registry reads the contract of the model its source names; the prediction API is
+    # built from it (app/api/model_api.py), around the dataplane that answers every request.
     registry = ModelRegistry.from_settings(settings)
+    dataplane = build_dataplane(settings, registry)
     model_api = build_model_api(registry.contract, registry.startup_metadata)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         registry.start()
+        dataplane.start()
+        exemplars: Periodic | None = None
+        if WORKER_EXEMPLARS is not None:  # several workers: this one's file, every second
+            exemplars = DEFERRED.schedule(
+                "exemplars", FLUSH_INTERVAL_SECONDS, WORKER_EXEMPLARS.flush
+            )
         drain.install(settings.DRAIN_SECONDS)
         registry.install_reload_signal()
         # Everything allocated by startup (libraries, the model) goes to the permanent
@@ -41,13 +50,17 @@ def create_app(settings: Settings | None = None) -> GlassboxApi:
         # fell from 43-51 ms to 16-27 ms (wrk, three runs each, docs/performance.md).
         gc.freeze()
         yield
-        registry.stop()  # the shadow's queue scored, drift counts of the last second
-        flush_accounts()  # the last loop turn's access lines and samples
+        flush_all()  # the last turn's answers and lines, in the declared order
+        registry.stop()  # the shadow scores what it had queued, then stops
+        dataplane.stop()
+        if exemplars is not None:
+            DEFERRED.cancel(exemplars)
+        flush_all()  # what the shadow's last scoring counted
         mark_worker_dead(os.getpid())
 
     app = GlassboxApi(
         settings=settings,
-        registry=registry,  # the one thing routes, /readyz and /metrics ask
+        dataplane=dataplane,  # the one thing prediction routes, /readyz and /model ask
         title="Glassbox",
         description=description,
         version=__version__,
@@ -67,14 +80,14 @@ def create_app(settings: Settings | None = None) -> GlassboxApi:
         # router in a matcher that runs on each request (profiled at 3 % of /predict).
         # Prefixes, tags and responses are already part of each APIRoute.
         # The prediction routes first: Starlette matches in order (see app/api/routes/v2.py).
-        routes = [route for router in routers(api) for route in router.routes]
+        routes = [route for router in routers(api, dataplane, settings) for route in router.routes]
         if settings.DOCS_ENABLED:
             routes.extend([*docs.router.routes, docs.assets])
         routes.extend(own)
         app.set_routes(routes)
 
     install_routes(model_api)
-    # No model when the app was made (a registry source, or an empty MODEL_DIR): the first
+    # No model when the app was made (a remote source, or an empty MODEL_DIR): the first
     # one that loads defines the API, as it would have at startup.
     registry.on_first_model(
         lambda contract, metadata: install_routes(build_model_api(contract, metadata))

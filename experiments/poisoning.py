@@ -25,7 +25,7 @@ import numpy.typing as npt
 from tqdm import tqdm
 
 from app.ml.artifact import sha256_file
-from app.ml.dataset import load_dataset
+from app.ml.building.dataset import load_dataset
 from experiments.runs import Run
 from train import fit_and_evaluate
 

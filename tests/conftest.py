@@ -49,14 +49,16 @@ FAST_MODULES = {
     "tests/logs/test_relabeling.py",
     "tests/ml/test_contract.py",
     "tests/ml/test_drift.py",
-    "tests/ml/test_predictor.py",
+    "tests/ml/test_dataplane.py",
     "tests/ml/test_inference.py",
     "tests/ml/test_quality.py",
     "tests/observability/test_observe.py",
     "tests/observability/test_access.py",
     "tests/middleware/test_body_limit.py",
     "tests/api/test_dispatch.py",
-    "tests/api/test_json_route.py",
+    "tests/api/test_body.py",
+    "tests/api/test_native.py",
+    "tests/api/test_oip_codec.py",
     "tests/test_docs.py",
 }
 _DESELECTED_LOGS = pytest.StashKey[int]()

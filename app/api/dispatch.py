@@ -1,7 +1,7 @@
 """Direct dispatch: the lean routes' handlers called straight from the app.
 
-The prediction and feedback routes (JsonBodyRoute, PathParamsRoute in app/api/json_route.py)
-already skip FastAPI's generic handler. What is left between uvicorn and them is the
+The prediction and feedback routes (DirectRoute, app/api/routing.py) already skip FastAPI's
+generic handler. What is left between uvicorn and them is the
 framework's layering: Starlette's ServerErrorMiddleware, FastAPI's telemetry and body-limit
 layers (idle here: telemetry off, no FastAPI body limit), ExceptionMiddleware, the
 AsyncExitStack layer, the router's loop over every route, and `request_response` with its
@@ -11,8 +11,9 @@ them at about a fifth of /predict's worker time (docs/performance.md).
 So for a request that one of those routes matches in full, this does what that chain does
 for them -- record the route in the scope as the router would, build the Request, await
 the handler, render an exception with the handler the app registered for it, send the
-response -- and everything else takes FastAPI's own path. The semantics are held equal by
-tests/api/test_dispatch.py.
+response -- and everything else takes FastAPI's own path: the fast path and its slow twin,
+held equal by tests/unit/api/test_dispatch.py (FAST_PATHS_OFF=direct-dispatch: always the
+slow one).
 """
 
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -23,12 +24,11 @@ from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
 
-from app.api.json_route import JsonBodyRoute, PathParamsRoute
+from app.api.routing import DirectRoute
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
-_Entry = tuple[JsonBodyRoute | PathParamsRoute, Handler]
-_SEEN_PATHS = 256
+_Entry = tuple[DirectRoute, Handler]
 
 
 class DirectRoutes:
@@ -37,10 +37,6 @@ class DirectRoutes:
     def __init__(self) -> None:
         self._exact: dict[str, list[_Entry]] = {}
         self._templated: dict[str, list[_Entry]] = {}  # by method, in list order
-        # The templated paths matched lately, by (method, path): a client calls one model's
-        # infer path over and over; matching it took 3.2 µs of a V2 infer in the app, the
-        # lookup 1.0 (timed in process). Bounded: emptied when full or when routes change.
-        self._seen: dict[tuple[str, str], tuple[_Entry, dict[str, Any]]] = {}
 
     def update(self, routes: Sequence[BaseRoute]) -> None:
         """Take the lean routes up to the first other one: Starlette matches in list order,
@@ -48,7 +44,7 @@ class DirectRoutes:
         exact: dict[str, list[_Entry]] = {}
         templated: dict[str, list[_Entry]] = {}
         for route in routes:
-            if not isinstance(route, JsonBodyRoute | PathParamsRoute):
+            if not isinstance(route, DirectRoute):
                 break
             entry = (route, route.get_route_handler())
             if route.param_convertors:
@@ -58,7 +54,7 @@ class DirectRoutes:
                     templated.setdefault(method, []).append(entry)
             else:
                 exact.setdefault(route.path, []).append(entry)
-        self._exact, self._templated, self._seen = exact, templated, {}  # in one step
+        self._exact, self._templated = exact, templated  # in one step
 
     def match(self, scope: Scope) -> tuple[_Entry, dict[str, Any]] | None:
         """A lean route and its path parameters, when one matches method and path in full."""
@@ -68,9 +64,6 @@ class DirectRoutes:
         for entry in self._exact.get(path, ()):
             if method in (entry[0].methods or ()):
                 return entry, {}
-        seen = self._seen.get((method, path))
-        if seen is not None:
-            return seen[0], dict(seen[1])
         for entry in self._templated.get(method, ()):
             # Starlette's Route.matches for http, without the child scope it builds.
             found = entry[0].path_regex.match(path)
@@ -79,10 +72,7 @@ class DirectRoutes:
                 params = {
                     key: convertors[key].convert(value) for key, value in found.groupdict().items()
                 }
-                if len(self._seen) >= _SEEN_PATHS:
-                    self._seen.clear()
-                self._seen[(method, path)] = (entry, params)
-                return entry, dict(params)
+                return entry, params
         return None
 
     async def handle(

@@ -8,20 +8,19 @@ training range or categories, and the model's example row in the OpenAPI documen
 Pydantic compiles a generated model exactly as it does a hand-written one (`make bench`
 measures both on Iris in the same run).
 
-Values outside the training data are a policy, OUT_OF_RANGE: `accept` (default: served
-and counted in model_feature_out_of_range_total) or `refuse` (422 naming the field). The
-refusal is checked against the model serving the request, so a retrained model with wider
-ranges can be swapped in without a restart.
+Values outside the training data are the dataplane's policy (app/dataplane/policy.py), not
+the bodies': a body takes any value of the input's type and declared bounds. The codecs
+(app/api/native.py, app/api/oip_codec.py) turn a validated body into the model's matrix.
 """
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
 
-from app.api.oip import NumberDomain, number_domain
+from app.api.numbers import NumberDomain, number_domain
 from app.api.schemas import at_most_max_batch_size
 from app.core.config import Settings
 from app.ml.contract import Contract, Input
@@ -43,13 +42,10 @@ class RowBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     bytes_per_row: ClassVar[int] = MIN_ROW_BYTES
-    # A model whose inputs are all numbers: a row of plain numbers in bounds may skip this
-    # body (app/api/oip.py `plain_number_row`, app/api/json_route.py).
-    plain_domain: ClassVar[NumberDomain | None] = None
 
     @classmethod
     def max_body_bytes(cls, settings: Settings) -> int:
-        """The largest body worth reading for one row (app/api/json_route.py)."""
+        """The largest body worth reading for one row (app/api/body.py `read_body`)."""
         return min(settings.MAX_BODY_BYTES, 16 * cls.bytes_per_row)
 
 
@@ -75,7 +71,8 @@ class ModelApi:
     row: type[RowBody]
     batch: type[BatchBody]
     regression: bool
-    # The V2 route's shortcut for one tensor of plain numbers (app/api/oip.py).
+    # A model whose inputs are all numbers: the bounds both codecs' fast paths check
+    # (app/api/numbers.py); None otherwise.
     number_domain: NumberDomain | None = None
 
 
@@ -91,13 +88,8 @@ def build_model_api(contract: Contract | None, metadata: Mapping[str, Any]) -> M
     example = metadata.get("example")
     extra = {"examples": [example]} if example else {}
     row = _row_model(row_model_name(str(metadata.get("model_name", ""))), fields, extra, row_bytes)
-    domain = number_domain(contract)
-    row.plain_domain = domain
     return ModelApi(
-        row,
-        _batch_model(row, row_bytes),
-        contract.task == "regression",
-        domain,
+        row, _batch_model(row, row_bytes), contract.task == "regression", number_domain(contract)
     )
 
 
@@ -191,48 +183,3 @@ def _input_bytes(item: Input) -> int:
         longest = max(len(category) for category in item.categories)
         return len(item.name) + 16 + 2 * max(CATEGORY_MAX_LENGTH, 2 * longest)
     return max(MIN_INPUT_BYTES, len(item.name) + BYTES_PER_NUMBER)
-
-
-def outside_training(
-    contract: Contract, rows: Sequence[BaseModel], in_batch: bool
-) -> list[dict[str, Any]]:
-    """Pydantic-style errors for the values outside the serving model's training data:
-    numbers below its minimum or above its maximum, categories it never saw."""
-    errors: list[dict[str, Any]] = []
-    for index, row in enumerate(rows):
-        prefix: tuple[Any, ...] = ("body", "instances", index) if in_batch else ("body",)
-        for item in contract.inputs:
-            value = getattr(row, item.name)
-            if item.kind == "category":
-                if value not in item.categories:
-                    errors.append(
-                        _error(
-                            prefix, item, value, "unknown_category", "a category training never saw"
-                        )
-                    )
-            elif _outside(item, value):
-                errors.append(
-                    _error(
-                        prefix,
-                        item,
-                        value,
-                        "out_of_training_range",
-                        f"outside the training range {item.minimum:g} to {item.maximum:g}",
-                    )
-                )
-    return errors
-
-
-def _outside(item: Input, value: Any) -> bool:
-    if item.kind == "boolean" or item.minimum is None or item.maximum is None:
-        return False
-    return not item.minimum <= value <= item.maximum
-
-
-def _error(prefix: tuple[Any, ...], item: Input, value: Any, kind: str, why: str) -> dict[str, Any]:
-    return {
-        "type": kind,
-        "loc": (*prefix, item.name),
-        "msg": f"Input is {why} (OUT_OF_RANGE=refuse)",
-        "input": value,
-    }

@@ -15,6 +15,9 @@ from app.core.keys import decode_key
 from app.core.model_uri import parse_model_uri
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+# The request path's fast paths, each beside the slow twin a test holds it equal to
+# (docs/performance.md#fast-paths); FAST_PATHS_OFF names those that give way to their twin.
+FAST_PATHS = ("fast-json", "plain-row", "v2-plain-request", "v2-plain-tensor", "direct-dispatch")
 
 
 class Settings(BaseSettings):
@@ -111,6 +114,12 @@ class Settings(BaseSettings):
         description="auto: ONNX Runtime when the artifact's export matches scikit-learn "
         "(else scikit-learn, logged); sklearn: always scikit-learn.",
     )
+    FAST_PATHS_OFF: str = Field(
+        default="",
+        description="Comma-separated fast paths that give way to their slow twin (the same "
+        "answers, slower): " + ", ".join(FAST_PATHS) + "; `make bench` measures each this way "
+        "(docs/performance.md). Empty: every fast path on.",
+    )
     OUT_OF_RANGE: Literal["accept", "refuse"] = Field(
         default="accept",
         description="A number outside the model's training range, or a category training "
@@ -169,6 +178,18 @@ class Settings(BaseSettings):
     def _no_shadow_when_empty(cls, value: object) -> object:
         return None if value == "" else value  # the chart sets every variable, "" for none
 
+    @field_validator("FAST_PATHS_OFF")
+    @classmethod
+    def _known_fast_paths(cls, value: str) -> str:
+        unknown = sorted(set(_names(value)) - set(FAST_PATHS))
+        if unknown:
+            raise ValueError(f"unknown fast paths {unknown}; known: {', '.join(FAST_PATHS)}")
+        return value
+
+    def fast_path(self, name: str) -> bool:
+        """Whether the fast path `name` (one of FAST_PATHS) is on."""
+        return name not in _names(self.FAST_PATHS_OFF)
+
     @field_validator("MODEL_URI")
     @classmethod
     def _a_model_uri_or_empty(cls, value: str) -> str:
@@ -188,6 +209,10 @@ class Settings(BaseSettings):
         if value:
             decode_key(value, "MODEL_PUBLIC_KEY")  # refuse a malformed key at startup
         return value
+
+
+def _names(value: str) -> list[str]:
+    return [name.strip() for name in value.split(",") if name.strip()]
 
 
 @lru_cache

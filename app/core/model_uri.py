@@ -1,4 +1,4 @@
-"""MODEL_URI's grammar: which registered model version to serve (app/ml/mlflow_source.py).
+"""MODEL_URI's grammar: which registered model version to serve (app/ml/serving/mlflow_source.py).
 
 Here, below everything, so Settings can refuse a malformed URI at startup.
 """

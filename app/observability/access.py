@@ -5,15 +5,16 @@ protocol (app/server/protocol.py) for the ones it refuses before the app does. B
 here, so a log line and its metric series always agree. Routes add fields to the access
 line through `scope["state"]` (ACCESS_LOG_FIELDS).
 
-The requests answered in one turn of the event loop are accounted together, at the start
-of the next turn: each request only keeps a tuple, then one pass observes every sample
-and renders every line, written in one write. Accounted one by one, each right after its
-response, the line and sample were 22 % of the app's time per /predict (py-spy on the app
-called in process), each step costing 2-3x its timeit figure with the request's cache cold
-(orjson 1.5 µs against 0.6): the pass over a turn's requests runs with its code and data
-still in cache, and the write is one system call per turn. Every request is still
+The requests answered in one turn of the event loop are accounted together, in the
+deferred pass after it (app/core/deferred.py, stage "access"): each request only keeps a
+tuple, then one pass observes every sample and renders every line, written in one write.
+Accounted one by one, each right after its response, the line and sample were 22 % of the
+app's time per /predict (py-spy on the app called in process), each step costing 2-3x its
+timeit figure with the request's cache cold (orjson 1.5 µs against 0.6): the pass over a
+turn's requests runs with its code and data still in cache, and the write is one system
+call per turn. Every request is still
 accounted exactly once; its line and sample follow its response by one loop turn.
-/metrics flushes first (app/api/routes/metrics.py), and so does shutdown (app/main.py).
+/metrics, a model swap and shutdown flush first (`flush_all`).
 """
 
 import logging
@@ -22,10 +23,9 @@ from typing import Any
 
 from starlette.types import Scope
 
+from app.core.deferred import TurnBuffer
 from app.core.logging import RequestLineLogger
-from app.core.turns import at_next_turn
 from app.observability.metrics import HttpMetrics
-from app.observability.observe import flush_pending
 
 UNMATCHED_HANDLER = "none"  # every path that matches no route shares one label value
 # Keys a route may put in scope["state"] to have them logged on the access line.
@@ -84,50 +84,40 @@ def new_request_id() -> str:
     return raw.hex()
 
 
-class _Accounts:
-    """Requests answered this loop turn, waiting to be accounted; used on the loop only."""
-
-    def __init__(self) -> None:
-        self._pending: list[tuple[Scope, str, int, float]] = []
-
-    def add(self, scope: Scope, handler: str, status: int, duration_s: float) -> None:
-        pending = self._pending
-        pending.append((scope, handler, status, duration_s))
-        if len(pending) == 1:
-            at_next_turn(self.flush)
-
-    def flush(self) -> None:
-        pending, self._pending = self._pending, []
-        lines: list[bytes] = []
-        for scope, handler, status, duration_s in pending:
-            try:
-                state: dict[str, Any] = scope.get("state", {})
-                HTTP_METRICS.observe(
-                    scope["method"], handler, status, duration_s, state.get("request_id")
-                )
-                line = _line(scope, state, handler, status, duration_s)
-            except Exception:  # one bad request must not cost the others their lines
-                logging.getLogger("glassbox.access").exception("access_line_failed")
-                continue
-            if line is not None:
-                lines.append(line)
-        if lines:
-            logger.write(lines)
+_Accounted = tuple[Scope, str, int, float]  # scope, route template, status, seconds
+_lines: list[bytes] = []  # the lines of the turn being accounted
 
 
-_ACCOUNTS = _Accounts()
+def _account(item: _Accounted) -> None:
+    scope, handler, status, duration_s = item
+    state: dict[str, Any] = scope.get("state", {})
+    HTTP_METRICS.observe(scope["method"], handler, status, duration_s, state.get("request_id"))
+    line = _line(scope, state, handler, status, duration_s)
+    if line is not None:
+        _lines.append(line)
+
+
+def _write_lines() -> None:
+    """A turn's lines in one write."""
+    lines = _lines[:]
+    _lines.clear()
+    if lines:
+        logger.write(lines)
+
+
+def _request_id(item: _Accounted) -> str | None:
+    request_id: str | None = item[0].get("state", {}).get("request_id")
+    return request_id
+
+
+_ACCOUNTS: TurnBuffer[_Accounted] = TurnBuffer(
+    "access", _account, done=_write_lines, request_id=_request_id
+)
 
 
 def account(scope: Scope, handler: str, status: int, duration_s: float) -> None:
-    """The one access line and the one metrics sample of a request (at this turn's end)."""
-    _ACCOUNTS.add(scope, handler, status, duration_s)
-
-
-def flush_accounts() -> None:
-    """Account for every request answered so far and put every pending count into its
-    metric, now: before /metrics renders, and at shutdown."""
-    _ACCOUNTS.flush()
-    flush_pending()
+    """The one access line and the one metrics sample of a request (in the deferred pass)."""
+    _ACCOUNTS.add((scope, handler, status, duration_s))
 
 
 def account_refused(

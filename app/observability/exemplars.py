@@ -7,16 +7,17 @@ asks for OpenMetrics itself; the plain-text format has no exemplars.
 
 prometheus_client keeps exemplars within one process only: its multiprocess values drop
 them (`MultiProcessValue.set_exemplar` is a no-op) and `MultiProcessCollector` reads none.
-So with several workers each worker keeps its latest exemplar per bucket in memory, and a
-daemon thread writes them, at most once a second, to `exemplars_<pid>.json` in
-PROMETHEUS_MULTIPROC_DIR (atomically, by rename). /metrics reads every worker's file and
-gives each merged bucket the newest exemplar any worker saw for it. An exemplar can be up
-to a second late; it always names a request that really landed in its bucket.
+So with several workers each worker keeps its latest exemplar per bucket in memory and
+writes them, at most once a second and before its own /metrics renders, to
+`exemplars_<pid>.json` in PROMETHEUS_MULTIPROC_DIR (atomically, by rename): the deferred
+owner's "exemplars" stage (app/core/deferred.py, scheduled by app/main.py). /metrics reads
+every worker's file and gives each merged bucket the newest exemplar any worker saw for it.
+An exemplar can be up to a second late; it always names a request that really landed in
+its bucket. Everything here runs on the worker's event loop, so nothing is locked.
 """
 
 import json
 import os
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -49,26 +50,18 @@ class WorkerExemplars:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._latest: dict[_Key, tuple[str, float, float]] = {}
-        self._lock = threading.Lock()
         self._dirty = False
-        self._writer: threading.Thread | None = None
 
     def record(self, key: _Key, request_id: str, value: float) -> None:
-        with self._lock:
-            self._latest[key] = (request_id, value, time.time())
-            self._dirty = True
-        if self._writer is None:
-            self._writer = threading.Thread(
-                target=self._write_forever, name="exemplar-writer", daemon=True
-            )
-            self._writer.start()
+        self._latest[key] = (request_id, value, time.time())
+        self._dirty = True
 
     def flush(self) -> None:
-        with self._lock:
-            if not self._dirty:
-                return
-            snapshot = list(self._latest.items())
-            self._dirty = False
+        """This worker's file, when it has new exemplars."""
+        if not self._dirty:
+            return
+        snapshot = list(self._latest.items())
+        self._dirty = False
         entries = [
             {"name": name, "labels": dict(labels), LABEL: rid, "value": value, "time": at}
             for (name, labels), (rid, value, at) in snapshot
@@ -77,11 +70,6 @@ class WorkerExemplars:
         staging = self.directory / f".exemplars_{pid}.json.tmp"  # outside FILE_GLOB
         staging.write_text(json.dumps(entries))
         os.replace(staging, self.directory / f"exemplars_{pid}.json")
-
-    def _write_forever(self) -> None:
-        stop = threading.Event()  # never set: the thread dies with its daemon process
-        while not stop.wait(FLUSH_INTERVAL_SECONDS):
-            self.flush()
 
 
 class ExemplarHistogram:

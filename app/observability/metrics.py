@@ -119,9 +119,10 @@ MODEL_LOADED = Gauge(
     multiprocess_mode="livemin",
 )
 
-# Live quality (app/ml/quality.py): ground truth sent to /feedback, joined to the prediction
-# it names. role: "primary" (the version that answered) or "shadow" (the candidate scored
-# beside it, app/ml/shadow.py); model_version is the version that made the prediction.
+# Live quality (app/ml/quality/feedback.py): ground truth sent to /feedback, joined to the
+# prediction it names. role: "primary" (the version that answered) or "shadow" (the
+# candidate scored beside it, app/ml/quality/shadow.py); model_version is the version that
+# made the prediction.
 QUALITY_LABELS = (*MODEL_LABELS, "role")
 MODEL_FEEDBACK = Counter(
     "model_feedback_total",

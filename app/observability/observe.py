@@ -11,65 +11,61 @@ tests/observability/test_observe.py holds each equal to the library's own calls,
 included.
 
 On the event loop, the counts first add up in plain numbers and reach the child's values
-at the start of the next loop turn, once for all of this turn's requests: ten locked
-increments per /predict become list and float additions, and the locks are taken once
-per child and turn. /metrics flushes first (app/api/routes/metrics.py)
-and so does shutdown, so a scrape sees every request answered before it; with no loop
-running (a script, a test), counts land at once.
+in the deferred pass after the request (app/core/deferred.py, stage "counts"), once for all
+of a turn's requests: ten locked increments per /predict become list and float additions,
+and the locks are taken once per child and turn. A child's pending counts are taken before
+they are applied, so one that fails to apply loses only those counts (logged): the child is
+due again at its next count, and the others of the turn are applied regardless.
 """
 
 from bisect import bisect_left
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from prometheus_client import Counter, Histogram
 
-from app.core.turns import at_next_turn
+from app.core.deferred import TurnBuffer
 
 
-class _Flushable(Protocol):
-    def flush(self) -> None: ...
+class _Due:
+    """A child with counts not yet in its values is due in this turn's "counts" stage,
+    once however many counts it took."""
 
-
-class _PendingChildren:
-    """The children with counts not yet in their values; used from the event loop only."""
+    __slots__ = ("_due",)
 
     def __init__(self) -> None:
-        self._children: list[_Flushable] = []
+        self._due = False
 
-    def add(self, child: _Flushable) -> None:
-        """`child` has counts to flush: at the next loop turn, or now with no loop running."""
-        self._children.append(child)
-        if len(self._children) == 1:
-            at_next_turn(self.flush)
+    def _mark_due(self) -> None:
+        """Callers test `_due` first: the call is for a child's first count of a turn."""
+        self._due = True
+        _COUNTS.add(self)
+
+    def _apply(self) -> None:
+        raise NotImplementedError
 
     def flush(self) -> None:
-        children, self._children = self._children, []
-        for child in children:
-            child.flush()
+        """The pending counts into the child's values, now."""
+        self._due = False  # first: counts from now on make it due again, whatever follows
+        self._apply()
 
 
-_PENDING = _PendingChildren()
+_COUNTS: TurnBuffer[_Due] = TurnBuffer("counts", _Due.flush)
 
 
-def flush_pending() -> None:
-    """Every count observed so far into its child's value, now (before /metrics renders)."""
-    _PENDING.flush()
-
-
-class FastHistogram:
+class FastHistogram(_Due):
     """One labelled histogram child."""
 
-    __slots__ = ("_bounds", "_buckets", "_counts", "_dirty", "_pending_sum", "_sum")
+    __slots__ = ("_bounds", "_buckets", "_counts", "_pending_sum", "_sum")
 
     def __init__(self, child: Histogram) -> None:
+        super().__init__()
         self._bounds: list[float] = child._upper_bounds
         self._buckets: list[Any] = child._buckets
         self._sum: Any = child._sum
         self._counts = [0] * len(self._bounds)  # per bucket, since the last flush
         self._pending_sum = 0.0
-        self._dirty = False
 
     def observe(self, value: float) -> int:
         """Count `value`; return its bucket's index (the first with value <= le), or -1 for
@@ -78,9 +74,8 @@ class FastHistogram:
         bucket = -1 if value != value else bisect_left(self._bounds, value)  # NaN: -1
         if bucket >= 0:
             self._counts[bucket] += 1
-        if not self._dirty:
-            self._dirty = True
-            _PENDING.add(self)
+        if not self._due:
+            self._mark_due()
         return bucket
 
     def observe_all(self, values: npt.NDArray[np.float64]) -> None:
@@ -95,42 +90,37 @@ class FastHistogram:
         self._pending_sum += float(values.sum())
         for index in np.flatnonzero(counts).tolist():
             self._counts[index] += int(counts[index])
-        if not self._dirty:
-            self._dirty = True
-            _PENDING.add(self)
+        if not self._due:
+            self._mark_due()
 
     def bucket_value(self, bucket: int) -> Any:
         """The bucket's value object (an exemplar is set on it)."""
         return self._buckets[bucket]
 
-    def flush(self) -> None:
-        self._dirty = False
-        self._sum.inc(self._pending_sum)
-        self._pending_sum = 0.0
-        counts = self._counts
+    def _apply(self) -> None:
+        total, self._pending_sum = self._pending_sum, 0.0
+        counts, self._counts = self._counts, [0] * len(self._counts)
+        self._sum.inc(total)
         for index, count in enumerate(counts):
             if count:
                 self._buckets[index].inc(count)
-                counts[index] = 0
 
 
-class FastCounter:
+class FastCounter(_Due):
     """One labelled counter child; amounts are counts the caller made, never negative."""
 
-    __slots__ = ("_dirty", "_pending", "_value")
+    __slots__ = ("_pending", "_value")
 
     def __init__(self, child: Counter) -> None:
+        super().__init__()
         self._value: Any = child._value
         self._pending: float = 0
-        self._dirty = False
 
     def inc(self, amount: float = 1) -> None:
         self._pending += amount
-        if not self._dirty:
-            self._dirty = True
-            _PENDING.add(self)
+        if not self._due:
+            self._mark_due()
 
-    def flush(self) -> None:
-        self._dirty = False
-        self._value.inc(self._pending)
-        self._pending = 0
+    def _apply(self) -> None:
+        amount, self._pending = self._pending, 0
+        self._value.inc(amount)

@@ -92,7 +92,7 @@ DASHBOARD_TAG = "glassbox"
 # is amber once less than this share of the budget remains, red once it is spent.
 BUDGET_LOW_REMAINING = 0.5
 
-# Live quality (POST /feedback, app/ml/quality.py), over this window.
+# Live quality (POST /feedback, app/ml/quality/feedback.py), over this window.
 QUALITY_WINDOW = "1h"
 # The alert needs this many labelled predictions of the served version in the window.
 QUALITY_MIN_LABELS = 50
@@ -103,7 +103,7 @@ QUALITY_ACCURACY_MARGIN = 0.05
 QUALITY_MAE_MARGIN_RATIO = 0.25
 QUALITY_BASELINE_WINDOW = "7d"
 QUALITY_DROP_FOR = "15m"
-# `make promote` (app/ml/promotion.py) and the dashboards: the shadow candidate must agree
+# `make promote` (promotion/) and the dashboards: the shadow candidate must agree
 # with the served model on at least this share of rows, and its live accuracy be no more
 # than this below the served model's, over the quality window.
 SHADOW_MIN_AGREEMENT = 0.9

@@ -14,10 +14,14 @@ from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 
 from app.api.deps import ModelStateDep
-from app.api.json_route import JsonBodyRoute
-from app.api.model_api import RowBody, build_model_api
-from app.api.routes import health, metrics, model, predict
+from app.api.main import routers
+from app.api.model_api import build_model_api
+from app.api.routes import health, metrics, model
+from app.api.routing import DirectRoute
+from app.core.config import Settings
+from app.dataplane import build_dataplane
 from app.ml.contract import Contract, Input
+from app.ml.serving.registry import ModelRegistry
 
 
 def calls(dependant: Any) -> Iterator[Any]:
@@ -29,7 +33,9 @@ def calls(dependant: Any) -> Iterator[Any]:
 def test_every_endpoint_and_dependency_is_async() -> None:
     endpoints = dependencies = 0
     contract = Contract("regression", (Input("x", "number"),))
-    prediction = predict.build_router(build_model_api(contract, {}))
+    settings = Settings()
+    dataplane = build_dataplane(settings, ModelRegistry.from_settings(settings))
+    prediction = routers(build_model_api(contract, {}), dataplane, settings)[0]
     for router in (prediction, health.router, model.router, metrics.router):
         for route in router.routes:
             assert isinstance(route, APIRoute)
@@ -42,12 +48,12 @@ def test_every_endpoint_and_dependency_is_async() -> None:
     assert dependencies >= 2  # /readyz and /model still use FastAPI dependencies
 
 
-def test_json_body_routes_refuse_what_their_handler_would_not_run() -> None:
-    """JsonBodyRoute skips FastAPI's dependency solver, so a dependency must fail loudly."""
-    router = APIRouter(route_class=JsonBodyRoute)
+def test_direct_routes_refuse_what_their_handler_would_not_run() -> None:
+    """DirectRoute skips FastAPI's dependency solver, so a dependency must fail loudly."""
+    router = APIRouter(route_class=DirectRoute)
 
-    async def endpoint(row: RowBody, request: Request, ready: ModelStateDep) -> Response:
+    async def endpoint(request: Request, ready: ModelStateDep) -> Response:
         return Response()
 
-    with pytest.raises(TypeError, match="takes \\(body, request\\) only"):
+    with pytest.raises(TypeError, match="takes \\(request, path parameters\\) only"):
         router.post("/x")(endpoint)

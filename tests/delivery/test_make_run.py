@@ -33,7 +33,7 @@ def checkout(tmp_path: Path) -> Path:
     copy.mkdir()
     for name in COPIED:
         shutil.copy2(ROOT / name, copy / name)
-    for folder in ("app", "data"):
+    for folder in ("app", "data", "promotion"):
         shutil.copytree(ROOT / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__"))
     return copy
 

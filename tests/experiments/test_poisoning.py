@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.ml.dataset import load_dataset
+from app.ml.building.dataset import load_dataset
 from experiments.poisoning import RESULTS, outputs, run_one, summarise, sweep
 from tests.service import ROOT
 from train import poison_labels

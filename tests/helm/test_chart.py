@@ -10,12 +10,10 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from fastapi import FastAPI
 
 from app.__main__ import GRACEFUL_SHUTDOWN_SECONDS
-from app.api.main import routers
-from app.api.model_api import build_model_api
 from app.core.config import Settings
+from app.main import create_app
 from monitoring.mixin.__main__ import outputs
 from tests.helm.chart import (
     CHART,
@@ -79,12 +77,9 @@ def test_hpa_scales_the_deployment_on_cpu() -> None:
     assert "replicas" not in deployment["spec"], "the HPA owns the replica count"
 
 
-def test_probes_hit_routes_the_service_has() -> None:
+def test_probes_hit_routes_the_service_has(tmp_path: Path) -> None:
     main = container(render())
-    api = FastAPI()
-    for router in routers(build_model_api(None, {})):
-        api.include_router(router)
-    routes = set(api.openapi()["paths"])
+    routes = set(create_app(Settings(MODEL_DIR=tmp_path)).openapi()["paths"])
     assert main["startupProbe"]["httpGet"]["path"] == "/healthz"
     assert main["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert main["readinessProbe"]["httpGet"]["path"] == "/readyz"

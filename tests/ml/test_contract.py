@@ -3,8 +3,8 @@ and which differences make a new API shape."""
 
 import pytest
 
+from app.ml.building.dataset import load_dataset
 from app.ml.contract import Contract, ContractError, Input, infer_inputs
-from app.ml.dataset import load_dataset
 from tests.service import ROOT
 
 

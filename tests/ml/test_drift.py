@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.ml.drift import buckets_of, feature_profile
+from app.ml.profile import buckets_of, feature_profile
 from tests.observability.test_metrics import model_labels
 from tests.service import Service, sample
 
@@ -87,7 +87,8 @@ def test_a_batch_counts_exactly_what_its_rows_count_one_by_one() -> None:
     """The vectorised batch path and the per-row path agree, numbers and categories alike,
     out-of-range and unseen values included."""
     from app.ml.contract import Contract, Input
-    from app.ml.drift import DriftCounters, category_profile
+    from app.ml.profile import category_profile
+    from app.ml.quality.drift import DriftCounters
 
     rng = np.random.default_rng(3)
     age = rng.integers(10, 90, 200).astype(float)

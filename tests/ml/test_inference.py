@@ -13,8 +13,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from app.ml.artifact import ModelLoadError, load_artifact
-from app.ml.dataset import load_dataset
-from app.ml.export import ExportError, export_onnx
+from app.ml.building.dataset import load_dataset
+from app.ml.building.export import ExportError, export_onnx
 from app.ml.inference import TOLERANCE, OnnxPath, choose_path
 from tests.service import ROOT, VALID_FLOWER, running_service, sample, train
 

@@ -27,7 +27,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from app.ml.artifact import ModelLoadError, load_artifact
-from app.ml.mlflow_source import MlflowSource, without_credentials
+from app.ml.serving.mlflow_source import MlflowSource, without_credentials
 from app.ml.signing import keygen
 from tests.ml.test_reload import Load
 from tests.service import free_port, running_service, sample

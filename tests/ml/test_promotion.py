@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from app.ml.promotion import HISTORY_FILE
+from promotion.history import HISTORY_FILE
 from tests.service import ROOT, free_port, train
 
 
 def promotion(artifacts: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "app.ml.promotion", *args, "--artifacts", str(artifacts)],
+        [sys.executable, "-m", "promotion", *args, "--artifacts", str(artifacts)],
         cwd=ROOT, capture_output=True, text=True, check=False,
         env={**os.environ, "GITHUB_ACTOR": "octocat", **env},
     )  # fmt: skip

@@ -6,8 +6,8 @@ import time
 import pytest
 from prometheus_client import REGISTRY
 
-from app.ml.memory import Answer, PredictionMemory, answer
-from app.ml.quality import Feedback, LabelError, QualityBook
+from app.ml.quality.feedback import Feedback, LabelError, QualityBook
+from app.ml.quality.memory import PredictionMemory, Said, said
 
 CLASSES = ("cat", "dog")
 
@@ -16,8 +16,8 @@ def value(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-def classifier(version: str, outputs: list[int]) -> Answer:
-    return answer("pets-classifier", version, CLASSES, outputs)
+def classifier(version: str, outputs: list[int]) -> Said:
+    return said("pets-classifier", version, CLASSES, outputs)
 
 
 def test_the_oldest_rows_are_forgotten_first_and_counted() -> None:
@@ -42,7 +42,7 @@ def test_a_reused_request_id_replaces_the_older_prediction() -> None:
     assert value("model_prediction_memory_rows") == 1
     entry = memory.find("same")
     assert entry is not None
-    assert memory.answer_of(entry)[1] == "v2"
+    assert memory.said_of(entry)[1] == "v2"
 
 
 def test_a_label_is_recorded_once_for_the_primary_and_the_shadow() -> None:
@@ -92,7 +92,7 @@ def test_unknown_late_and_impossible_labels() -> None:
 def test_a_regressor_scores_absolute_and_squared_error() -> None:
     memory = PredictionMemory(capacity=10)
     book = QualityBook(memory, max_age_seconds=60)
-    memory.remember("p", answer("price-regressor", "v-r1", (), [10.0, 20.0]))
+    memory.remember("p", said("price-regressor", "v-r1", (), [10.0, 20.0]))
     for row, label in ((0, 13.0), (1, 16.0)):
         entry, truth = book.check(Feedback("p", label, row=row))
         assert book.record(Feedback("p", label, row=row), entry, truth).status == "recorded"
@@ -107,9 +107,9 @@ def test_a_regressor_scores_absolute_and_squared_error() -> None:
 
 
 def test_the_promotion_gate_and_the_dashboards_share_their_thresholds() -> None:
-    """Two homes, one value: app/ml/promotion_gate.py cannot import the monitoring mixin."""
-    from app.ml import promotion_gate as gate
+    """Two homes, one value: promotion/gate.py cannot import the monitoring mixin."""
     from monitoring.mixin import config
+    from promotion import gate
 
     assert gate.MIN_AGREEMENT == config.SHADOW_MIN_AGREEMENT
     assert gate.MAX_ACCURACY_LOSS == config.SHADOW_MAX_ACCURACY_LOSS
@@ -121,7 +121,7 @@ def test_the_promotion_gate_and_the_dashboards_share_their_thresholds() -> None:
 def test_remembered_predictions_are_left_alone_by_the_garbage_collector() -> None:
     """Plain tuples of atoms: the collector untracks them, one nesting level per pass, so
     after three none is tracked (as objects they made full collections the shadow bench's
-    p99, app/ml/memory.py)."""
+    p99, app/ml/quality/memory.py)."""
     import gc
 
     memory = PredictionMemory(capacity=100)

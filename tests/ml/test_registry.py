@@ -4,7 +4,8 @@ other inputs is a rollout (restart), never a hot swap into a mismatched API."""
 import asyncio
 from pathlib import Path
 
-from app.ml.registry import ModelRegistry
+from app.ml.serving.registry import ModelRegistry
+from app.ml.serving.sources import LocalDirectory
 from scripts.example_data import bundled
 from tests.service import train
 
@@ -17,13 +18,13 @@ def test_a_candidate_of_another_shape_is_refused_and_the_old_one_serves(
     assert result.returncode == 0, result.stderr
     serving = tmp_path / "serving"
     serving.symlink_to(model_dir.resolve())
-    registry = ModelRegistry(serving)
-    assert registry.load().predictor is not None
-    iris_version = registry.predictor.version if registry.predictor else None
+    registry = ModelRegistry(LocalDirectory(serving))
+    assert registry.load().runtime is not None
+    iris_version = registry.runtime.version if registry.runtime else None
 
     serving.unlink()
     serving.symlink_to((tmp_path / "other" / "latest").resolve())
     assert asyncio.run(registry.reload()) is False
-    assert registry.predictor is not None
-    assert registry.predictor.version == iris_version
-    assert ModelRegistry(serving).contract is not None  # a fresh process would serve it
+    assert registry.runtime is not None
+    assert registry.runtime.version == iris_version
+    assert ModelRegistry(LocalDirectory(serving)).contract is not None  # a fresh process would

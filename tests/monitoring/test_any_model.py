@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import requests
 
+from app.ml.building.dataset import load_dataset
 from app.ml.contract import Contract
-from app.ml.dataset import load_dataset
 from scripts.example_data import bundled, churn
 from tests.monitoring.queries import substitute
 from tests.monitoring.servers import Server, monitored_service, query, wait_for

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from sklearn.model_selection import train_test_split
 
-from app.ml.dataset import load_dataset
+from app.ml.building.dataset import load_dataset
 from monitoring.mixin.rules.quality import ACCURACY, AGREEMENT
 from tests.api.routes.test_feedback import wait_for_shadow
 from tests.monitoring.servers import Server, monitored_service, query, wait_for
@@ -78,7 +78,7 @@ def value(prom: Server, expr: str) -> float | None:
 
 def promotion(artifacts: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "app.ml.promotion", *args, "--artifacts", str(artifacts)],
+        [sys.executable, "-m", "promotion", *args, "--artifacts", str(artifacts)],
         cwd=ROOT,
         capture_output=True,
         text=True,

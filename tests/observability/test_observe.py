@@ -4,12 +4,21 @@ event loop running, at the next loop turn (or a flush) on one."""
 
 import asyncio
 import math
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.parser import text_string_to_metric_families
 
+from app.core.config import Settings
+from app.core.deferred import flush_all
+from app.main import create_app
+from app.observability.access import HTTP_METRICS
 from app.observability.exemplars import ExemplarHistogram
-from app.observability.observe import FastCounter, FastHistogram, flush_pending
+from app.observability.observe import FastCounter, FastHistogram
+from tests.service import VALID_FLOWER
 
 
 def _samples(histogram: Histogram) -> dict[str, float]:
@@ -137,7 +146,62 @@ def test_on_the_event_loop_counts_reach_the_child_at_the_next_turn() -> None:
 
     async def scraped_in_the_same_turn() -> float:
         histogram.observe(0.5)
-        flush_pending()  # what /metrics does before it renders
+        flush_all()  # what /metrics does before it renders
         return _samples(fast)["fast_turn_count"]
 
     assert asyncio.run(scraped_in_the_same_turn()) == 6.0
+
+
+class _FailsOnce:
+    """A counter value whose next increment raises, once; then it counts again."""
+
+    def __init__(self, value: Any) -> None:
+        self._value, self.failed = value, False
+
+    def inc(self, amount: float) -> None:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("a value that cannot be written, once")
+        self._value.inc(amount)
+
+
+def test_a_counter_failing_to_flush_costs_later_counts_and_the_others_nothing(
+    model_dir: Path,
+) -> None:
+    """One child's flush raises in a turn's pass: the turn's other counts still reach
+    /metrics, and so do that child's own later counts (it is due again, not stuck)."""
+    app = create_app(Settings(MODEL_DIR=model_dir, DRAIN_SECONDS=0))
+    with TestClient(app) as client:
+
+        def scraped() -> dict[str, float]:
+            text = client.get("/metrics").text
+            return {
+                name: value
+                for family in text_string_to_metric_families(text)
+                for sample in family.samples
+                for name, value in [(_key(sample.name, sample.labels), sample.value)]
+            }
+
+        def predict() -> None:
+            assert client.post("/predict", json=VALID_FLOWER).status_code == 200
+
+        predict()  # every child of a /predict exists from here on
+        counter = HTTP_METRICS._counters[("/predict", "POST", 200)]
+        flaky = _FailsOnce(counter._value)
+        counter._value = flaky
+        before = scraped()
+        predict()  # its pass: the HTTP counter's flush raises, once
+        middle = scraped()
+        predict()
+        predict()
+        after = scraped()
+    http = "http_requests_total{handler=/predict,method=POST,status=200}"
+    served = next(k for k in before if k.startswith("model_predictions_total{") and "setosa" in k)
+    assert flaky.failed
+    assert middle[http] - before[http] == 0  # the one count that failed to apply
+    assert middle[served] - before[served] == 1  # the same pass's other counts arrived
+    assert after[http] - middle[http] == 2  # and this counter's later counts do too
+
+
+def _key(name: str, labels: dict[str, str]) -> str:
+    return name + "{" + ",".join(f"{k}={v}" for k, v in sorted(labels.items())) + "}"

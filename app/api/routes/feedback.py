@@ -1,22 +1,26 @@
 """POST /feedback and /feedback/batch: the true label of an earlier prediction, by request id.
 
-The prediction is found in this worker's memory of recent answers (app/ml/memory.py) and
-scored for the version that made it, and for the shadow candidate when it scored the same
-row (app/ml/quality.py). Every label is answered with its status -- recorded, unknown,
-duplicate or late -- and counted in model_feedback_total; a label the predicting model
-cannot have (a class it does not know, a row the request did not have) is a 422 naming the
-field, and a batch is checked whole before any of it counts. With PREDICTION_LOG_SAMPLE the
+The prediction is found in this worker's memory of recent answers (app/ml/quality/memory.py,
+filled by the dataplane's sinks) and scored for the version that made it, and for the
+shadow candidate when it scored the same row (app/ml/quality/feedback.py). Every label is
+answered with its status -- recorded, unknown, duplicate or late -- and counted in
+model_feedback_total; a label the predicting model cannot have (a class it does not know,
+a row the request did not have) is a 422 naming the field, and a batch is checked whole
+before any of it counts. With PREDICTION_LOG_SAMPLE the
 `feedback` event joins the `prediction` event in Loki by request id.
 """
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 
-from app.api.deps import registry_of
-from app.api.json_route import JsonBodyRoute, JSONBytesResponse
+from app.api.body import JSONBytesResponse, read_json, validated
+from app.api.deps import dataplane_of, settings_of
+from app.api.routing import DirectRoute, body_schema
 from app.api.schemas import (
     ErrorResponse,
     FeedbackBatchRequest,
@@ -24,16 +28,18 @@ from app.api.schemas import (
     FeedbackRequest,
     FeedbackResult,
 )
+from app.core.config import Settings
 from app.core.logging import get_logger
-from app.ml.quality import Feedback, Judged, LabelError, QualityBook
+from app.ml.quality.feedback import Feedback, Judged, LabelError, QualityBook
 
 router = APIRouter(
     prefix="/feedback",
     tags=["feedback"],
     responses={code: {"model": ErrorResponse} for code in (400, 413, 415, 422, 503)},
-    route_class=JsonBodyRoute,
+    route_class=DirectRoute,
 )
 logger = get_logger("glassbox.feedback")
+BodyT = TypeVar("BodyT", bound=BaseModel)
 
 
 def _judge(book: QualityBook, items: list[FeedbackRequest], in_batch: bool) -> list[Judged]:
@@ -83,18 +89,33 @@ def _result(item: FeedbackRequest, judged: Judged) -> dict[str, Any]:
     }
 
 
-@router.post("", response_model=FeedbackResult)
-async def feedback(body: FeedbackRequest, request: Request) -> Response:
+async def _body(request: Request, model: type[BodyT], limit: Callable[[Settings], int]) -> BodyT:
+    """The JSON body (415 / 413 over `limit`, 400), 503 while no model serves, then the
+    fields (422)."""
+    settings = settings_of(request)
+    data = await read_json(request, limit(settings))
+    dataplane_of(request).model()
+    body = validated(model, data, settings)
+    assert isinstance(body, model)
+    return body
+
+
+@router.post("", response_model=FeedbackResult, openapi_extra=body_schema(FeedbackRequest))
+async def feedback(request: Request) -> Response:
     """The true label (or value) of one earlier prediction."""
-    (judged,) = _judge(registry_of(request).quality, [body], in_batch=False)
-    request.state.feedback_status = judged.status
+    body = await _body(request, FeedbackRequest, FeedbackRequest.max_body_bytes)
+    (judged,) = _judge(dataplane_of(request).feedback, [body], in_batch=False)
+    request.scope["state"]["feedback_status"] = judged.status
     return JSONBytesResponse(orjson.dumps(_result(body, judged)))
 
 
-@router.post("/batch", response_model=FeedbackBatchResponse)
-async def feedback_batch(body: FeedbackBatchRequest, request: Request) -> Response:
+@router.post(
+    "/batch", response_model=FeedbackBatchResponse, openapi_extra=body_schema(FeedbackBatchRequest)
+)
+async def feedback_batch(request: Request) -> Response:
     """Up to MAX_BATCH_SIZE labels in one call; a 422 for any of them records none."""
-    judged = _judge(registry_of(request).quality, body.feedback, in_batch=True)
-    request.state.batch_size = len(judged)
+    body = await _body(request, FeedbackBatchRequest, FeedbackBatchRequest.max_body_bytes)
+    judged = _judge(dataplane_of(request).feedback, body.feedback, in_batch=True)
+    request.scope["state"]["batch_size"] = len(judged)
     results = [_result(item, result) for item, result in zip(body.feedback, judged, strict=True)]
     return JSONBytesResponse(orjson.dumps({"results": results}))

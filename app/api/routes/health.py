@@ -23,14 +23,14 @@ async def readyz(model: ModelStateDep, request: Request) -> ReadyResponse:
         raise ApiError(
             503, "shutting_down", "draining after SIGTERM; new requests belong elsewhere"
         )
-    if model.predictor is None:
+    if model.runtime is None:
         raise ApiError(
             503,
             "model_not_ready",
             model.message,
             [{"reason": model.reason, **model.details}],
         )
-    request.state.model_version = model.predictor.version
+    request.scope["state"]["model_version"] = model.runtime.version
     return ReadyResponse(
-        status="ready", model_name=model.predictor.name, model_version=model.predictor.version
+        status="ready", model_name=model.runtime.name, model_version=model.runtime.version
     )

@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
-from app.api.deps import registry_of, settings_of
-from app.observability.access import flush_accounts
+from app.api.deps import settings_of
+from app.core.deferred import flush_all
 from app.observability.metrics import render_latest
 
 router = APIRouter(tags=["observability"])
@@ -15,7 +15,6 @@ async def metrics(request: Request) -> Response:
     server = request.scope.get("server")
     if metrics_port and (server is None or server[1] != metrics_port):
         raise HTTPException(404)  # served on METRICS_PORT only
-    registry_of(request).flush_drift()  # this worker's drift counts, up to this request
-    flush_accounts()  # and the samples of the requests answered this loop turn
+    flush_all()  # every request answered so far, in this worker: its counts, lines, drift
     body, content_type = render_latest(request.headers.get("accept", ""))
     return Response(content=body, media_type=content_type)

@@ -18,9 +18,9 @@ import requests
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from sklearn.model_selection import train_test_split
 
+from app.ml.building.dataset import load_dataset
+from app.ml.building.packaging import model_input
 from app.ml.contract import Contract
-from app.ml.dataset import load_dataset
-from app.ml.packaging import model_input
 from scripts.example_data import Written, bundled, churn
 from tests.service import Service, running_service, sample, train
 

@@ -11,8 +11,8 @@ MODEL_CACHE_DIR/<name>/<version>/ once: it downloads the MLflow model, refuses o
 another scikit-learn major.minor before unpickling it, reads the contract (input names and
 types from the MLflow signature when there is one; ranges, categories, reference rows and
 the drift baseline from the logged input example, which is therefore required), and hands
-both to app/ml/wrapping.py for the checks every artifact gets (ONNX export check, checksums,
-the signature with MODEL_SIGNING_KEY, the load checks). A version already in the cache is
+both to app/ml/building/wrapping.py for the checks every artifact gets (ONNX export check,
+checksums, the signature with MODEL_SIGNING_KEY, the load checks). A version already in the cache is
 not downloaded again (another worker, or the same pod after a restart).
 
 MLflow's client, not hand-written REST calls: it knows every artifact store (the server's
@@ -36,8 +36,9 @@ import sklearn
 from app.core.logging import get_logger
 from app.core.model_uri import ModelUri, parse_model_uri
 from app.ml.artifact import METADATA_FILE, ModelLoadError, is_safe_version
-from app.ml.contract import ContractError, Input, Kind, infer_inputs, training_value
-from app.ml.wrapping import WrapError, check_sklearn_version, wrap_estimator
+from app.ml.building.wrapping import WrapError, check_sklearn_version, wrap_estimator
+from app.ml.contract import Contract, ContractError, Input, Kind, infer_inputs, training_value
+from app.ml.serving.runtime import ModelRuntime
 
 logger = get_logger("glassbox.registry")
 
@@ -99,7 +100,10 @@ def without_credentials(uri: str) -> str:
 
 
 class MlflowSource:
-    """Where MODEL_URI's versions come from, and the cache they are converted into."""
+    """Where MODEL_URI's versions come from, and the cache they are converted into: a
+    ModelSource (app/ml/serving/sources.py) fetched in the background, that can move."""
+
+    remote = True
 
     def __init__(self, uri: str, tracking_uri: str, cache_dir: Path, signing_key: str = "") -> None:
         self.uri = parse_model_uri(uri)
@@ -111,6 +115,19 @@ class MlflowSource:
 
     def describe(self) -> dict[str, str]:
         return {"model_uri": str(self.uri), "tracking_uri": without_credentials(self.tracking_uri)}
+
+    def startup_contract(self) -> tuple[Contract | None, dict[str, Any]]:
+        return None, {}  # known once the first version is fetched
+
+    def locate(self) -> Path:
+        return self.fetch(self.resolve())
+
+    def revision(self) -> str | None:
+        return self.resolve().version
+
+    def revision_of(self, runtime: ModelRuntime) -> str | None:
+        version = runtime.registry.get("version")
+        return None if version is None else str(version)
 
     def resolve(self) -> RegistryVersion:
         """The version MODEL_URI names now. Raises ModelLoadError (registry_unavailable,

@@ -1,84 +1,47 @@
 """Feature drift: where each input value falls among the training split's deciles.
 
-Training stores, per feature, the deciles of the training split (`edges`) and the share of
-training rows in each bucket they delimit (`expected_shares`). That share is 10 % for a
-continuous feature, but ties are common (Iris is measured to 0.1 cm): equal deciles merge
-into one edge and shares come out uneven, so the expected share is stored, never assumed.
+Training stores each input's profile (app/ml/profile.py: decile edges and expected shares,
+or the categories); the service counts every value into the same buckets
+(model_feature_values_total) and Prometheus turns the counts into a population stability
+index per feature (monitoring/mixin/rules/), so drift is computed where the metrics
+already live.
 
-The service counts every value into the same buckets (model_feature_values_total) and
-Prometheus turns the counts into a population stability index per feature
-(monitoring/mixin/rules.py), so drift is computed where the metrics already live. The
-request path only keeps its rows; at most a second later (and at once when /metrics is
-read) the event loop buckets every kept row in one vectorised pass and increments the
-Prometheus counters (a counter increment with its lock, per feature and request, cost 1 %
-of /predict; a bisect per feature and row, 0.79x the bare endpoint with 30 inputs).
+`FeatureDrift` is one of the dataplane's sinks: for each answer it only keeps the rows (by
+reference); every second, and whenever everything is flushed (app/core/deferred.py, stage
+"drift"), it buckets every kept row in one vectorised pass and increments the counters (a
+counter increment with its lock, per feature and request, cost 1 % of /predict; a bisect
+per feature and row, 0.79x the bare endpoint with 30 inputs). Its counters per model are
+made when the model starts serving and flushed when it retires (registry hooks).
 
-Bucket `i` holds the values `edges[i-1] < v <= edges[i]` (Prometheus' `le` convention);
-bucket 0 is everything up to the first edge, the last everything above the last edge.
-
-A categorical input's buckets are its training categories in sorted order, plus one last
-bucket for a category training never saw (expected share 0; the PSI rule floors shares,
-so unseen values raise the index as a new bucket should). Unseen values are also counted
-in model_feature_out_of_range_total{side="unseen"}, beside numbers below or above the
-training range.
+A categorical input's last bucket is a category training never saw (expected share 0; the
+PSI rule floors shares, so unseen values raise the index as a new bucket should); unseen
+values are also counted in model_feature_out_of_range_total{side="unseen"}, beside
+numbers below or above the training range.
 """
 
-import asyncio
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from app.core.logging import get_logger
 from app.ml.contract import Contract
+from app.ml.profile import buckets_of
+from app.ml.serving.answers import Answer, ModelHooks, Sink
+from app.ml.serving.runtime import ModelRuntime
 from app.observability.metrics import (
     MODEL_FEATURE_EXPECTED_SHARE,
     MODEL_FEATURE_OUT_OF_RANGE,
     MODEL_FEATURE_VALUES,
 )
 
-DECILES = tuple(round(q / 10, 1) for q in range(1, 10))
+logger = get_logger("glassbox.model")
+
 FLUSH_INTERVAL_SECONDS = 1.0
 # Rows kept between flushes at most (2.4 MB of values for 30 numeric inputs); more flush at once.
 MAX_KEPT_ROWS = 10_000
-
-
-def decile_edges(column: npt.NDArray[np.float64]) -> list[float]:
-    """The distinct deciles of a training column, ascending."""
-    return sorted({round(float(edge), 6) for edge in np.quantile(column, DECILES)})
-
-
-def buckets_of(
-    edges: Sequence[float] | npt.NDArray[np.float64], values: npt.NDArray[np.float64]
-) -> npt.NDArray[np.intp]:
-    """The bucket index of every value (vectorised bisect_left). Training's expected shares
-    and the service's counts both go through this, so they cannot disagree."""
-    return np.searchsorted(np.asarray(edges), values, side="left")
-
-
-def feature_profile(column: npt.NDArray[np.float64]) -> dict[str, Any]:
-    """What packaging stores per numeric input in metadata.json's `feature_deciles`."""
-    edges = decile_edges(column)
-    counts = np.bincount(buckets_of(edges, column), minlength=len(edges) + 1)
-    return {
-        "edges": edges,
-        "expected_shares": [round(float(count) / len(column), 6) for count in counts],
-    }
-
-
-def category_profile(values: Sequence[str], categories: Sequence[str]) -> dict[str, Any]:
-    """What packaging stores per categorical input: the share of each training category,
-    and 0 for the unseen bucket after them."""
-    index = {category: i for i, category in enumerate(categories)}
-    counts = [0] * (len(categories) + 1)
-    for value in values:
-        counts[index.get(value, len(categories))] += 1
-    return {
-        "categories": list(categories),
-        "expected_shares": [round(count / len(values), 6) for count in counts],
-    }
 
 
 @dataclass(frozen=True)
@@ -99,7 +62,7 @@ class _Feature:
 class DriftCounters:
     """Counts each row's values into its feature's training buckets and range.
 
-    Built once per loaded model; an artifact trained before `feature_deciles` existed
+    Built once per served model; an artifact trained before `feature_deciles` existed
     has no baseline, so nothing is counted for it (`enabled` is False). Counts are kept as
     plain integers and flushed on the event loop, the thread every request runs on, so no
     lock is needed and none is lost."""
@@ -154,7 +117,6 @@ class DriftCounters:
         self._labels = (name, version)
         self._pending = [[0] * len(f.buckets) for f in self._features]
         self._outside = [[0, 0] for _ in self._features]  # below, above (or unseen)
-        self._flush_scheduled = False
         self._batches = _NumericBatches(self._features)
 
     def publish_baseline(self) -> None:
@@ -179,8 +141,6 @@ class DriftCounters:
             self.flush()  # bounded memory, even if the loop has no time for the timer
         self._kept_blocks.append(rows)
         self._kept += count
-        if not self._flush_scheduled:
-            self._schedule_flush()
 
     def _count(self, rows: npt.NDArray[Any]) -> None:
         """Every kept row into its buckets: numbers in one go, categories by lookup."""
@@ -193,20 +153,8 @@ class DriftCounters:
                 pending[bucket] += 1
                 self._outside[index][1] += bucket == unseen
 
-    def _schedule_flush(self) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # called outside the service's loop (a script): count now
-            self.flush()
-            return
-        self._flush_scheduled = True
-        loop.call_later(FLUSH_INTERVAL_SECONDS, self._scheduled_flush)
-
-    def _scheduled_flush(self) -> None:
-        self._flush_scheduled = False
-        self.flush()
-
     def flush(self) -> None:
+        """Every kept row into the counters, now."""
         if self._kept:
             blocks, self._kept_blocks, self._kept = self._kept_blocks, [], 0
             self._count(blocks[0] if len(blocks) == 1 else np.concatenate(blocks))
@@ -272,3 +220,53 @@ class _NumericBatches:
         self._counts[:] = 0
         self._below[:] = 0
         self._above[:] = 0
+
+
+class FeatureDrift(Sink, ModelHooks):
+    """The dataplane's drift sink: each answer's rows kept for the counters of the model
+    that answered; `flush` (every FLUSH_INTERVAL_SECONDS, and in every flush_all) counts
+    them."""
+
+    name = "drift"
+
+    def __init__(self) -> None:
+        self._counters: dict[ModelRuntime, DriftCounters] = {}
+        self._serving: tuple[ModelRuntime | None, DriftCounters | None] = (None, None)
+
+    def serving(self, runtime: ModelRuntime) -> None:
+        counters = self._of(runtime)
+        counters.publish_baseline()
+        self._serving = (runtime, counters)
+        if not counters.enabled:
+            logger.warning(
+                "drift_baseline_missing",
+                model_version=runtime.version,
+                message="metadata.json has no feature_deciles (trained before they existed): "
+                "feature drift is not measured for this model; retrain to get it",
+            )
+
+    def retired(self, runtime: ModelRuntime) -> None:
+        counters = self._counters.pop(runtime, None)
+        if counters is not None:
+            counters.flush()
+        if self._serving[0] is runtime:
+            self._serving = (None, None)
+
+    def record(self, answer: Answer) -> None:
+        runtime, counters = self._serving
+        if answer.runtime is not runtime or counters is None:
+            counters = self._of(answer.runtime)
+        counters.observe(answer.rows)
+
+    def flush(self) -> None:
+        for counters in list(self._counters.values()):
+            counters.flush()
+
+    def _of(self, runtime: ModelRuntime) -> DriftCounters:
+        counters = self._counters.get(runtime)
+        if counters is None:
+            counters = DriftCounters(
+                runtime.metadata, runtime.contract, runtime.name, runtime.version
+            )
+            self._counters[runtime] = counters
+        return counters

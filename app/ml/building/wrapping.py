@@ -1,8 +1,8 @@
 """A fitted estimator the user brings, plus rows of its data, into a checked artifact.
 
 wrap.py (a joblib file and a CSV sample) and the MLflow registry source (a registered
-model version and its input example, app/ml/mlflow_source.py) both end here, so a model
-from either door gets what a trained one gets: the contract, ranges and drift baseline
+model version and its input example, app/ml/serving/mlflow_source.py) both end here, so a
+model from either door gets what a trained one gets: the contract, ranges and drift baseline
 from the rows, the ONNX export kept only if it reproduces the model, the checksums, the
 signature with the signing key, and the service's own load checks before anything can
 serve it.
@@ -18,9 +18,9 @@ import numpy.typing as npt
 
 from app.core.logging import get_logger
 from app.ml.artifact import ModelLoadError, check_compatible, load_artifact, major_minor
+from app.ml.building.packaging import package, write_signed
 from app.ml.contract import Contract, Input
 from app.ml.inference import SklearnPath
-from app.ml.packaging import package, write_signed
 
 logger = get_logger("glassbox.wrap")
 

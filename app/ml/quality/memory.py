@@ -4,7 +4,9 @@ No database: an in-memory ring per worker, FEEDBACK_MEMORY_ROWS predicted rows d
 (oldest forgotten first, counted in model_prediction_memory_evicted_total when no label
 had reached them). Each entry keeps the version that answered and its class names, so a
 label arriving after a hot swap still credits the model that made the prediction, and the
-shadow candidate's answer once it has scored the request (app/ml/shadow.py). A restart
+shadow candidate's answer once it has scored the request (app/ml/quality/shadow.py). It is
+one of the dataplane's sinks: every answer is remembered in the deferred pass after its
+response, before any later request (a label for it) is read (app/core/deferred.py). A restart
 forgets everything, and with several workers or replicas a label reaches the one that
 predicted only by chance: both show up as `unknown` feedback, and the coverage panel says
 how much of the traffic got labels (docs/quality.md).
@@ -24,11 +26,12 @@ from collections import OrderedDict
 from time import monotonic
 from typing import Any
 
+from app.ml.serving.answers import Answer, Sink
 from app.observability.metrics import MODEL_PREDICTION_MEMORY_EVICTED, MODEL_PREDICTION_MEMORY_ROWS
 
-# One model's answer to every row of a request: (model_name, model_version, classes,
+# What one model said to every row of a request: (model_name, model_version, classes,
 # outputs), outputs being class indices into classes, or a regressor's values (no classes).
-Answer = tuple[str, str, tuple[str, ...], tuple[Any, ...]]
+Said = tuple[str, str, tuple[str, ...], tuple[Any, ...]]
 # What is stored: (model key, outputs, time.monotonic() of the prediction), the model key
 # indexing this memory's table of (name, version, classes). Only ints, floats and a tuple of
 # them, so the collector untracks every entry: one that pointed at the model's classes
@@ -37,20 +40,28 @@ Answer = tuple[str, str, tuple[str, ...], tuple[Any, ...]]
 Remembered = tuple[int, tuple[Any, ...], float]
 
 
-def answer(
-    model_name: str, model_version: str, classes: tuple[str, ...], outputs: list[Any]
-) -> Answer:
+def said(model_name: str, model_version: str, classes: tuple[str, ...], outputs: list[Any]) -> Said:
     return (model_name, model_version, classes, tuple(outputs))
 
 
-def label_of(answer: Answer, row: int) -> str | float:
+def label_of(said: Said, row: int) -> str | float:
     """What the model said for `row`: a class name, or a regressor's value."""
-    classes, output = answer[2], answer[3][row]
+    classes, output = said[2], said[3][row]
     return classes[int(output)] if classes else float(output)
 
 
-class PredictionMemory:
+def said_in(answer: Answer) -> Said:
+    """What the model that answered said, as the memory and the shadow keep it."""
+    runtime, predictions = answer.runtime, answer.predictions
+    classes = runtime.class_tuple
+    outputs = predictions.winners if classes else predictions.values
+    return (runtime.name, runtime.version, classes, tuple(outputs))
+
+
+class PredictionMemory(Sink):
     """The last `capacity` predicted rows, by request id; used from the event loop only."""
+
+    name = "memory"
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
@@ -73,7 +84,10 @@ class PredictionMemory:
             self._models.append((model_name, model_version, classes))
         return key
 
-    def remember(self, request_id: str, served: Answer) -> Remembered:
+    def record(self, answer: Answer) -> None:
+        self.remember(answer.request_id, said_in(answer))
+
+    def remember(self, request_id: str, served: Said) -> Remembered:
         """Keep `served` under `request_id` (a reused id replaces the older prediction).
         On every prediction: one dict pop and one insert, and the oldest out when full."""
         outputs = served[3]
@@ -99,17 +113,17 @@ class PredictionMemory:
     def find(self, request_id: str) -> Remembered | None:
         return self._entries.get(request_id)
 
-    def answer_of(self, entry: Remembered) -> Answer:
+    def said_of(self, entry: Remembered) -> Said:
         """The served model's answer that `entry` keeps."""
         return (*self._models[entry[0]], entry[1])
 
-    def add_shadow(self, request_id: str, entry: Remembered, shadow: Answer) -> None:
+    def add_shadow(self, request_id: str, entry: Remembered, shadow: Said) -> None:
         """The shadow's answer to the prediction `entry` (not to a later one that reused
         the id, nor to one forgotten since)."""
         if self._entries.get(request_id) is entry:
             self._shadow[request_id] = (self._key(shadow[0], shadow[1], shadow[2]), shadow[3])
 
-    def shadow_of(self, request_id: str) -> Answer | None:
+    def shadow_of(self, request_id: str) -> Said | None:
         found = self._shadow.get(request_id)
         return None if found is None else (*self._models[found[0]], found[1])
 

@@ -22,10 +22,10 @@ import sklearn
 
 from app.core.logging import get_logger
 from app.ml.artifact import write_artifact
+from app.ml.building.export import ExportError, export_onnx
 from app.ml.contract import Contract
-from app.ml.drift import category_profile, feature_profile
-from app.ml.export import ExportError, export_onnx
 from app.ml.inference import choose_path
+from app.ml.profile import category_profile, feature_profile
 
 logger = get_logger("glassbox.package")
 

@@ -1,11 +1,11 @@
 """Ground truth joined to the prediction it names, as live-quality counters.
 
-A label for a remembered row (app/ml/memory.py) is recorded once, for the version that
+A label for a remembered row (app/ml/quality/memory.py) is recorded once, for the version that
 answered (role="primary") and, when a shadow candidate scored the same row, for it too
 (role="shadow"; a label arriving before the shadow scored its row, within about 10 ms of
 the prediction, scores the served model only): a classifier's confusion-matrix cell, a
 regressor's absolute and squared error. PromQL turns those into accuracy, per-class
-precision and recall, MAE and RMSE per version (monitoring/mixin/rules.py). Every label
+precision and recall, MAE and RMSE per version (monitoring/mixin/rules/quality.py). Every label
 sent is counted by outcome in model_feedback_total, recorded or not, so coverage and misses
 are visible.
 """
@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from app.ml.memory import Answer, PredictionMemory, Remembered, label_of
+from app.ml.quality.memory import PredictionMemory, Remembered, Said, label_of
 from app.observability.metrics import (
     MODEL_FEEDBACK,
     MODEL_FEEDBACK_ABSOLUTE_ERROR,
@@ -63,7 +63,7 @@ class QualityBook:
         entry = self.memory.find(item.request_id)
         if entry is None:
             return None, item.label
-        served = self.memory.answer_of(entry)
+        served = self.memory.said_of(entry)
         rows = len(served[3])
         if item.row >= rows:
             raise LabelError(
@@ -77,7 +77,7 @@ class QualityBook:
         if entry is None:
             MODEL_FEEDBACK.labels("", "", "unknown").inc()
             return Judged("unknown")
-        memory, served, at = self.memory, self.memory.answer_of(entry), entry[2]
+        memory, served, at = self.memory, self.memory.said_of(entry), entry[2]
         name, version = served[0], served[1]
         predicted = label_of(served, item.row)
         status: Status = "recorded"
@@ -95,16 +95,16 @@ class QualityBook:
         return Judged(status, version, predicted, truth)
 
 
-def _truth(answer: Answer, label: str | float) -> str | float:
+def _truth(said: Said, label: str | float) -> str | float:
     """The label as a class name of that model (an integer names the class of that name,
     for targets whose classes are numbers), or a regressor's finite value."""
-    classes = answer[2]
+    classes = said[2]
     if classes:
         name = str(label) if isinstance(label, int) and not isinstance(label, bool) else label
         if not isinstance(name, str) or name not in classes:
             raise LabelError(
                 "label",
-                f"not a class of model {answer[1]}: one of {', '.join(classes[:20])}",
+                f"not a class of model {said[1]}: one of {', '.join(classes[:20])}",
                 label,
             )
         return name
@@ -113,9 +113,9 @@ def _truth(answer: Answer, label: str | float) -> str | float:
     return float(label)
 
 
-def _score(answer: Answer, role: str, predicted: str | float, truth: str | float) -> None:
-    name, version = answer[0], answer[1]
-    if answer[2]:
+def _score(said: Said, role: str, predicted: str | float, truth: str | float) -> None:
+    name, version = said[0], said[1]
+    if said[2]:
         MODEL_FEEDBACK_CONFUSION.labels(
             name, version, role, truth, predicted, "true" if truth == predicted else "false"
         ).inc()

@@ -1,6 +1,6 @@
 """Whether a candidate earned its promotion in the shadow: asked of Prometheus.
 
-While a candidate runs as the shadow (SHADOW_MODEL_DIR, app/ml/shadow.py), every replica
+While a candidate runs as the shadow (SHADOW_MODEL_DIR, app/ml/quality/shadow.py), every replica
 counts how often it agreed with the served model and, with ground truth from /feedback,
 how often it was right. `make promote` reads those counts over PROMOTE_WINDOW from the
 Prometheus at PROMETHEUS_URL (summed over every replica it scrapes) and refuses the

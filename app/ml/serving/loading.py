@@ -1,4 +1,5 @@
-"""Every check of a model load, the same at startup and at reload (app/ml/registry.py)."""
+"""Every check of a model load, the same at startup, at reload and for a shadow candidate
+(app/ml/serving/registry.py)."""
 
 from pathlib import Path
 from typing import Any, Literal
@@ -6,23 +7,21 @@ from typing import Any, Literal
 from app.core.logging import get_logger
 from app.ml.artifact import ModelLoadError, load_artifact
 from app.ml.contract import Contract
-from app.ml.predictor import Predictor
+from app.ml.serving.runtime import ModelRuntime
 
 logger = get_logger("glassbox.model")
 
 
-def load_predictor(
+def load_runtime(
     model_dir: Path,
     api_contract: Contract | None,
     inference_path: Literal["auto", "sklearn"] = "auto",
     public_key: str = "",
-    serving: bool = True,
-) -> Predictor:
+) -> ModelRuntime:
     """Every check of a load, and a warm-up call; touches no gauge, so a reload can run it
     beside the model in service. `api_contract` is the contract the HTTP API was built
     from (None: none yet, the first model to load sets it); a model of another shape is
-    refused. `serving=False`: a shadow candidate, which publishes no served-traffic series.
-    Raises ModelLoadError."""
+    refused. Raises ModelLoadError."""
     artifact = load_artifact(model_dir, public_key)
     if api_contract is not None and artifact.contract.shape != api_contract.shape:
         raise ModelLoadError(
@@ -31,39 +30,32 @@ def load_predictor(
             "a new shape is a rollout (restart the service to serve it)",
             **_shapes(artifact.contract, api_contract),
         )
-    predictor = Predictor(artifact, inference_path, serving)
+    runtime = ModelRuntime(artifact, inference_path)
     if not artifact.verified:
         logger.warning(
             "model_unverified",
-            model_version=predictor.version,
+            model_version=runtime.version,
             message="MODEL_PUBLIC_KEY is not set: the artifact's signature was not checked",
         )
-    if predictor.fallback_reason is not None:
+    if runtime.fallback_reason is not None:
         logger.warning(
             "inference_fallback",
-            inference_path=predictor.inference_path,
-            reason=predictor.fallback_reason,
-            model_version=predictor.version,
+            inference_path=runtime.inference_path,
+            reason=runtime.fallback_reason,
+            model_version=runtime.version,
         )
-    if serving and not predictor.drift.enabled:
-        logger.warning(
-            "drift_baseline_missing",
-            model_version=predictor.version,
-            message="metadata.json has no feature_deciles (trained before they existed): "
-            "feature drift is not measured for this model; retrain to get it",
-        )
-    predictor.warm_up()
+    runtime.warm_up()
     logger.info(
         "model_loaded",
-        model_name=predictor.name,
-        model_version=predictor.version,
+        model_name=runtime.name,
+        model_version=runtime.version,
         model_dir=str(model_dir),
-        sklearn_version=predictor.sklearn_version,
-        inference_path=predictor.inference_path,
-        task=predictor.task,
+        sklearn_version=runtime.sklearn_version,
+        inference_path=runtime.inference_path,
+        task=runtime.task,
         signature_verified=artifact.verified,
     )
-    return predictor
+    return runtime
 
 
 def _shapes(model: Contract, api: Contract | None) -> dict[str, Any]:

@@ -1,13 +1,15 @@
-"""The body parse's fast path (app/api/json_route.py `_parse_fast`) answers only where the
-strict parse would answer the same: never for a repeated key, at any depth."""
+"""The body parse's fast path (app/api/body.py `_parse_fast`) answers only where its slow
+twin, the strict parse, would answer the same: never for a repeated key, at any depth."""
 
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.api.json_route import _SLOW, _parse_fast, _unique_keys
+from app.api.body import _SLOW, _parse_fast, _unique_keys, parse_json
+from app.core.errors import ApiError
 
 KEYS = st.sampled_from(["a", "b", "petal_width", "x:y", "é", ""])
 SCALARS = st.one_of(
@@ -69,3 +71,11 @@ def test_a_repeated_key_takes_the_strict_path_flat_or_nested() -> None:
     assert _parse_fast(b'{"a:b": "c:d"}') == {"a:b": "c:d"}
     v2 = b'{"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP64", "data": [[1, 2]]}]}'
     assert _parse_fast(v2) == json.loads(v2)
+
+
+def test_with_the_fast_path_off_every_body_takes_the_strict_parse() -> None:
+    """FAST_PATHS_OFF=fast-json: the same answers (here, a repeated key's refusal)."""
+    assert parse_json(b'{"a": 1, "b": [1, 2]}', fast=False) == {"a": 1, "b": [1, 2]}
+    for fast in (True, False):
+        with pytest.raises(ApiError, match="repeats the key 'a'"):
+            parse_json(b'{"a": 1, "a": 2}', fast=fast)

@@ -1,22 +1,22 @@
 """Promote a trained version to `latest`, or roll back to the one promoted before it.
 
-    python -m app.ml.promotion promote VERSION [--force] [--artifacts artifacts]
-    python -m app.ml.promotion gate VERSION
-    python -m app.ml.promotion rollback [--artifacts artifacts]
-    python -m app.ml.promotion history [--artifacts artifacts]
+    python -m promotion promote VERSION [--force] [--artifacts artifacts]
+    python -m promotion gate VERSION
+    python -m promotion rollback [--artifacts artifacts]
+    python -m promotion history [--artifacts artifacts]
 
 A version is promoted only after the checks the service itself makes at load (signature
 when MODEL_PUBLIC_KEY is set, checksums, the scikit-learn version) and only if its
 quality gate passed; then `latest` is repointed atomically (one rename). Every promotion
 and rollback is appended to `artifacts/promotions.jsonl`: who, when, what, from what.
 With PROMETHEUS_URL set, a promotion also needs the candidate's record in the shadow
-(app/ml/promotion_gate.py: agreement with the served model, live quality from ground
-truth); a candidate below the gate is refused with the reasons unless `--force`
-(`make promote FORCE=1`), and a forced promotion is written so in the history. Without
-PROMETHEUS_URL the gate is not asked, and the log line says so. `gate VERSION` prints the
-verdict alone, for a pipeline that promotes by other means (an MLflow alias).
-A running service picks the new `latest` up on SIGHUP, without a restart (app/ml/registry.py;
-`make reload` sends it to the service `make run` started).
+(promotion/gate.py: agreement with the served model, live quality from ground truth); a
+candidate below the gate is refused with the reasons unless `--force` (`make promote
+FORCE=1`), and a forced promotion is written so in the history. Without PROMETHEUS_URL the
+gate is not asked, and the log line says so. `gate VERSION` prints the verdict alone, for a
+pipeline that promotes by other means (an MLflow alias). A running service picks the new
+`latest` up on SIGHUP, without a restart (app/ml/serving/registry.py; `make reload` sends
+it to the service `make run` started). The pointer and its history: promotion/history.py.
 
 Only a real version directory can be promoted: never `latest` itself, a symlink, or a path
 that leaves the artifacts directory (`make promote VERSION=latest` once left `latest`
@@ -25,19 +25,17 @@ entries that no longer check out, saying which and why.
 """
 
 import argparse
-import getpass
 import json
 import os
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from app.core.logging import configure_logging, get_logger
-from app.ml.artifact import LATEST, ModelLoadError, is_safe_version, load_artifact, point_latest
-from app.ml.promotion_gate import GateUnavailableError, ShadowGate, Verdict
+from app.ml.artifact import LATEST, ModelLoadError, is_safe_version, load_artifact
+from promotion.gate import GateUnavailableError, ShadowGate, Verdict
+from promotion.history import current_version, history, promoted_stack, repoint
 
-HISTORY_FILE = "promotions.jsonl"
 EXIT_REFUSED = 1
 EVENTS = {"promote": "model_promoted", "rollback": "model_rolled_back"}
 
@@ -46,39 +44,6 @@ logger = get_logger("glassbox.promotion")
 
 class PromotionError(Exception):
     pass
-
-
-def current_version(artifacts: Path) -> str | None:
-    latest = artifacts / LATEST
-    return os.readlink(latest) if latest.is_symlink() else None
-
-
-def history(artifacts: Path) -> list[dict[str, Any]]:
-    path = artifacts / HISTORY_FILE
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def _who() -> str:
-    # CI first (the workflow's actor), then the local account.
-    return os.environ.get("GITHUB_ACTOR") or getpass.getuser()
-
-
-def record(
-    artifacts: Path, action: str, version: str, previous: str | None, **extra: Any
-) -> dict[str, Any]:
-    entry = {
-        "at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-        "who": _who(),
-        "action": action,
-        "version": version,
-        "previous": previous,
-        **extra,
-    }
-    with (artifacts / HISTORY_FILE).open("a") as out:  # one line per write: appends stay whole
-        out.write(json.dumps(entry) + "\n")
-    return entry
 
 
 def version_directory(artifacts: Path, version: str) -> Path:
@@ -105,14 +70,6 @@ def check(artifacts: Path, version: str, public_key: str = "") -> dict[str, Any]
     if not metadata.get("quality_gate", {}).get("passed"):
         raise PromotionError(f"{version}: its quality gate did not pass")
     return metadata
-
-
-def repoint(artifacts: Path, version: str, action: str = "promote", **extra: Any) -> dict[str, Any]:
-    """Point `latest` at `version` and append that to the history: what a promotion, a
-    rollback and `train.py --promote` each do once their checks have passed."""
-    previous = current_version(artifacts)
-    point_latest(artifacts, version)
-    return record(artifacts, action, version, previous, **extra)
 
 
 def shadow_verdict(metadata: dict[str, Any], gate: ShadowGate) -> Verdict:
@@ -152,20 +109,6 @@ def promote(
     return repoint(
         artifacts, version, forced=True, gate_reasons=verdict.reasons, shadow=verdict.evidence
     )
-
-
-def promoted_stack(entries: list[dict[str, Any]]) -> list[str]:
-    """Versions in the order they were promoted; a rollback to V undoes everything
-    promoted after V (entries it passed over included)."""
-    stack: list[str] = []
-    for entry in entries:
-        if entry["action"] == "promote":
-            stack.append(entry["version"])
-        elif entry["action"] == "rollback" and stack:
-            stack.pop()
-            while stack and stack[-1] != entry["version"]:
-                stack.pop()
-    return stack
 
 
 def rollback(artifacts: Path, public_key: str = "") -> dict[str, Any]:

@@ -1,0 +1,66 @@
+"""The dataplane and what it does with every answer, assembled from Settings.
+
+`build_dataplane` is the one place that says which sinks an answer reaches and in what
+order, which of them hear of model changes, and which run on a timer: a new signal is one
+more entry here and nothing else (no route changes).
+"""
+
+from app.core.config import Settings
+from app.dataplane.dataplane import DataPlane, ModelNotFoundError, ModelNotReadyError, Stage
+from app.dataplane.policy import OutsideTrainingError, Refusal
+from app.dataplane.sinks import AccessFields, ModelMetrics, PredictionEventsSink
+from app.ml.quality.drift import FLUSH_INTERVAL_SECONDS, FeatureDrift
+from app.ml.quality.feedback import QualityBook
+from app.ml.quality.memory import PredictionMemory
+from app.ml.quality.shadow import DRAIN_SECONDS, ShadowScorer
+from app.ml.serving.answers import Sink
+from app.ml.serving.gauges import ModelGauges
+from app.ml.serving.registry import ModelRegistry
+from app.observability.prediction_events import PredictionEvents
+
+__all__ = [
+    "DataPlane",
+    "ModelNotFoundError",
+    "ModelNotReadyError",
+    "OutsideTrainingError",
+    "Refusal",
+    "build_dataplane",
+]
+
+
+def build_dataplane(settings: Settings, registry: ModelRegistry) -> DataPlane:
+    memory = PredictionMemory(settings.FEEDBACK_MEMORY_ROWS)
+    metrics = ModelMetrics()
+    drift = FeatureDrift()
+    shadow = ShadowScorer(settings.SHADOW_QUEUE_SIZE, memory if memory.enabled else None)
+    events = PredictionEvents(settings.PREDICTION_LOG_SAMPLE, settings.PREDICTION_LOG_REDACT)
+
+    # Every answer, in this order, after its response:
+    sinks: list[Sink] = [
+        metrics,  # model_* counters and histograms, the request id as exemplar
+        drift,  # its rows kept for the training-decile counts
+    ]
+    if memory.enabled:
+        sinks.append(memory)  # remembered by request id, for /feedback
+    if settings.SHADOW_MODEL_DIR is not None:
+        sinks.append(shadow)  # queued for the candidate (after the memory: it adds to it)
+    if events.sample:
+        sinks.append(PredictionEventsSink(events))  # a sampled `prediction` event
+    sinks.append(AccessFields())  # the access line's version and outputs
+
+    # Told of every load, swap and retirement, in this order:
+    registry.hooks.extend([ModelGauges(), metrics, drift, shadow])
+
+    # Run while the app serves, on a timer (None: only in every flush_all):
+    stages: list[Stage] = [("drift", FLUSH_INTERVAL_SECONDS, drift.flush)]
+    if settings.SHADOW_MODEL_DIR is not None:
+        stages.append(("shadow", DRAIN_SECONDS, shadow.drain))
+    stages.append(("gauges", None, memory.publish))
+
+    return DataPlane(
+        registry,
+        sinks,
+        refuse_outside_training=settings.OUT_OF_RANGE == "refuse",
+        feedback=QualityBook(memory, settings.FEEDBACK_MAX_AGE_SECONDS),
+        stages=stages,
+    )
