@@ -22,11 +22,46 @@ from app.api.schemas import (
     PredictResponse,
     RegressionResponse,
 )
-from app.dataplane import DataPlane, OutsideTrainingError
+from app.dataplane.dataplane import DataPlane
+from app.dataplane.policy import OutsideTrainingError
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorResponse} for code in (400, 413, 415, 422, 503)
 }
+
+
+class NativeEndpoints:
+    """/predict and /predict/batch for one model API (MLServer's `Endpoints`: the routes'
+    handlers, holding the codec and the dataplane they call)."""
+
+    def __init__(self, codec: NativeCodec, dataplane: DataPlane) -> None:
+        self.codec = codec
+        self.dataplane = dataplane
+
+    async def predict(self, request: Request) -> Response:
+        """Predict one row."""
+        data = await read_json(request, self.codec.row_bytes, fast=self.codec.fast_json)
+        runtime = self.dataplane.model()
+        rows = self.codec.row_matrix(data, runtime)
+        fields = request.scope["state"]  # the request id, and the access line's fields
+        try:
+            predictions = self.dataplane.infer(runtime, rows, fields)
+        except OutsideTrainingError as refused:
+            raise self.codec.refused(refused.refusals, in_batch=False) from refused
+        return self.codec.row_answer(predictions, runtime, fields["request_id"])
+
+    async def predict_batch(self, request: Request) -> Response:
+        """Predict up to MAX_BATCH_SIZE rows with one vectorised model call."""
+        data = await read_json(request, self.codec.batch_bytes, fast=self.codec.fast_json)
+        runtime = self.dataplane.model()
+        rows = self.codec.batch_matrix(data, runtime)
+        fields = request.scope["state"]
+        try:
+            predictions = self.dataplane.infer(runtime, rows, fields)
+        except OutsideTrainingError as refused:
+            raise self.codec.refused(refused.refusals, in_batch=True) from refused
+        fields["batch_size"] = len(rows)
+        return self.codec.batch_answer(predictions, runtime, fields["request_id"])
 
 
 def build_router(codec: NativeCodec, dataplane: DataPlane, regression: bool) -> APIRouter:
@@ -36,32 +71,19 @@ def build_router(codec: NativeCodec, dataplane: DataPlane, regression: bool) -> 
     )
     single: type[BaseModel] = RegressionResponse if regression else PredictResponse
     batch: type[BaseModel] = BatchRegressionResponse if regression else BatchPredictResponse
-
-    @router.post("", response_model=single, openapi_extra=body_schema(codec.row_model))
-    async def predict(request: Request) -> Response:
-        """Predict one row."""
-        data = await read_json(request, codec.row_bytes, fast=codec.fast_json)
-        runtime = dataplane.model()
-        rows = codec.row_matrix(data, runtime)
-        fields = request.scope["state"]  # the request id, and the access line's fields
-        try:
-            predictions = dataplane.infer(runtime, rows, fields)
-        except OutsideTrainingError as refused:
-            raise codec.refused(refused.refusals, in_batch=False) from refused
-        return codec.row_answer(predictions, runtime, fields["request_id"])
-
-    @router.post("/batch", response_model=batch, openapi_extra=body_schema(codec.batch_model))
-    async def predict_batch(request: Request) -> Response:
-        """Predict up to MAX_BATCH_SIZE rows with one vectorised model call."""
-        data = await read_json(request, codec.batch_bytes, fast=codec.fast_json)
-        runtime = dataplane.model()
-        rows = codec.batch_matrix(data, runtime)
-        fields = request.scope["state"]
-        try:
-            predictions = dataplane.infer(runtime, rows, fields)
-        except OutsideTrainingError as refused:
-            raise codec.refused(refused.refusals, in_batch=True) from refused
-        fields["batch_size"] = len(rows)
-        return codec.batch_answer(predictions, runtime, fields["request_id"])
-
+    endpoints = NativeEndpoints(codec, dataplane)
+    router.add_api_route(
+        "",
+        endpoints.predict,
+        methods=["POST"],
+        response_model=single,
+        openapi_extra=body_schema(codec.row_model),
+    )
+    router.add_api_route(
+        "/batch",
+        endpoints.predict_batch,
+        methods=["POST"],
+        response_model=batch,
+        openapi_extra=body_schema(codec.batch_model),
+    )
     return router
