@@ -100,8 +100,8 @@ test: tools ## Run the whole test suite (real processes, real HTTP, real Prometh
 	@$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; fi; exit $$status
 
-test-fast: install ## Unit and in-process API tests: no apt, no npm, no service process (~20 s)
-	$(BIN)/pytest -m "not slow and not logs" $(PYTEST_ARGS)
+test-fast: install ## tests/unit: no process started, the app in process (~30 s)
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
 # Only what the `logs` tests start besides Loki and Promtail (the e2e job's runner has no
 # use for npm, checkov, helm or promtool, and each would be one more way for it to fail).

@@ -4,15 +4,15 @@ from pathlib import Path
 import pytest
 from _pytest.terminal import TerminalReporter
 
-from tests.service import ROOT, Service, running_service, train
+from tests.support.service import ROOT, Service, running_service
+from tests.support.training import train_here
 
 
 @pytest.fixture(scope="session")
 def artifacts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One model trained by the real train.py for the whole session."""
+    """One model trained by train.py's own main() for the whole session."""
     output = tmp_path_factory.mktemp("artifacts")
-    result = train(output)
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert train_here(output) == 0
     return output
 
 
@@ -26,8 +26,7 @@ def candidate_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A shadow candidate: Iris with half its training labels flipped (its gate lowered so
     it is written at all), trained once for the session."""
     output = tmp_path_factory.mktemp("candidate")
-    result = train(output, "--poison-level", "0.5", "--min-accuracy", "0")
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert train_here(output, "--poison-level", "0.5", "--min-accuracy", "0") == 0
     return output / "latest"
 
 
@@ -39,39 +38,26 @@ def service(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 REAL_LOGS_MARKER = "logs"
-# `make test-fast`: modules that need no apt or npm tool and start no service process (a
-# model is trained once, in-process fixtures only). Everything else is marked `slow`.
-FAST_MODULES = {
-    "tests/api/test_deps.py",
-    "tests/api/test_in_process.py",
-    "tests/experiments/test_poisoning.py",
-    "tests/logs/test_overlays.py",
-    "tests/logs/test_relabeling.py",
-    "tests/ml/test_contract.py",
-    "tests/ml/test_drift.py",
-    "tests/ml/test_dataplane.py",
-    "tests/ml/test_inference.py",
-    "tests/ml/test_quality.py",
-    "tests/observability/test_observe.py",
-    "tests/observability/test_access.py",
-    "tests/middleware/test_body_limit.py",
-    "tests/api/test_dispatch.py",
-    "tests/api/test_body.py",
-    "tests/api/test_native.py",
-    "tests/api/test_oip_codec.py",
-    "tests/test_docs.py",
-}
+# The tiers, by folder: a test's marker is the folder it lives in, never a list kept by hand.
+#   unit      starts no process (the app in process through Starlette's TestClient);
+#   service   starts this project's own processes: `python -m app`, train.py, make, ...;
+#   external  starts a real third-party program: Prometheus, Alertmanager, promtool, helm,
+#             mlflow, hadolint, ruff, ...; tests/external/logs/ needs Loki and Promtail.
+TIERS = ("unit", "service", "external")
 _DESELECTED_LOGS = pytest.StashKey[int]()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark `slow` what `make test-fast` leaves out. Without `-m`, leave out the tests that
-    need Loki and Promtail binaries (none ship from a registry CI can reach); the summary
-    says so in one line, never a silent skip."""
+    """Mark each test with its tier (and `logs` under tests/external/logs/). Without `-m`,
+    leave out the tests that need Loki and Promtail binaries (none ship from a registry
+    CI can reach); the summary says so in one line, never a silent skip."""
     for item in items:
-        module = item.path.relative_to(ROOT).as_posix()
-        if module not in FAST_MODULES or item.get_closest_marker("service_process"):
-            item.add_marker(pytest.mark.slow)
+        parts = item.path.relative_to(ROOT / "tests").parts
+        if parts[0] not in TIERS:
+            raise pytest.UsageError(f"{item.nodeid}: tests live in tests/{{{','.join(TIERS)}}}/")
+        item.add_marker(parts[0])
+        if parts[:2] == ("external", "logs"):
+            item.add_marker(REAL_LOGS_MARKER)
     if config.getoption("markexpr"):
         return
     deselected = [item for item in items if item.get_closest_marker(REAL_LOGS_MARKER)]

@@ -8,7 +8,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.service import ROOT, VENV_BIN
+from tests.support.service import ROOT, VENV_BIN
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ import sklearn
 from sklearn.datasets import load_iris
 
 from app.ml.signing import keygen
-from tests.service import ROOT, train
+from tests.support.service import ROOT, train
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 

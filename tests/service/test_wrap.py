@@ -19,7 +19,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from app.ml.signing import keygen
 from scripts.example_data import churn
-from tests.service import ROOT, running_service
+from tests.support.service import ROOT, running_service
 
 
 def wrap(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -18,7 +18,7 @@ from typing import Any
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # The venv running the tests; its bin/ holds ruff, mypy, hadolint, actionlint, zizmor, ...
 VENV_BIN = Path(sys.executable).parent
 STARTUP_TIMEOUT_S = 30.0

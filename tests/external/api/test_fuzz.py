@@ -10,7 +10,7 @@ names (its classes, which may change with a hot swap), which no schema can say e
 
 import subprocess
 
-from tests.service import VENV_BIN, Service
+from tests.support.service import VENV_BIN, Service
 
 SEED = "20261123"
 MODEL_DEPENDENT = r"^/v2/models/.*/infer$|^/feedback"

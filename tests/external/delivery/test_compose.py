@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.monitoring.pipelines import assert_alloy_matches_promtail, promtail_job
-from tests.service import ROOT, VENV_BIN
+from tests.external.monitoring.pipelines import assert_alloy_matches_promtail, promtail_job
+from tests.support.service import ROOT, VENV_BIN
 
 COMPOSE = ROOT / "compose.yaml"
 

@@ -17,7 +17,7 @@ import yaml
 from dockerfile_parse import DockerfileParser
 
 from app.core.config import Settings
-from tests.service import ROOT, VENV_BIN, train
+from tests.support.service import ROOT, VENV_BIN, train
 
 PARSED = DockerfileParser(str(ROOT / "Dockerfile"))
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import requests
 
-from tests.monitoring.servers import wait_for
-from tests.service import ROOT, free_port
+from tests.external.monitoring.servers import wait_for
+from tests.support.service import ROOT, free_port
 
 SCRIPT = ROOT / "scripts" / "monitor_local.py"
 

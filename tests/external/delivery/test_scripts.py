@@ -11,8 +11,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 from scripts.example_data import bundled, churn
-from tests.monitoring.queries import logql_errors, promql_error
-from tests.service import ROOT, Service, running_service, train
+from tests.external.monitoring.queries import logql_errors, promql_error
+from tests.support.service import ROOT, Service, running_service, train
 
 
 def run_script(name: str, *args: str) -> subprocess.CompletedProcess[str]:

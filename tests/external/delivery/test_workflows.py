@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.service import ROOT, VENV_BIN
+from tests.support.service import ROOT, VENV_BIN
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yaml"))
 ACTIONS = sorted((ROOT / ".github" / "actions").glob("*/action.yaml"))
@@ -126,7 +126,7 @@ def test_dependabot_watches_pip_actions_docker() -> None:
     }
 
 
-# The binaries tests/monitoring/servers.py starts, by the helper a test imports.
+# The binaries tests/external/monitoring/servers.py starts, by the helper a test imports.
 SERVER_BINARIES = {"alertmanager": "prometheus-alertmanager", "prometheus": "prometheus"}
 
 
@@ -140,9 +140,9 @@ def test_the_real_logs_job_installs_exactly_what_its_tests_start() -> None:
     assert runs[-1] == "make test-logs"
 
     started = set()
-    for module in (ROOT / "tests" / "logs").glob("*.py"):
+    for module in (ROOT / "tests" / "external" / "logs").glob("*.py"):
         source = module.read_text()
-        imported = re.search(r"from tests\.monitoring\.servers import ([\w, ]+)", source)
+        imported = re.search(r"from tests\.external\.monitoring\.servers import ([\w, ]+)", source)
         names = {name.strip() for name in imported.group(1).split(",")} if imported else set()
         started |= {SERVER_BINARIES[name] for name in names & SERVER_BINARIES.keys()}
     assert started == {"prometheus-alertmanager"}

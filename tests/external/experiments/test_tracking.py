@@ -10,7 +10,7 @@ from mlflow.tracking import MlflowClient
 from app.ml.artifact import sha256_file
 from experiments.poisoning import sweep
 from experiments.tracking import REGISTERED_MODEL, MlflowTracker
-from tests.service import ROOT
+from tests.support.service import ROOT
 
 DATA = ROOT / "data" / "iris.csv"
 

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from app.ml.signing import keygen
-from tests.service import ROOT
+from tests.support.service import ROOT
 
 CHART = ROOT / "helm" / "glassbox"
 SCENARIOS = {

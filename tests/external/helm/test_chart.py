@@ -15,7 +15,7 @@ from app.__main__ import GRACEFUL_SHUTDOWN_SECONDS
 from app.core.config import Settings
 from app.main import create_app
 from monitoring.mixin.__main__ import outputs
-from tests.helm.chart import (
+from tests.external.helm.chart import (
     CHART,
     KUBERNETES_VERSIONS,
     SCENARIOS,
@@ -28,8 +28,8 @@ from tests.helm.chart import (
     render,
     template_args,
 )
-from tests.monitoring.queries import promql_error
-from tests.service import ROOT, Service
+from tests.external.monitoring.queries import promql_error
+from tests.support.service import ROOT, Service
 
 # Custom resources: no schema in kubernetes-validate; checked by the tests below instead.
 CRD_KINDS = {"ServiceMonitor", "PrometheusRule", "ScaledObject"}
@@ -197,7 +197,8 @@ def test_dashboard_configmaps_carry_exactly_the_dashboards() -> None:
 
 def test_chart_files_are_generated_by_the_mixin() -> None:
     """The chart's rules and dashboards are outputs of `make monitoring`, so the generator's
-    staleness test (tests/monitoring/test_rules.py) covers them; nothing else lives there."""
+    staleness test (tests/external/monitoring/test_rules.py) covers them; nothing else lives
+    there."""
     generated = {path for path in outputs() if CHART in path.parents}
     on_disk = {p for p in (CHART / "files").rglob("*") if p.is_file()}
     assert generated == on_disk

@@ -5,8 +5,8 @@ import re
 import subprocess
 from pathlib import Path
 
-from tests.helm.chart import CHART, SCENARIOS, helm, template_args
-from tests.service import ROOT
+from tests.external.helm.chart import CHART, SCENARIOS, helm, template_args
+from tests.support.service import ROOT
 
 CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
 SKIP = re.compile(r"checkov\.io/skip\d+: (CKV_K8S_\d+)=(.+)")

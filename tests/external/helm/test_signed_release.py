@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helm.chart import TEST_SIGNING_KEY, container, env_of, render
-from tests.ml.test_signing import plant_malicious_pickle, refused
-from tests.service import ROOT, running_service, train
+from tests.external.helm.chart import TEST_SIGNING_KEY, container, env_of, render
+from tests.service.ml.test_signing import plant_malicious_pickle, refused
+from tests.support.service import ROOT, running_service, train
 
 PRODUCTION = ROOT / "helm" / "environments" / "production.yaml"
 

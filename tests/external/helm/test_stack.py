@@ -14,9 +14,9 @@ import pytest
 import yaml
 
 from monitoring.mixin.__main__ import outputs
-from tests.helm.chart import CHART
-from tests.monitoring.pipelines import PROMTAIL, assert_alloy_matches_promtail
-from tests.service import ROOT
+from tests.external.helm.chart import CHART
+from tests.external.monitoring.pipelines import PROMTAIL, assert_alloy_matches_promtail
+from tests.support.service import ROOT
 
 STACK = ROOT / "helm" / "stack"
 SCRIPT = (ROOT / "scripts" / "stack.sh").read_text()

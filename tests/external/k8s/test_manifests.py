@@ -9,8 +9,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.helm.chart import KUBERNETES_VERSIONS, helm_env
-from tests.service import ROOT, Service
+from tests.external.helm.chart import KUBERNETES_VERSIONS, helm_env
+from tests.support.service import ROOT, Service
 
 K8S = ROOT / "k8s"
 MANIFESTS = sorted(K8S.rglob("*.yaml"))

@@ -27,8 +27,8 @@ import pytest
 import requests
 import yaml
 
-from tests.monitoring.servers import running_binary
-from tests.service import ROOT, free_port
+from tests.external.monitoring.servers import running_binary
+from tests.support.service import ROOT, free_port
 
 MONITORING = ROOT / "monitoring"
 LOKI_CONFIG = MONITORING / "loki" / "loki.yaml"

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import requests
 
-from tests.logs.servers import PROMTAIL_COMPOSE, docker_log_path, loki, promtail
-from tests.monitoring.servers import alertmanager, wait_for
-from tests.service import ROOT, running_service
+from tests.external.logs.servers import PROMTAIL_COMPOSE, docker_log_path, loki, promtail
+from tests.external.monitoring.servers import alertmanager, wait_for
+from tests.support.service import ROOT, running_service
 
 pytestmark = pytest.mark.logs
 

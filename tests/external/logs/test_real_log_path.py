@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.logs.servers import (
+from tests.external.logs.servers import (
     DOCUMENTED_LABELS,
     PROMTAIL_COMPOSE,
     PROMTAIL_KUBERNETES,
@@ -31,7 +31,7 @@ from tests.logs.servers import (
     loki,
     promtail,
 )
-from tests.monitoring.queries import (
+from tests.external.monitoring.queries import (
     LOKI_RULE_FILES,
     dashboard_targets,
     fenced_blocks,
@@ -39,8 +39,8 @@ from tests.monitoring.queries import (
     rule_expressions,
     substitute,
 )
-from tests.monitoring.servers import wait_for
-from tests.service import VALID_FLOWER, running_service
+from tests.external.monitoring.servers import wait_for
+from tests.support.service import VALID_FLOWER, running_service
 
 pytestmark = pytest.mark.logs
 

@@ -29,8 +29,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from app.ml.artifact import ModelLoadError, load_artifact
 from app.ml.serving.mlflow_source import MlflowSource, without_credentials
 from app.ml.signing import keygen
-from tests.ml.test_reload import Load
-from tests.service import free_port, running_service, sample
+from tests.service.ml.test_reload import Load
+from tests.support.service import free_port, running_service, sample
 
 MODEL = "iris-mlflow"
 MLFLOW_STARTUP_S = 90.0  # 16 s on a quiet machine here

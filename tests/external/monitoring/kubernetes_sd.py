@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from tests.service import ROOT
+from tests.support.service import ROOT
 
 KUBERNETES_SCRAPE = ROOT / "monitoring" / "prometheus" / "kubernetes-scrape.yaml"
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from tests.service import ROOT
+from tests.support.service import ROOT
 
 PROMTAIL = ROOT / "monitoring" / "promtail" / "promtail.yaml"
 

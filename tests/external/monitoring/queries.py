@@ -10,7 +10,7 @@ from typing import Any
 import promql_parser
 import yaml
 
-from tests.service import ROOT
+from tests.support.service import ROOT
 
 DASHBOARDS = sorted((ROOT / "dashboards").glob("*.json"))
 RULE_FILES = sorted((ROOT / "monitoring" / "prometheus" / "rules").glob("*.yaml"))

@@ -10,8 +10,8 @@ from typing import Any, cast
 import requests
 import yaml
 
-from tests.monitoring.queries import RULE_FILES
-from tests.service import ROOT, Service, free_port, running_service
+from tests.external.monitoring.queries import RULE_FILES
+from tests.support.service import ROOT, Service, free_port, running_service
 
 MONITORING = ROOT / "monitoring"
 

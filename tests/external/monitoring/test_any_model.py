@@ -19,15 +19,15 @@ import requests
 from app.ml.building.dataset import load_dataset
 from app.ml.contract import Contract
 from scripts.example_data import bundled, churn
-from tests.monitoring.queries import substitute
-from tests.monitoring.servers import Server, monitored_service, query, wait_for
-from tests.monitoring.test_integration import (
+from tests.external.monitoring.queries import substitute
+from tests.external.monitoring.servers import Server, monitored_service, query, wait_for
+from tests.external.monitoring.test_integration import (
     REGRESSION_DASHBOARD,
     REGRESSION_ONLY_RECORDS,
     firing,
     prometheus_panels,
 )
-from tests.service import Service, train
+from tests.support.service import Service, train
 
 PSI = "job_model_feature:model_feature_values:psi_1h"
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from monitoring.mixin import config
-from tests.monitoring.queries import DASHBOARDS, load_dashboard
+from tests.external.monitoring.queries import DASHBOARDS, load_dashboard
 
 EXPECTED = {
     "glassbox-overview.json": "glassbox-overview",

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import requests
 
-from tests.monitoring.servers import Server, monitored_service, query, wait_for
-from tests.monitoring.test_integration import firing
-from tests.service import ROOT, Service
+from tests.external.monitoring.servers import Server, monitored_service, query, wait_for
+from tests.external.monitoring.test_integration import firing
+from tests.support.service import ROOT, Service
 
 FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 PSI = "job_model_feature:model_feature_values:psi_1h"

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.monitoring.servers import Server, monitored_service, wait_for
-from tests.service import VALID_FLOWER, Service
+from tests.external.monitoring.servers import Server, monitored_service, wait_for
+from tests.support.service import VALID_FLOWER, Service
 
 HTTP_PREDICT_BUCKETS = 'http_request_duration_seconds_bucket{handler="/predict"}'
 

@@ -19,21 +19,21 @@ import requests
 import yaml
 
 from monitoring.mixin.rules.quality import BEST_MAE, MAE, RMSE
-from tests.api.routes.test_predict import SETOSA, VERSICOLOR, VIRGINICA
-from tests.monitoring.kubernetes_sd import (
+from tests.external.monitoring.kubernetes_sd import (
     kubernetes_jobs_with_static_targets,
     pod_meta_labels,
     write_config,
 )
-from tests.monitoring.queries import DASHBOARDS, RULE_FILES, load_dashboard, substitute
-from tests.monitoring.servers import (
+from tests.external.monitoring.queries import DASHBOARDS, RULE_FILES, load_dashboard, substitute
+from tests.external.monitoring.servers import (
     Server,
     monitored_service,
     prometheus,
     query,
     wait_for,
 )
-from tests.service import ROOT, Service, free_port, running_service
+from tests.service.api.test_predict import SETOSA, VERSICOLOR, VIRGINICA
+from tests.support.service import ROOT, Service, free_port, running_service
 
 MONITORING = ROOT / "monitoring"
 
@@ -49,7 +49,7 @@ KUBERNETES_ONLY_PANELS = {
 # Only has data once an alert fires; checked in the fault test instead.
 ALERTS_PANEL = ("glassbox-overview.json", "Active alerts")
 # The stack here serves the Iris classifier; the regression dashboard's queries are run
-# against a served regressor in tests/monitoring/test_any_model.py.
+# against a served regressor in tests/external/monitoring/test_any_model.py.
 REGRESSION_DASHBOARD = "glassbox-model-regression.json"
 
 

@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from tests.monitoring.pipelines import glassbox_stages, promtail_job
-from tests.service import ROOT, VALID_FLOWER, Service
+from tests.external.monitoring.pipelines import glassbox_stages, promtail_job
+from tests.support.service import ROOT, VALID_FLOWER, Service
 
 MONITORING = ROOT / "monitoring"
 LOW_CARDINALITY = {"namespace", "app", "pod", "container", "level", "job"}

@@ -21,15 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 from sklearn.model_selection import train_test_split
 
 from app.ml.building.dataset import load_dataset
 from monitoring.mixin.rules.quality import ACCURACY, AGREEMENT
-from tests.api.routes.test_feedback import wait_for_shadow
-from tests.monitoring.servers import Server, monitored_service, query, wait_for
-from tests.monitoring.test_integration import firing
-from tests.service import ROOT, Service, train
+from tests.external.monitoring.servers import Server, monitored_service, query, wait_for
+from tests.external.monitoring.test_integration import firing
+from tests.service.api.test_feedback import wait_for_shadow
+from tests.support.service import ROOT, Service, train
 
 SEED, TEST_SIZE = 42, 0.5  # train.py's seed; half of Iris held out, so 75 rows to replay
 TRAINING = ("--test-size", str(TEST_SIZE))
@@ -95,7 +94,6 @@ def reload(service: Service, version: str) -> None:
     assert reloaded[-1]["model_version"] == version
 
 
-@pytest.mark.service_process
 def test_a_poisoned_candidate_is_caught_in_the_shadow_and_paged_on_when_forced(
     tmp_path: Path,
 ) -> None:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.monitoring.queries import (
+from tests.external.monitoring.queries import (
     LOKI_RULE_FILES,
     dashboard_targets,
     dashboard_variable_queries,

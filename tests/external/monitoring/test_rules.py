@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.monitoring.kubernetes_sd import (
+from tests.external.monitoring.kubernetes_sd import (
     kubernetes_jobs_with_static_targets,
     pod_meta_labels,
     write_config,
 )
-from tests.monitoring.queries import LOKI_RULE_FILES, RULE_FILES
-from tests.service import ROOT
+from tests.external.monitoring.queries import LOKI_RULE_FILES, RULE_FILES
+from tests.support.service import ROOT
 
 MONITORING = ROOT / "monitoring"
 ALERTMANAGER_CONFIG = MONITORING / "alertmanager" / "alertmanager.yaml"

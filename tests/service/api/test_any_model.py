@@ -22,7 +22,7 @@ from app.ml.building.dataset import load_dataset
 from app.ml.building.packaging import model_input
 from app.ml.contract import Contract
 from scripts.example_data import Written, bundled, churn
-from tests.service import Service, running_service, sample, train
+from tests.support.service import Service, running_service, sample, train
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
 DATASETS = ("wine", "breast_cancer", "diabetes", "churn")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.routes.test_predict import SETOSA, VERSICOLOR, VIRGINICA, assert_error
-from tests.service import Service, running_service, sample
+from tests.service.api.test_predict import SETOSA, VERSICOLOR, VIRGINICA, assert_error
+from tests.support.service import Service, running_service, sample
 
 FLOWERS = {"setosa": SETOSA, "versicolor": VERSICOLOR, "virginica": VIRGINICA}
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import requests
 
-from tests.service import Service, running_service, sample
+from tests.support.service import Service, running_service, sample
 
 
 def test_healthz_is_ok(service: Service) -> None:

@@ -8,7 +8,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.service import VALID_FLOWER, Service
+from tests.support.service import VALID_FLOWER, Service
 
 SETOSA = VALID_FLOWER
 VERSICOLOR = {"sepal_length": 5.9, "sepal_width": 2.8, "petal_length": 4.3, "petal_width": 1.3}

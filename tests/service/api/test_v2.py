@@ -13,8 +13,8 @@ import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
 from scripts.example_data import churn
-from tests.api.routes.test_predict import SETOSA, VERSICOLOR, VIRGINICA
-from tests.service import Service, running_service, sample, train
+from tests.service.api.test_predict import SETOSA, VERSICOLOR, VIRGINICA
+from tests.support.service import Service, running_service, sample, train
 
 FLOWERS = [SETOSA, VERSICOLOR, VIRGINICA]
 MODEL = "iris-classifier"

@@ -8,8 +8,8 @@ import pytest
 import requests
 import yaml
 
-from tests.api.routes.test_predict import SETOSA, VIRGINICA
-from tests.service import ROOT, Service
+from tests.service.api.test_predict import SETOSA, VIRGINICA
+from tests.support.service import ROOT, Service
 
 SPEC = yaml.safe_load(
     (ROOT / "tests" / "data" / "open-inference-protocol" / "open_inference_rest.yaml").read_text()

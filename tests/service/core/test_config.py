@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.service import ROOT, service_env
+from tests.support.service import ROOT, service_env
 
 
 @pytest.mark.parametrize(

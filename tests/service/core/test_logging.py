@@ -5,7 +5,7 @@ import re
 import subprocess
 import sys
 
-from tests.service import ROOT, VALID_FLOWER, Service
+from tests.support.service import ROOT, VALID_FLOWER, Service
 
 RFC3339_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z")
 

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.monitoring.servers import wait_for
-from tests.service import ROOT, VALID_FLOWER, VENV_BIN, free_port
+from tests.external.monitoring.servers import wait_for
+from tests.support.service import ROOT, VALID_FLOWER, VENV_BIN, free_port
 
 COPIED = ["Makefile", "pyproject.toml", "requirements.lock", "requirements-dev.lock", "train.py"]
 VENV = VENV_BIN.parent

@@ -5,7 +5,7 @@ import uuid
 import pytest
 import requests
 
-from tests.service import VALID_FLOWER, Service
+from tests.support.service import VALID_FLOWER, Service
 
 
 def test_valid_incoming_id_is_kept_everywhere(service: Service) -> None:

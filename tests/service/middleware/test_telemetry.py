@@ -4,7 +4,7 @@ from typing import Any
 
 import requests
 
-from tests.service import VALID_FLOWER, Service
+from tests.support.service import VALID_FLOWER, Service
 
 REQUIRED = {"method", "path", "status", "duration_ms", "client", "user_agent", "request_id"}
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.service import VALID_FLOWER, running_service, sample
+from tests.support.service import VALID_FLOWER, running_service, sample
 
 
 def copy_artifact(model_dir: Path, tmp_path: Path) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from promotion.history import HISTORY_FILE
-from tests.service import ROOT, free_port, train
+from tests.support.service import ROOT, free_port, train
 
 
 def promotion(artifacts: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -13,7 +13,7 @@ import pytest
 import requests
 import sklearn
 
-from tests.service import VALID_FLOWER, running_service, sample, train
+from tests.support.service import VALID_FLOWER, running_service, sample, train
 
 
 class Load:

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from app.ml.signing import keygen
-from tests.service import VALID_FLOWER, running_service, sample, train
+from tests.support.service import VALID_FLOWER, running_service, sample, train
 
 
 class _Payload:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.service import VALID_FLOWER, running_service
+from tests.support.service import VALID_FLOWER, running_service
 
 # (method, path, body or raw bytes, content type): good, invalid, not found, wrong method,
 # not JSON, over-size, malformed.

@@ -14,7 +14,7 @@ import requests
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from app.observability.exemplars import MAX_ID_CHARS, newest_exemplars
-from tests.service import VALID_FLOWER, Service, running_service
+from tests.support.service import VALID_FLOWER, Service, running_service
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
 HISTOGRAMS = ("http_request_duration_seconds", "model_inference_duration_seconds")

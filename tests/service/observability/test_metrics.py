@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.api.routes.test_predict import SETOSA, VERSICOLOR, VIRGINICA
-from tests.service import VALID_FLOWER, Service, free_port, running_service, sample
+from tests.service.api.test_predict import SETOSA, VERSICOLOR, VIRGINICA
+from tests.support.service import VALID_FLOWER, Service, free_port, running_service, sample
 
 MODEL = "iris-classifier"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.service import VALID_FLOWER, running_service
+from tests.support.service import VALID_FLOWER, running_service
 
 DRAIN_S = 3.0
 CLIENTS = 32

@@ -6,7 +6,7 @@ import json
 import threading
 from pathlib import Path
 
-from tests.service import VALID_FLOWER, running_service
+from tests.support.service import VALID_FLOWER, running_service
 
 REQUESTS = 20_000
 THREADS = 4

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.service import VALID_FLOWER, Service, running_service, sample
+from tests.support.service import VALID_FLOWER, Service, running_service, sample
 
 
 @pytest.fixture(scope="module")

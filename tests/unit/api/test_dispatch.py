@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.main import create_app
-from tests.service import VALID_FLOWER
+from tests.support.service import VALID_FLOWER
 
 INFER = "/v2/models/iris-classifier/infer"
 ROW = list(VALID_FLOWER.values())

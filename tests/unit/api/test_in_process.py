@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.main import create_app
-from tests.service import VALID_FLOWER
+from tests.support.service import VALID_FLOWER
 
 
 @pytest.fixture(scope="module")

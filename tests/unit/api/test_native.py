@@ -7,11 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from app.api.model_api import build_model_api
 from app.api.native import plain_number_row
 from app.api.numbers import number_domain
 from app.ml.contract import Contract
-from tests.api.test_oip_codec import BOUNDED, FREE, HALF_OPEN, elements
+from tests.unit.api.test_oip_codec import BOUNDED, FREE, HALF_OPEN, api_of, elements
 
 
 @pytest.mark.parametrize(
@@ -28,7 +27,7 @@ def test_a_plain_row_is_taken_only_as_the_row_body_takes_it(
     plain = st.one_of(st.floats(0.01, 49), st.integers(1, 49))
     row = {key: data.draw(st.one_of(plain, plain, elements)) for key in keys}
     fast = plain_number_row(row, number_domain(contract))  # type: ignore[arg-type]
-    api = build_model_api(contract, {"model_name": "m"})
+    api = api_of(contract)
     try:
         validated = api.row.model_validate(row)
     except ValidationError:

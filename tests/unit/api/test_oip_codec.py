@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from app.api.model_api import build_model_api
+from app.api.model_api import ModelApi, build_model_api
 from app.api.numbers import number_domain
 from app.api.oip import InferenceRequest
 from app.api.oip_codec import (
@@ -83,9 +83,20 @@ def requests(draw: st.DrawFn, contract: Contract) -> dict[str, Any]:
     }
 
 
+_APIS: dict[int, ModelApi] = {}
+
+
+def api_of(contract: Contract) -> ModelApi:
+    """The bodies of `contract` (one of the constants above), made once: pydantic builds a
+    model per call, most of a generated example's time."""
+    if id(contract) not in _APIS:
+        _APIS[id(contract)] = build_model_api(contract, {"model_name": "m"})
+    return _APIS[id(contract)]
+
+
 def full_path(body: InferenceRequest, contract: Contract) -> np.ndarray | None:
     """What the route does without the fast path: rows_of, then the batch body."""
-    api = build_model_api(contract, {"model_name": "m"})
+    api = api_of(contract)
     try:
         rows = rows_of(body, contract, MAX_ROWS)
         batch = api.batch.model_validate({"instances": rows}, context={"max_batch_size": MAX_ROWS})

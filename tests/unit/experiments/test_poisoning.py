@@ -1,15 +1,13 @@
 """The poisoning sweep: train.py's own poisoning, the committed results, the plot."""
 
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from app.ml.building.dataset import load_dataset
 from experiments.poisoning import RESULTS, outputs, run_one, summarise, sweep
-from tests.service import ROOT
+from tests.support.service import ROOT
 from train import poison_labels
 
 DATA = ROOT / "data" / "iris.csv"
@@ -47,17 +45,3 @@ def png_size(path: Path) -> tuple[int, int]:
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", header[16:24])
     return width, height
-
-
-def test_the_command_writes_tables_and_a_plot_with_progress(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "experiments.poisoning", "--output-dir", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert "poisoning sweep" in result.stderr  # tqdm's bar
-    assert "| poison level | C |" in result.stdout
-    for name in ("poisoning.csv", "poisoning.md"):
-        assert (tmp_path / name).read_text() == (RESULTS / name).read_text()
-    assert png_size(tmp_path / "poisoning.png") == png_size(RESULTS / "poisoning.png") == (770, 495)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.logs.servers import (
+from tests.external.logs.servers import (
     CONTAINER_META,
     LOKI_CONFIG,
     POD_META,

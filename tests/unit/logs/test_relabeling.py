@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.logs.relabeling import relabel, stream_labels
-from tests.logs.servers import (
+from tests.external.logs.servers import (
     CONTAINER_META,
     DOCUMENTED_LABELS,
     KUBELET_LOG_ROOT,
@@ -24,6 +23,7 @@ from tests.logs.servers import (
     kubelet_log_path,
     promtail_overlay,
 )
+from tests.unit.logs.relabeling import relabel, stream_labels
 
 SHIPPED = {"kubernetes": PROMTAIL_KUBERNETES, "compose": PROMTAIL_COMPOSE}
 META = {"kubernetes": POD_META, "compose": CONTAINER_META}

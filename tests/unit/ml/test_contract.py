@@ -5,7 +5,7 @@ import pytest
 
 from app.ml.building.dataset import load_dataset
 from app.ml.contract import Contract, ContractError, Input, infer_inputs
-from tests.service import ROOT
+from tests.support.service import ROOT
 
 
 def test_types_are_inferred_from_the_values_as_written() -> None:

@@ -16,7 +16,8 @@ from app.ml.artifact import ModelLoadError, load_artifact
 from app.ml.building.dataset import load_dataset
 from app.ml.building.export import ExportError, export_onnx
 from app.ml.inference import TOLERANCE, OnnxPath, choose_path
-from tests.service import ROOT, VALID_FLOWER, running_service, sample, train
+from tests.support.service import ROOT, VALID_FLOWER
+from tests.support.training import train_here
 
 IRIS = load_dataset(ROOT / "data" / "iris.csv").contract
 
@@ -95,37 +96,8 @@ def test_tampered_onnx_file_is_refused_at_load(model_dir: Path, tmp_path: Path) 
     assert caught.value.reason == "checksum_mismatch"
 
 
-@pytest.mark.service_process
-def test_service_without_export_falls_back_and_says_so(model_dir: Path, tmp_path: Path) -> None:
-    artifact = tmp_path / "model"
-    shutil.copytree(model_dir.resolve(), artifact)
-    (artifact / "model.onnx").unlink()
-    metadata = json.loads((artifact / "metadata.json").read_text())
-    del metadata["onnx_sha256"]
-    (artifact / "metadata.json").write_text(json.dumps(metadata))
-
-    with running_service(artifact, tmp_path / "logs") as service:
-        response = service.post("/predict", VALID_FLOWER)
-        assert response.status_code == 200
-        (fallback,) = service.wait_for_log("inference_fallback")
-        assert fallback["level"] == "warning"
-        assert fallback["inference_path"] == "sklearn"
-        assert "no ONNX export" in fallback["reason"]
-        scraped = service.metrics()
-        info = {
-            "model_name": metadata["model_name"],
-            "model_version": metadata["model_version"],
-            "sklearn_version": metadata["versions"]["sklearn"],
-            "task": "classification",
-            "run_id": "",
-        }
-        assert sample(scraped, "model_info", **info, inference_path="sklearn") == 1
-        assert sample(scraped, "model_info", **info, inference_path="onnxruntime") == 0
-
-
 def test_training_records_the_export_and_its_checksum(tmp_path: Path) -> None:
-    result = train(tmp_path)
-    assert result.returncode == 0, result.stderr
+    assert train_here(tmp_path) == 0
     latest = tmp_path / "latest"
     metadata = json.loads((latest / "metadata.json").read_text())
     assert metadata["onnx_export"] == "exported"

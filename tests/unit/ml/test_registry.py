@@ -7,15 +7,14 @@ from pathlib import Path
 from app.ml.serving.registry import ModelRegistry
 from app.ml.serving.sources import LocalDirectory
 from scripts.example_data import bundled
-from tests.service import train
+from tests.support.training import train_here
 
 
 def test_a_candidate_of_another_shape_is_refused_and_the_old_one_serves(
     model_dir: Path, tmp_path: Path
 ) -> None:
     diabetes = bundled("diabetes", tmp_path)
-    result = train(tmp_path / "other", "--data", str(diabetes.path), "--target", "target")
-    assert result.returncode == 0, result.stderr
+    assert train_here(tmp_path / "other", "--data", str(diabetes.path), "--target", "target") == 0
     serving = tmp_path / "serving"
     serving.symlink_to(model_dir.resolve())
     registry = ModelRegistry(LocalDirectory(serving))

@@ -18,7 +18,7 @@ from app.main import create_app
 from app.observability.access import HTTP_METRICS
 from app.observability.exemplars import ExemplarHistogram
 from app.observability.observe import FastCounter, FastHistogram
-from tests.service import VALID_FLOWER
+from tests.support.service import VALID_FLOWER
 
 
 def _samples(histogram: Histogram) -> dict[str, float]:
