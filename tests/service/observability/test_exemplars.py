@@ -4,7 +4,6 @@ With one worker prometheus_client keeps them; with several, each worker's file i
 shared directory is merged by /metrics (app/observability/exemplars.py). Both are run here.
 """
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 import requests
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
-from app.observability.exemplars import MAX_ID_CHARS, newest_exemplars
+from app.observability.exemplars import MAX_ID_CHARS
 from tests.support.service import VALID_FLOWER, Service, running_service
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
@@ -123,19 +122,3 @@ def test_an_id_too_long_for_an_exemplar_is_counted_without_one(
     assert longest in ids
     assert too_long not in ids
     assert service.lines_for(too_long)  # logged and answered like any other request
-
-
-def test_the_newest_exemplar_of_a_bucket_wins_across_worker_files(tmp_path: Path) -> None:
-    bucket = {"handler": "/predict", "method": "POST", "le": "0.005"}
-    older = {"name": "h_bucket", "labels": bucket, "request_id": "a", "value": 0.004, "time": 10}
-    newer = {**older, "request_id": "b", "value": 0.003, "time": 20}
-    (tmp_path / "exemplars_1.json").write_text(json.dumps([newer]))
-    (tmp_path / "exemplars_2.json").write_text(json.dumps([older]))
-    (tmp_path / "exemplars_3.json").write_text("[{")  # caught mid-write: ignored
-    (tmp_path / ".exemplars_4.json.tmp").write_text(json.dumps([{**older, "time": 99}]))
-
-    merged = newest_exemplars(tmp_path)
-
-    ((_, exemplar),) = merged.items()
-    assert exemplar.labels == {"request_id": "b"}
-    assert (exemplar.value, exemplar.timestamp) == (0.003, 20)
