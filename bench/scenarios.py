@@ -278,14 +278,11 @@ def warm_model_call(model_dir: str) -> dict[str, float]:
     }
 
 
-# Each fast path (app/core/config.py FAST_PATHS) and the request that takes it: its rows,
-# its protocol, and for V2's tensor path an id, which sends the request past the plain-
-# request path to the tensor's.
+# Each fast path (app/core/config.py FAST_PATHS) and the request that takes it: its rows
+# and its protocol (`extra`: more fields of a V2 request).
 FAST_PATH_LOADS: dict[str, dict[str, Any]] = {
     "fast-json": {"rows": BATCH_ROWS},
-    "plain-row": {"rows": 1},
-    "v2-plain-request": {"rows": 1, "protocol": "v2"},
-    "v2-plain-tensor": {"rows": 1, "protocol": "v2", "extra": {"id": "bench"}},
+    "v2-plain-tensor": {"rows": 1, "protocol": "v2"},
     "direct-dispatch": {"rows": 1},
 }
 FAST_PATH_ROUNDS = 5

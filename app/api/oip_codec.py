@@ -12,16 +12,13 @@ A request may send the model's inputs in either form the protocol allows:
 
 Either way the rows then go through the same request body /predict/batch validates
 (app/api/model_api.py): the same strictness, bounds, batch limit and error messages.
-Two fast paths sit beside their slow twins, each held equal to it by
-tests/unit/api/test_oip_codec.py on generated requests:
-
-- `plain_number_matrix_of_json`: the plainest infer request (one [N, F] tensor of plain
-  numbers, nothing else) to the matrix from its parsed JSON; twin: the InferenceRequest
-  model, then the tensor paths below. Building the request model was ~5 µs of a one-row
-  infer in the app (timed in process).
-- `plain_number_matrix`: one validated [N, F] tensor of plain numbers to the matrix; twin:
-  `rows_of` (a row dict per instance), then the batch body. That was 15 % of the infer
-  handler (py-spy, one Iris row).
+One fast path sits beside its slow twin, held equal to it by
+tests/unit/api/test_oip_codec.py on generated requests: `plain_number_matrix`, one validated
+[N, F] tensor of plain numbers to the matrix; twin: `rows_of` (a row dict per instance),
+then the batch body. That was 15 % of the infer handler (py-spy, one Iris row); `make
+bench` measures it at +11 % req/s (docs/performance.md#fast-paths). A shortcut before the
+request model (the plainest request's JSON straight to the matrix) measured +5.8 % against
+a 6.3 % noise and went (issue 30).
 
 Errors are the protocol's own: `ProtocolError` (status, code, message), answered as
 `{"error": message}` by the route.
@@ -89,15 +86,10 @@ class OipCodec:
         self.max_rows = settings.MAX_BATCH_SIZE
         self.fast_json = settings.fast_path("fast-json")
         domain = api.number_domain
-        self._plain_request = domain if settings.fast_path("v2-plain-request") else None
         self._plain_tensor = domain if settings.fast_path("v2-plain-tensor") else None
 
     def decode(self, data: Any, runtime: ModelRuntime) -> Inference:
         """The parsed JSON of an infer request as the model's matrix, or ProtocolError."""
-        if self._plain_request is not None:
-            matrix = plain_number_matrix_of_json(data, self._plain_request, self.max_rows)
-            if matrix is not None:
-                return Inference(matrix, output_names(runtime.task))
         try:
             request = InferenceRequest.model_validate(data)
         except ValidationError as exc:
@@ -275,40 +267,6 @@ def plain_number_matrix(
         return None
     tensor = request.inputs[0]
     return _plain_matrix(tensor.name, tensor.shape, tensor.datatype, tensor.data, domain, max_rows)
-
-
-def plain_number_matrix_of_json(
-    data: Any, domain: NumberDomain | None, max_rows: int
-) -> npt.NDArray[np.float64] | None:
-    """plain_number_matrix from the parsed JSON body itself, when it is the plainest infer
-    request -- `{"inputs": [{"name", "shape", "datatype", "data"}]}`, no id, parameters or
-    outputs, each field of the type InferenceRequest takes as it is -- so the request
-    model need not be built (~5 µs of a one-row infer in the app, timed in process). None
-    for anything else, which is validated in full."""
-    if domain is None or type(data) is not dict or len(data) != 1:
-        return None
-    inputs = data.get("inputs")
-    if type(inputs) is not list or len(inputs) != 1:
-        return None
-    tensor = inputs[0]
-    if type(tensor) is not dict or tensor.keys() != _PLAIN_TENSOR_KEYS:
-        return None
-    name, shape, datatype, values = (
-        tensor["name"],
-        tensor["shape"],
-        tensor["datatype"],
-        tensor["data"],
-    )
-    if type(name) is not str or len(name) > 256 or type(datatype) is not str:
-        return None
-    if type(shape) is not list or not 1 <= len(shape) <= 8 or type(values) is not list:
-        return None
-    if not all(type(size) is int for size in shape):  # type(), not isinstance: bool is an int
-        return None
-    return _plain_matrix(name, shape, datatype, values, domain, max_rows)
-
-
-_PLAIN_TENSOR_KEYS = {"name", "shape", "datatype", "data"}
 
 
 def _plain_matrix(

@@ -17,7 +17,7 @@ from app.core.model_uri import parse_model_uri
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 # The request path's fast paths, each beside the slow twin a test holds it equal to
 # (docs/performance.md#fast-paths); FAST_PATHS_OFF names those that give way to their twin.
-FAST_PATHS = ("fast-json", "plain-row", "v2-plain-request", "v2-plain-tensor", "direct-dispatch")
+FAST_PATHS = ("fast-json", "v2-plain-tensor", "direct-dispatch")
 
 
 class Settings(BaseSettings):

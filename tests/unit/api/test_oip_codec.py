@@ -1,6 +1,5 @@
-"""The V2 fast paths (app/api/oip_codec.py: `plain_number_matrix`, and
-`plain_number_matrix_of_json` before the request model is built) take only what their slow
-twins accept, and give the same matrix: checked against rows_of + the batch body on
+"""The V2 fast path (app/api/oip_codec.py `plain_number_matrix`) takes only what its slow
+twin accepts, and gives the same matrix: checked against rows_of + the batch body on
 generated tensors."""
 
 from typing import Any
@@ -17,7 +16,6 @@ from app.api.oip import InferenceRequest
 from app.api.oip_codec import (
     TensorError,
     plain_number_matrix,
-    plain_number_matrix_of_json,
     rows_of,
 )
 from app.ml.contract import Contract, Input
@@ -155,63 +153,3 @@ def test_the_common_request_takes_the_fast_path() -> None:
             odd_body = InferenceRequest.model_validate({"inputs": [tensor]})
             assert full_path(odd_body, FREE) is None
             assert plain_number_matrix(odd_body, number_domain(FREE), MAX_ROWS) is None, odd
-
-
-ODD_FIELDS: list[tuple[str, Any]] = [
-    ("id", "client-1"),
-    ("outputs", [{"name": "predict"}]),
-    ("parameters", {}),
-]
-ODD_TENSOR: list[tuple[str, Any]] = [
-    ("name", 7),
-    ("name", "x" * 257),
-    ("shape", [True, 3]),
-    ("shape", [1.0, 3]),
-    ("shape", "1,3"),
-    ("datatype", None),
-    ("data", "1,2,3"),
-    ("parameters", {}),
-]
-
-
-@st.composite
-def raw_requests(draw: st.DrawFn, contract: Contract) -> Any:
-    """The requests above, now and then with a field the JSON path must leave to the model
-    (an id, outputs, parameters) or one of a type the model would coerce or refuse."""
-    raw: Any = draw(requests(contract))
-    choice = draw(st.integers(0, 5))
-    if choice == 0:
-        key, value = draw(st.sampled_from(ODD_FIELDS))
-        raw = {**raw, key: value}
-    elif choice == 1:
-        key, value = draw(st.sampled_from(ODD_TENSOR))
-        raw = {"inputs": [{**raw["inputs"][0], key: value}]}
-    elif choice == 2:
-        raw = draw(st.sampled_from([[], {"inputs": []}, {"inputs": raw["inputs"] * 2}, None]))
-    return raw
-
-
-@EVERY_CONTRACT
-@settings(max_examples=600, deadline=None)
-@given(data=st.data())
-def test_the_json_path_answers_only_as_the_validated_request_would(
-    contract: Contract, data: st.DataObject
-) -> None:
-    raw = data.draw(raw_requests(contract))
-    fast = plain_number_matrix_of_json(raw, number_domain(contract), MAX_ROWS)
-    if fast is not None:
-        body = InferenceRequest.model_validate(raw)  # the model accepts it
-        assert body.id is None  # nothing the route would miss
-        assert body.outputs is None
-        slow = plain_number_matrix(body, number_domain(contract), MAX_ROWS)
-        assert slow is not None, "the JSON path took a request the validated path refuses"
-        np.testing.assert_array_equal(fast, slow)
-
-
-def test_the_common_request_takes_the_json_path() -> None:
-    raw = {"inputs": [{"name": "input-0", "shape": [1, 3], "datatype": "FP64",
-                       "data": [[5.1, 3.5, 1]]}]}  # fmt: skip
-    fast = plain_number_matrix_of_json(raw, number_domain(BOUNDED), MAX_ROWS)
-    assert fast is not None
-    np.testing.assert_array_equal(fast, [[5.1, 3.5, 1.0]])
-    assert plain_number_matrix_of_json({**raw, "id": "a"}, number_domain(BOUNDED), MAX_ROWS) is None

@@ -37,12 +37,12 @@ def test_a_fast_path_must_gain_more_than_two_identical_servers_differ() -> None:
         runs += [
             _m("glassbox", 100, r, "fast:control"),
             _m("glassbox-same", same, r, "fast:control"),
-            _m("glassbox", on, r, "fast:plain-row"),
-            _m("glassbox-no-plain-row", off, r, "fast:plain-row"),
+            _m("glassbox", on, r, "fast:v2-plain-tensor"),
+            _m("glassbox-no-v2-plain-tensor", off, r, "fast:v2-plain-tensor"),
             _m("glassbox", 100, r, "fast:direct-dispatch"),
             _m("glassbox-no-direct-dispatch", 99, r, "fast:direct-dispatch"),
         ]
     assert round(noise(runs), 3) == round(1 - 100 / 103, 3)  # the widest A/A round
-    assert fast_path_gain(runs, "plain-row") == 100 / 80 - 1
-    assert fast_path_margin(runs, "plain-row") > 1  # pays for its place
+    assert fast_path_gain(runs, "v2-plain-tensor") == 100 / 80 - 1
+    assert fast_path_margin(runs, "v2-plain-tensor") > 1  # pays for its place
     assert fast_path_margin(runs, "direct-dispatch") < 1  # inside the noise: goes
