@@ -293,23 +293,31 @@ def fast_paths(args: argparse.Namespace, runs: list[Measurement]) -> None:
     """Glassbox with every fast path on against Glassbox with one given way to its slow
     twin (FAST_PATHS_OFF), back to back per round on the request that takes it; and an A/A
     pair, two identical servers on /predict, whose spread is the noise a gain must clear
-    (bench/targets.py). Every round's measurement goes to `runs` (model "fast:<name>")."""
+    (bench/targets.py). Every round's measurement goes to `runs` (model "fast:<name>").
+
+    Fair to both sides: the all-on server runs in every pair, so it would serve several
+    times what each partner does, and a prediction memory filling up as the rounds go
+    slowed it alone (the A/A pair read 0.88x at the median, 2026-12-07): here no server
+    keeps one (FEEDBACK_MEMORY_ROWS=0; what the fast paths change is before it), and each
+    pair's order alternates from round to round."""
     connections = args.connections[0]
+    fair = {"FEEDBACK_MEMORY_ROWS": "0"}
     with ExitStack() as stack:
-        on = stack.enter_context(started("glassbox", args.model_dir))
-        same = stack.enter_context(started("glassbox-same", args.model_dir))
+        on = stack.enter_context(started("glassbox", args.model_dir, **fair))
+        same = stack.enter_context(started("glassbox-same", args.model_dir, **fair))
         off = {
             name: stack.enter_context(
-                started(f"glassbox-no-{name}", args.model_dir, FAST_PATHS_OFF=name)
+                started(f"glassbox-no-{name}", args.model_dir, FAST_PATHS_OFF=name, **fair)
             )
             for name in FAST_PATH_LOADS
         }
         for round_number in range(1, FAST_PATH_ROUNDS + 1):
-            for server in (on, same):
+            flip = round_number % 2 == 0
+            for server in (same, on) if flip else (on, same):
                 m = drive(server, 1, FAST_PATH_SECONDS, connections, model="fast:control")
                 _keep(m, round_number, runs, {}, (m.server, 1))
             for name, load in FAST_PATH_LOADS.items():
-                for server in (on, off[name]):
+                for server in (off[name], on) if flip else (on, off[name]):
                     m = drive(
                         server,
                         load["rows"],
