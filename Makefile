@@ -173,7 +173,7 @@ $(MLSERVER): requirements.lock
 	@touch $@
 
 bench: install $(DEV_KEYS) $(MLSERVER) ## Benchmark Glassbox against bare FastAPI baselines, a raw-ASGI floor and MLServer, Iris and a 30-input model, a shadow (~20 min); writes bench/results/
-	@command -v wrk >/dev/null || $(PYTHON) scripts/install_tools.py --only apt --apt wrk
+	@$(PYTHON) scripts/install_tools.py --only apt --commands redis-server --apt wrk
 	@$(FIRST_MODEL)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 

@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None) -> GlassboxApi:
         yield
         flush_all()  # the last turn's answers and lines, in the declared order
         registry.stop()  # the shadow scores what it had queued, then stops
-        dataplane.stop()
+        await dataplane.stop()
         if exemplars is not None:
             DEFERRED.cancel(exemplars)
         flush_all()  # what the shadow's last scoring counted

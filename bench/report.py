@@ -123,8 +123,10 @@ def markdown(args: argparse.Namespace, r: Results, checks: list[tuple[str, bool]
         f"{peer[BATCH_ROWS]:.2f}x for {BATCH_ROWS} rows.",
         "",
         "Shadow candidate (glassbox-shadow: SHADOW_MODEL_DIR, another Iris version scored on every "
-        "request off the response's path) and prediction events (glassbox-events: "
-        "PREDICTION_LOG_SAMPLE=1, inputs logged), /predict, one row; ratios to glassbox are "
+        "request off the response's path), prediction events (glassbox-events: "
+        "PREDICTION_LOG_SAMPLE=1, inputs logged) and the shared prediction store (glassbox-store: "
+        "PREDICTION_STORE_URL, a redis-server on wrk's core; its rows written per row answered: "
+        f"{r.store_written_share:.3f}), /predict, one row; ratios to glassbox are "
         "medians of the paired rounds:",
         "",
         "| server | conns | requests/s | p50 ms | p99 ms | CPU-s / 1k requests | req/s vs glassbox | p99 vs glassbox |",

@@ -9,7 +9,8 @@ The sections, in order (each in bench/scenarios.py; the servers in bench/servers
 2. tail: fresh servers at 64 connections, where a multi-second tail used to show;
 3. rejections: /predict beside over-size batches that are refused unread;
 4. a 30-input breast-cancer classifier trained by train.py in the run;
-5. a shadow candidate and prediction events against Glassbox as shipped;
+5. a shadow candidate, prediction events and the shared prediction store (a redis-server)
+   against Glassbox as shipped;
 6. the Open Inference Protocol, and a real MLServer on the same model file;
 7. each fast path against its slow twin (FAST_PATHS_OFF), with an A/A pair for the noise;
 
@@ -59,7 +60,9 @@ def main() -> int:
     print("shadow candidate and prediction events:", flush=True)
     with tempfile.TemporaryDirectory(prefix="glassbox-bench-") as workdir:
         candidate = scenarios.train_shadow_candidate(Path(workdir))
-        r.shadow = scenarios.shadow_throughput(args, candidate, r.shadow_runs)
+        r.shadow, r.store_written_share = scenarios.shadow_throughput(
+            args, candidate, r.shadow_runs
+        )
     print("open inference protocol:", flush=True)
     r.v2 = scenarios.v2_throughput(args, r.v2_runs)
     if not args.no_fast_paths:

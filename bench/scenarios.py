@@ -24,11 +24,13 @@ from bench.servers import (
     FLOWER,
     ROOT,
     Measurement,
+    counter,
     drive,
     example_row,
     mlserver,
     model_call_totals,
     pinned,
+    redis_store,
     started,
 )
 
@@ -187,24 +189,32 @@ def train_shadow_candidate(workdir: Path) -> str:
 def shadow_throughput(
     args: argparse.Namespace, shadow_dir: str, runs: list[Measurement]
 ) -> list[Measurement]:
-    """Glassbox as shipped, with a shadow candidate (SHADOW_MODEL_DIR) and with a
-    `prediction` event per request (PREDICTION_LOG_SAMPLE=1), back to back per round at
-    each connection count, one row per request: what scoring every request twice, and
-    logging its inputs, cost the served one, on the servers' one core. At least
+    """Glassbox as shipped, with a shadow candidate (SHADOW_MODEL_DIR), with a `prediction`
+    event per request (PREDICTION_LOG_SAMPLE=1) and with the shared prediction store
+    (PREDICTION_STORE_URL, a redis-server on wrk's core), back to back per round at each
+    connection count, one row per request: what scoring every request twice, logging its
+    inputs, or writing it to Redis cost the served one, on the servers' one core. At least
     SHADOW_ROUNDS paired rounds: a p99 from one 8 s wrk run moved by 1.5x between identical
-    servers here."""
+    servers here. Returns the best rounds and the store's rows written per row answered."""
     best: dict[tuple[str, int], Measurement] = {}
     with (
+        redis_store() as url,
         started("glassbox", args.model_dir) as off,
         started("glassbox-shadow", args.model_dir, SHADOW_MODEL_DIR=shadow_dir) as on,
         started("glassbox-events", args.model_dir, PREDICTION_LOG_SAMPLE="1") as events,
+        started("glassbox-store", args.model_dir, PREDICTION_STORE_URL=url) as store,
     ):
+        written = counter(store, "model_prediction_store_rows_written_total")
+        answered = 0
         for round_number in range(1, max(args.rounds, SHADOW_ROUNDS) + 1):
             for connections in args.connections:
-                for server in (off, on, events):
+                for server in (off, on, events, store):
                     m = drive(server, 1, args.seconds, connections, model="iris-shadow")
                     _keep(m, round_number, runs, best, (m.server, connections))
-    return list(best.values())
+                    answered += m.requests if server is store else 0
+        time.sleep(0.5)  # the last turn's pipeline
+        written = counter(store, "model_prediction_store_rows_written_total") - written
+    return list(best.values()), written / max(answered, 1)
 
 
 def v2_throughput(args: argparse.Namespace, runs: list[Measurement]) -> list[Measurement]:

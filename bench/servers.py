@@ -243,6 +243,43 @@ def model_call_totals(server: Server) -> tuple[float, float]:
 
 
 @contextmanager
+def redis_store() -> Iterator[str]:
+    """Debian's redis-server on 127.0.0.1, nothing persisted, pinned to wrk's core (a shared
+    store runs elsewhere than the service): the URL of the shared prediction store."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="glassbox-bench-redis-") as folder:
+        process = subprocess.Popen(
+            pinned(1, ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+                       "--appendonly", "no", "--dir", folder]),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                        sock.sendall(b"PING\r\n")
+                        if sock.recv(16).startswith(b"+PONG"):
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise SystemExit("redis-server did not start")
+                time.sleep(0.05)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def counter(server: Server, name: str) -> float:
+    """A counter's value in the server's /metrics (0 when absent)."""
+    text = requests.get(f"{server.url}/metrics", timeout=5).text
+    match = re.search(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+@contextmanager
 def mlserver(model_dir: str) -> Iterator[Server]:
     """Seldon's MLServer with mlserver-sklearn (.tools/mlserver, `make bench` installs it)
     serving Glassbox's model.joblib under the same name, every setting its default but the

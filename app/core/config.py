@@ -82,6 +82,23 @@ class Settings(BaseSettings):
         description="Predicted rows each worker remembers for POST /feedback (about 250 "
         "bytes each); 0: feedback is not joined (every label is `unknown`).",
     )
+    PREDICTION_STORE_URL: str = Field(
+        default="",
+        description="Keep every answered row for /feedback in a shared store that speaks the "
+        "Redis protocol (Redis, Valkey): redis://host:port/db, rediss:// for TLS; every worker "
+        "and replica joins labels, across restarts. Empty: each worker's memory "
+        "(FEEDBACK_MEMORY_ROWS).",
+    )
+    PREDICTION_STORE_PASSWORD: SecretStr = Field(
+        default=SecretStr(""),
+        description="The shared store's password, when not in PREDICTION_STORE_URL.",
+    )
+    FEEDBACK_TOKEN: SecretStr = Field(
+        default=SecretStr(""),
+        description="When set, POST /feedback needs `Authorization: Bearer <token>` (401 "
+        "otherwise): the truth comes from a system, not from whoever got the prediction. "
+        "Empty: /feedback is open (make run).",
+    )
     FEEDBACK_MAX_AGE_SECONDS: float = Field(
         default=7 * 86_400,
         gt=0,
@@ -189,6 +206,13 @@ class Settings(BaseSettings):
     def fast_path(self, name: str) -> bool:
         """Whether the fast path `name` (one of FAST_PATHS) is on."""
         return name not in _names(self.FAST_PATHS_OFF)
+
+    @field_validator("PREDICTION_STORE_URL")
+    @classmethod
+    def _a_redis_url_or_empty(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("a redis://, rediss:// or unix:// URL (Redis, Valkey), or empty")
+        return value
 
     @field_validator("MODEL_URI")
     @classmethod

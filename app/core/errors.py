@@ -41,12 +41,14 @@ class ApiError(Exception):
         code: str,
         message: str,
         details: list[dict[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.code = code
         self.message = message
         self.details = details or []
+        self.headers = headers
 
 
 def request_id_of(scope_state: dict[str, Any] | None) -> str:
@@ -150,7 +152,9 @@ async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return error_response(request, exc.status_code, exc.code, exc.message, exc.details)
+    return error_response(
+        request, exc.status_code, exc.code, exc.message, exc.details, headers=exc.headers
+    )
 
 
 def register_exception_handlers(app: FastAPI) -> None:

@@ -13,6 +13,7 @@ from app.ml.quality.drift import FLUSH_INTERVAL_SECONDS, FeatureDrift
 from app.ml.quality.feedback import QualityBook
 from app.ml.quality.memory import PredictionMemory
 from app.ml.quality.shadow import DRAIN_SECONDS, ShadowScorer
+from app.ml.quality.store import PredictionStore
 from app.ml.serving.answers import Sink
 from app.ml.serving.gauges import ModelGauges
 from app.ml.serving.registry import ModelRegistry
@@ -28,11 +29,24 @@ __all__ = [
 ]
 
 
+def prediction_store(settings: Settings) -> PredictionStore:
+    """Where answers wait for their labels: the shared store, or this worker's memory."""
+    if settings.PREDICTION_STORE_URL:
+        from app.ml.quality.redis_store import RedisStore  # only with a store: its client
+
+        return RedisStore(
+            settings.PREDICTION_STORE_URL,
+            settings.PREDICTION_STORE_PASSWORD.get_secret_value(),
+            settings.FEEDBACK_MAX_AGE_SECONDS,
+        )
+    return PredictionMemory(settings.FEEDBACK_MEMORY_ROWS)
+
+
 def build_dataplane(settings: Settings, registry: ModelRegistry) -> DataPlane:
-    memory = PredictionMemory(settings.FEEDBACK_MEMORY_ROWS)
+    store = prediction_store(settings)
     metrics = ModelMetrics()
     drift = FeatureDrift()
-    shadow = ShadowScorer(settings.SHADOW_QUEUE_SIZE, memory if memory.enabled else None)
+    shadow = ShadowScorer(settings.SHADOW_QUEUE_SIZE, store if store.enabled else None)
     events = PredictionEvents(settings.PREDICTION_LOG_SAMPLE, settings.PREDICTION_LOG_REDACT)
 
     # Every answer, in this order, after its response:
@@ -40,10 +54,10 @@ def build_dataplane(settings: Settings, registry: ModelRegistry) -> DataPlane:
         metrics,  # model_* counters and histograms, the request id as exemplar
         drift,  # its rows kept for the training-decile counts
     ]
-    if memory.enabled:
-        sinks.append(memory)  # remembered by request id, for /feedback
+    if store.enabled:
+        sinks.append(store)  # kept by request id, for /feedback
     if settings.SHADOW_MODEL_DIR is not None:
-        sinks.append(shadow)  # queued for the candidate (after the memory: it adds to it)
+        sinks.append(shadow)  # queued for the candidate (after the store: it adds to it)
     if events.sample:
         sinks.append(PredictionEventsSink(events))  # a sampled `prediction` event
     sinks.append(AccessFields())  # the access line's version and outputs
@@ -55,12 +69,12 @@ def build_dataplane(settings: Settings, registry: ModelRegistry) -> DataPlane:
     stages: list[Stage] = [("drift", FLUSH_INTERVAL_SECONDS, drift.flush)]
     if settings.SHADOW_MODEL_DIR is not None:
         stages.append(("shadow", DRAIN_SECONDS, shadow.drain))
-    stages.append(("gauges", None, memory.publish))
+    stages.append(("gauges", None, store.publish))
 
     return DataPlane(
         registry,
         sinks,
         refuse_outside_training=settings.OUT_OF_RANGE == "refuse",
-        feedback=QualityBook(memory, settings.FEEDBACK_MAX_AGE_SECONDS),
+        feedback=QualityBook(store, settings.FEEDBACK_MAX_AGE_SECONDS),
         stages=stages,
     )

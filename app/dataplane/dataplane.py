@@ -17,7 +17,7 @@ over. Which sinks, in which order: app/dataplane/__init__.py.
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from app.core.deferred import DEFERRED, Periodic, TurnBuffer
+from app.core.deferred import DEFERRED, Periodic, TurnBuffer, flush_all
 from app.core.errors import ApiError
 from app.core.logging import get_logger
 from app.dataplane.policy import OutsideTrainingError, outside_training
@@ -70,16 +70,21 @@ class DataPlane:
         self._running: list[Periodic] = []
 
     def start(self) -> None:
-        """The sinks' timed stages, on the serving loop (the app's startup)."""
+        """The sinks' timed stages and the prediction store, on the serving loop (the app's
+        startup)."""
         self._running = [
             DEFERRED.schedule(stage, seconds, run) for stage, seconds, run in self._stages
         ]
+        self.feedback.store.start()
 
-    def stop(self) -> None:
-        """Shutdown: each timed stage runs once more and stops."""
+    async def stop(self) -> None:
+        """Shutdown: each timed stage runs once more and stops; the store writes what it
+        still holds (bounded) and closes."""
         running, self._running = self._running, []
         for periodic in running:
             DEFERRED.cancel(periodic)
+        flush_all()  # what those last runs handed the store
+        await self.feedback.store.close()
 
     def model(self, name: str | None = None, version: str | None = None) -> ModelRuntime:
         """The serving runtime; named (a protocol path), it must be that one."""

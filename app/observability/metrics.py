@@ -127,7 +127,8 @@ QUALITY_LABELS = (*MODEL_LABELS, "role")
 MODEL_FEEDBACK = Counter(
     "model_feedback_total",
     "Ground-truth labels received, by outcome: recorded (joined to its prediction), unknown "
-    "(no such request id in this worker's memory: never seen, evicted or another worker's), "
+    "(no such request id in the prediction store: never seen, evicted, expired, or another "
+    "worker's when each keeps its own), "
     "duplicate (that row already had one), late (older than FEEDBACK_MAX_AGE_SECONDS). "
     "Unknown feedback has empty model labels.",
     [*MODEL_LABELS, "status"],
@@ -166,6 +167,20 @@ MODEL_PREDICTION_MEMORY_EVICTED = Counter(
     "model_prediction_memory_evicted_total",
     "Predicted rows forgotten to make room before any feedback named them: feedback for "
     "them would be `unknown`.",
+)
+MODEL_PREDICTION_STORE_ROWS_WRITTEN = Counter(
+    "model_prediction_store_rows_written_total",
+    "Predicted rows written to the shared prediction store (PREDICTION_STORE_URL).",
+)
+MODEL_PREDICTION_STORE_ROWS_DROPPED = Counter(
+    "model_prediction_store_rows_dropped_total",
+    "Predicted rows not written to the shared prediction store: it was down, slow, or the "
+    "bounded queue to it was full. Labels for them come back `unknown`.",
+)
+MODEL_PREDICTION_STORE_LOOKUPS_FAILED = Counter(
+    "model_prediction_store_lookups_failed_total",
+    "Labels the shared prediction store could not be asked about (answered 503 "
+    "prediction_store_unavailable).",
 )
 MODEL_SHADOW_ROWS = Counter(
     "model_shadow_rows_total",

@@ -108,3 +108,7 @@ QUALITY_DROP_FOR = "15m"
 # than this below the served model's, over the quality window.
 SHADOW_MIN_AGREEMENT = 0.9
 SHADOW_MAX_ACCURACY_LOSS = 0.02
+
+# The shared prediction store (PREDICTION_STORE_URL) dropping answers' rows: labels for them
+# will come back `unknown`. Any drop for this long pages a warning.
+STORE_DROPPING_FOR = "5m"

@@ -1,6 +1,7 @@
 """Ground truth joined to the prediction it names, as live-quality counters.
 
-A label for a remembered row (app/ml/quality/memory.py) is recorded once, for the version that
+A label for a stored row (app/ml/quality/store.py: this worker's memory, or a shared Redis)
+is recorded once, for the version that
 answered (role="primary") and, when a shadow candidate scored the same row, for it too
 (role="shadow"; a label arriving before the shadow scored its row, within about 10 ms of
 the prediction, scores the served model only): a classifier's confusion-matrix cell, a
@@ -15,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from app.ml.quality.memory import PredictionMemory, Remembered, Said, label_of
+from app.ml.quality.store import PredictionStore, Said, Stored, label_of
 from app.observability.metrics import (
     MODEL_FEEDBACK,
     MODEL_FEEDBACK_ABSOLUTE_ERROR,
@@ -52,46 +53,47 @@ class Judged:
 class QualityBook:
     """Checks each label against the prediction it names, then records them."""
 
-    def __init__(self, memory: PredictionMemory, max_age_seconds: float) -> None:
-        self.memory = memory
+    def __init__(self, store: PredictionStore, max_age_seconds: float) -> None:
+        self.store = store
         self.max_age_seconds = max_age_seconds
 
-    def check(self, item: Feedback) -> tuple[Remembered | None, str | float]:
-        """The remembered prediction (None: unknown) and the label as that model's value;
-        LabelError for a row or label it cannot have. Records nothing, so a batch is
-        checked whole before any of it counts."""
-        entry = self.memory.find(item.request_id)
-        if entry is None:
+    async def check(self, item: Feedback) -> tuple[Stored | None, str | float]:
+        """The stored prediction (None: unknown) and the label as that model's value;
+        LabelError for a row or label it cannot have; StoreUnavailableError. Records
+        nothing, so a batch is checked whole before any of it counts."""
+        stored = await self.store.find(item.request_id)
+        if stored is None:
             return None, item.label
-        served = self.memory.said_of(entry)
-        rows = len(served[3])
+        rows = len(stored.said[3])
         if item.row >= rows:
             raise LabelError(
                 "row",
                 f"request {item.request_id} predicted {rows} row(s): row must be below that",
                 item.row,
             )
-        return entry, _truth(served, item.label)
+        return stored, _truth(stored.said, item.label)
 
-    def record(self, item: Feedback, entry: Remembered | None, truth: str | float) -> Judged:
-        if entry is None:
+    async def record(self, item: Feedback, stored: Stored | None, truth: str | float) -> Judged:
+        """The label's outcome, counted; the first label of a row wins, across workers and
+        replicas when the store is shared (StoreUnavailableError: nothing counted)."""
+        if stored is None:
             MODEL_FEEDBACK.labels("", "", "unknown").inc()
             return Judged("unknown")
-        memory, served, at = self.memory, self.memory.said_of(entry), entry[2]
+        served = stored.said
         name, version = served[0], served[1]
         predicted = label_of(served, item.row)
         status: Status = "recorded"
-        if memory.is_labelled(item.request_id, item.row):
+        if item.row in stored.labelled:
             status = "duplicate"
-        elif time.monotonic() - at > self.max_age_seconds:
+        elif time.time() - stored.at > self.max_age_seconds:
             status = "late"
+        elif not await self.store.claim(item.request_id, item.row):
+            status = "duplicate"  # another label got there first
         MODEL_FEEDBACK.labels(name, version, status).inc()
         if status == "recorded":
-            memory.mark_labelled(item.request_id, item.row)
             _score(served, "primary", predicted, truth)
-            shadow = memory.shadow_of(item.request_id)
-            if shadow is not None:
-                _score(shadow, "shadow", label_of(shadow, item.row), truth)
+            if stored.shadow is not None:
+                _score(stored.shadow, "shadow", label_of(stored.shadow, item.row), truth)
         return Judged(status, version, predicted, truth)
 
 

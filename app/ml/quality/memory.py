@@ -9,7 +9,9 @@ one of the dataplane's sinks: every answer is remembered in the deferred pass af
 response, before any later request (a label for it) is read (app/core/deferred.py). A restart
 forgets everything, and with several workers or replicas a label reaches the one that
 predicted only by chance: both show up as `unknown` feedback, and the coverage panel says
-how much of the traffic got labels (docs/quality.md).
+how much of the traffic got labels (docs/quality.md). The default store; the shared one is
+app/ml/quality/redis_store.py (PREDICTION_STORE_URL), behind the same interface
+(app/ml/quality/store.py).
 
 Entries are plain tuples of strings and numbers, not objects, on purpose: the garbage
 collector stops tracking an exact tuple that holds only such atoms, so the remembered
@@ -23,16 +25,14 @@ late the labels come.
 """
 
 from collections import OrderedDict
-from time import monotonic
+from time import time
 from typing import Any
 
-from app.ml.serving.answers import Answer, Sink
+from app.ml.quality.store import PredictionStore, Said, Stored, said_in
+from app.ml.serving.answers import Answer
 from app.observability.metrics import MODEL_PREDICTION_MEMORY_EVICTED, MODEL_PREDICTION_MEMORY_ROWS
 
-# What one model said to every row of a request: (model_name, model_version, classes,
-# outputs), outputs being class indices into classes, or a regressor's values (no classes).
-Said = tuple[str, str, tuple[str, ...], tuple[Any, ...]]
-# What is stored: (model key, outputs, time.monotonic() of the prediction), the model key
+# What is stored: (model key, outputs, time.time() of the prediction), the model key
 # indexing this memory's table of (name, version, classes). Only ints, floats and a tuple of
 # them, so the collector untracks every entry: one that pointed at the model's classes
 # tuple (frozen with the model at startup, so tracked for good) stayed tracked, 50,000 of
@@ -40,28 +40,13 @@ Said = tuple[str, str, tuple[str, ...], tuple[Any, ...]]
 Remembered = tuple[int, tuple[Any, ...], float]
 
 
-def said(model_name: str, model_version: str, classes: tuple[str, ...], outputs: list[Any]) -> Said:
-    return (model_name, model_version, classes, tuple(outputs))
-
-
-def label_of(said: Said, row: int) -> str | float:
-    """What the model said for `row`: a class name, or a regressor's value."""
-    classes, output = said[2], said[3][row]
-    return classes[int(output)] if classes else float(output)
-
-
-def said_in(answer: Answer) -> Said:
-    """What the model that answered said, as the memory and the shadow keep it."""
-    runtime, predictions = answer.runtime, answer.predictions
-    classes = runtime.class_tuple
-    outputs = predictions.winners if classes else predictions.values
-    return (runtime.name, runtime.version, classes, tuple(outputs))
-
-
-class PredictionMemory(Sink):
+class PredictionMemory(PredictionStore):
     """The last `capacity` predicted rows, by request id; used from the event loop only."""
 
     name = "memory"
+
+    def describe(self) -> str:
+        return "memory"
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
@@ -91,7 +76,7 @@ class PredictionMemory(Sink):
         """Keep `served` under `request_id` (a reused id replaces the older prediction).
         On every prediction: one dict pop and one insert, and the oldest out when full."""
         outputs = served[3]
-        entry = (self._key(served[0], served[1], served[2]), outputs, monotonic())
+        entry = (self._key(served[0], served[1], served[2]), outputs, time())
         entries = self._entries
         old = entries.pop(request_id, None)
         if old is not None:
@@ -110,28 +95,35 @@ class PredictionMemory(Sink):
             MODEL_PREDICTION_MEMORY_EVICTED.inc(self._evicted)
             self._evicted = 0
 
-    def find(self, request_id: str) -> Remembered | None:
+    async def find(self, request_id: str) -> Stored | None:
+        entry = self._entries.get(request_id)
+        if entry is None:
+            return None
+        labelled = frozenset(self._labelled.get(request_id, ()))
+        return Stored(self.said_of(entry), entry[2], self.shadow_of(request_id), labelled)
+
+    async def claim(self, request_id: str, row: int) -> bool:
+        if row in self._labelled.get(request_id, ()):
+            return False
+        self._labelled[request_id] = (*self._labelled.get(request_id, ()), row)
+        return True
+
+    def shadow_ref(self, request_id: str) -> Remembered | None:
         return self._entries.get(request_id)
 
     def said_of(self, entry: Remembered) -> Said:
         """The served model's answer that `entry` keeps."""
         return (*self._models[entry[0]], entry[1])
 
-    def add_shadow(self, request_id: str, entry: Remembered, shadow: Said) -> None:
-        """The shadow's answer to the prediction `entry` (not to a later one that reused
-        the id, nor to one forgotten since)."""
-        if self._entries.get(request_id) is entry:
+    def add_shadow(self, request_id: str, ref: Any, shadow: Said) -> None:
+        """The shadow's answer to the prediction `ref` (not to a later one that reused the
+        id, nor to one forgotten since)."""
+        if ref is not None and self._entries.get(request_id) is ref:
             self._shadow[request_id] = (self._key(shadow[0], shadow[1], shadow[2]), shadow[3])
 
     def shadow_of(self, request_id: str) -> Said | None:
         found = self._shadow.get(request_id)
         return None if found is None else (*self._models[found[0]], found[1])
-
-    def is_labelled(self, request_id: str, row: int) -> bool:
-        return row in self._labelled.get(request_id, ())
-
-    def mark_labelled(self, request_id: str, row: int) -> None:
-        self._labelled[request_id] = (*self._labelled.get(request_id, ()), row)
 
     def _forget(self, request_id: str) -> None:
         self._drop(request_id, self._entries.pop(request_id))

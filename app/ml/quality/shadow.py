@@ -6,7 +6,7 @@ every flush_all (app/core/deferred.py, stage "shadow"), the event loop takes eve
 queued, scores it with the candidate in one model call and counts, per row, whether the
 two agreed. A full queue drops the request's rows (model_shadow_dropped_total) instead of
 making anyone wait. The candidate's answers are kept with the served one's in the
-prediction memory (app/ml/quality/memory.py), so ground truth sent later scores both
+prediction store (app/ml/quality/store.py), so ground truth sent later scores both
 (app/ml/quality/feedback.py). The candidate is another model runtime, loaded and checked
 by the registry like the served one; it reaches this sink through the registry's
 `shadowing` hook. Its own model_predictions_total, drift and inference metrics are not
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from app.core.logging import get_logger
-from app.ml.quality.memory import PredictionMemory, Remembered, Said, label_of, said_in
+from app.ml.quality.store import PredictionStore, Said, label_of, said_in
 from app.ml.serving.answers import Answer, ModelHooks, Sink
 from app.ml.serving.runtime import Matrix, ModelRuntime
 from app.observability.metrics import (
@@ -51,7 +51,7 @@ class _Job:
     rows: Matrix
     primary: Said
     request_id: str
-    entry: Remembered | None  # in the memory, to keep the shadow's answer beside
+    ref: Any  # the stored prediction, to keep the shadow's answer beside (None: none)
 
 
 class _Candidate:
@@ -84,10 +84,10 @@ class ShadowScorer(Sink, ModelHooks):
 
     name = "shadow"
 
-    def __init__(self, queue_size: int, memory: PredictionMemory | None) -> None:
+    def __init__(self, queue_size: int, store: PredictionStore | None) -> None:
         self._queue: deque[_Job] = deque()
         self._queue_size = queue_size
-        self._memory = memory
+        self._store = store
         self._candidate: _Candidate | None = None
 
     @property
@@ -107,9 +107,9 @@ class ShadowScorer(Sink, ModelHooks):
         if len(self._queue) >= self._queue_size:
             candidate.dropped.inc(len(answer.rows))
             return
-        memory = self._memory
-        entry = memory.find(answer.request_id) if memory is not None else None
-        self._queue.append(_Job(answer.rows, said_in(answer), answer.request_id, entry))
+        store = self._store
+        ref = store.shadow_ref(answer.request_id) if store is not None else None
+        self._queue.append(_Job(answer.rows, said_in(answer), answer.request_id, ref))
 
     def drain(self) -> None:
         """Score everything queued, MAX_ROWS_PER_CALL rows per model call."""
@@ -145,8 +145,8 @@ class ShadowScorer(Sink, ModelHooks):
             chunk = tuple(values[start:end])
             start = end
             mine: Said = (name, version, classes, chunk)
-            if job.entry is not None and self._memory is not None:
-                self._memory.add_shadow(job.request_id, job.entry, mine)
+            if job.ref is not None and self._store is not None:
+                self._store.add_shadow(job.request_id, job.ref, mine)
             primary = job.primary
             if classes and primary[2] == classes:  # the same classes: compared by index
                 agreed = sum(a == b for a, b in zip(chunk, primary[3], strict=True))
@@ -161,6 +161,8 @@ class ShadowScorer(Sink, ModelHooks):
         for served, (agreed, rows) in tallies.items():  # one increment per drain, not per job
             candidate.count(served, True, agreed)
             candidate.count(served, False, rows - agreed)
+        if self._store is not None:
+            self._store.end_turn()  # the answers it kept go out together
 
 
 def _agrees(candidate: str | float, served: str | float) -> bool:

@@ -98,6 +98,24 @@ def quality_rules() -> list[Rule]:
     ]
 
 
+def store_alerts() -> list[Rule]:
+    """The shared prediction store losing answers: labels for them will be `unknown`."""
+    dropped = f"rate(model_prediction_store_rows_dropped_total{sel()}[5m])"
+    return [
+        alert(
+            "GlassboxPredictionStoreDroppingWrites",
+            f"sum by (job) ({dropped}) > 0",
+            c.STORE_DROPPING_FOR,
+            "warning",
+            "Glassbox cannot keep answers in the shared prediction store.",
+            "{{ $labels.job }} dropped {{ $value | humanize }} predicted rows per second over "
+            "5 minutes instead of writing them to the prediction store (PREDICTION_STORE_URL): "
+            "predictions are served, but labels for them will come back `unknown`, and "
+            "/feedback answers 503 while the store is down.",
+        ),
+    ]
+
+
 def quality_alerts() -> list[Rule]:
     serving = f"max by (job, model_name, model_version) (model_info{sel()} == 1)"
     enough = (

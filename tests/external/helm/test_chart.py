@@ -1,5 +1,6 @@
 """The Helm chart, rendered by the real helm and checked against Kubernetes schemas."""
 
+import base64
 import json
 import re
 import subprocess
@@ -461,3 +462,28 @@ def test_quality_values_reach_the_settings() -> None:
         is None
     )
     assert default["PREDICTION_LOG_SAMPLE"] == "0"
+
+
+def test_the_shared_prediction_store_and_the_feedback_token_come_from_secrets() -> None:
+    """The store's URL and password, and the feedback token, reach the container from
+    Secrets (the token generated once, kept across upgrades); the policy's egress goes to
+    the store and DNS only."""
+    documents = render(CHART / "ci" / "prediction-store-values.yaml")
+    env = {item["name"]: item for item in container(documents)["env"]}
+    assert env["PREDICTION_STORE_URL"]["valueFrom"]["secretKeyRef"] == {
+        "name": "prediction-store",
+        "key": "PREDICTION_STORE_URL",
+    }
+    assert env["PREDICTION_STORE_PASSWORD"]["valueFrom"]["secretKeyRef"]["optional"] is True
+    token = env["FEEDBACK_TOKEN"]["valueFrom"]["secretKeyRef"]
+    (secret,) = [
+        d for d in documents if d["kind"] == "Secret" and d["metadata"]["name"] == token["name"]
+    ]
+    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert len(base64.b64decode(secret["data"][token["key"]])) == 40
+    (policy,) = [d for d in documents if d["kind"] == "NetworkPolicy"]
+    ports = [port["port"] for rule in policy["spec"]["egress"] for port in rule.get("ports", [])]
+    assert ports == [6379, 53, 53]
+    default = {item["name"]: item for item in container(render())["env"]}
+    assert default["PREDICTION_STORE_URL"]["value"] == ""
+    assert default["FEEDBACK_TOKEN"]["value"] == ""

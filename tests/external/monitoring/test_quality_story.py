@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from sklearn.model_selection import train_test_split
 
 from app.ml.building.dataset import load_dataset
@@ -28,7 +29,8 @@ from monitoring.mixin.rules.quality import ACCURACY, AGREEMENT
 from tests.external.monitoring.servers import Server, monitored_service, query, wait_for
 from tests.external.monitoring.test_integration import firing
 from tests.service.api.test_feedback import wait_for_shadow
-from tests.support.service import ROOT, Service, train
+from tests.support.redis import redis_server
+from tests.support.service import ROOT, Service, free_port, train
 
 SEED, TEST_SIZE = 42, 0.5  # train.py's seed; half of Iris held out, so 75 rows to replay
 TRAINING = ("--test-size", str(TEST_SIZE))
@@ -58,10 +60,32 @@ def replay(service: Service, rows: list[dict[str, float]], truths: list[str]) ->
     assert response.status_code == 200, response.text
     request_id = response.json()["request_id"]
     wait_for_shadow(service)  # labels come later than the shadow's 10 ms drain
+    wait_for_store(service)
     items = [{"request_id": request_id, "row": i, "label": t} for i, t in enumerate(truths)]
     labelled = service.post("/feedback/batch", {"feedback": items})
     assert labelled.status_code == 200, labelled.text
     assert {r["status"] for r in labelled.json()["results"]} == {"recorded"}
+
+
+def wait_for_store(service: Service, timeout: float = 10.0) -> None:
+    """With the shared store: until it holds every row served so far, and the shadow's
+    answers after them (written the moment it scores, after the rows: given a moment)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        scraped = service.metrics()
+        written = [
+            v
+            for (name, _), v in scraped.items()
+            if name == "model_prediction_store_rows_written_total"
+        ]
+        if not written:
+            return  # each worker's memory: nothing in flight
+        served = sum(v for (name, _), v in scraped.items() if name == "model_predictions_total")
+        if sum(written) >= served:
+            time.sleep(0.3)
+            return
+        time.sleep(0.05)
+    raise AssertionError("the store did not get every answer")
 
 
 def waves(service: Service, rows: list[dict[str, float]], truths: list[str], n: int) -> None:
@@ -86,23 +110,38 @@ def promotion(artifacts: Path, *args: str, **env: str) -> subprocess.CompletedPr
     )
 
 
-def reload(service: Service, version: str) -> None:
-    """SIGHUP to the process this test started (its own pid), until `version` serves."""
+def reload(service: Service, version: str, workers: int = 1) -> None:
+    """SIGHUP to the process this test started (its own pid; with several workers it
+    forwards it to each), until `version` serves in every worker."""
     done = [line for line in service.log_lines() if line.get("event") == "model_reloaded"]
     service.process.send_signal(signal.SIGHUP)
-    reloaded = service.wait_for_log("model_reloaded", timeout=30, count=len(done) + 1)
-    assert reloaded[-1]["model_version"] == version
+    reloaded = service.wait_for_log("model_reloaded", timeout=30, count=len(done) + workers)
+    assert {line["model_version"] for line in reloaded[len(done) :]} == {version}
 
 
+@pytest.mark.parametrize("store", ["memory", "shared"])
 def test_a_poisoned_candidate_is_caught_in_the_shadow_and_paged_on_when_forced(
-    tmp_path: Path,
+    tmp_path: Path, store: str
 ) -> None:
+    """With each worker's memory (one worker), and with the shared store and two workers:
+    the same story, the same figures for the gate."""
+    if store == "memory":
+        story_in(tmp_path, {})
+        return
+    port = free_port()
+    with redis_server(tmp_path / "redis", port):
+        url = f"redis://127.0.0.1:{port}/0"
+        story_in(tmp_path, {"PREDICTION_STORE_URL": url, "WEB_CONCURRENCY": "2"})
+
+
+def story_in(tmp_path: Path, env: dict[str, str]) -> None:
     artifacts = tmp_path / "artifacts"
     clean = trained(artifacts, promote=True)
     poisoned = trained(artifacts, "--poison-level", "0.3", "--min-accuracy", "0", promote=False)
     rows, truths = held_out_rows()
     story: dict[str, Any] = {"held_out_rows": len(rows), "clean": clean, "poisoned": poisoned}
-    shadow = {"SHADOW_MODEL_DIR": str(artifacts / poisoned)}
+    shadow = {"SHADOW_MODEL_DIR": str(artifacts / poisoned), **env}
+    workers = int(env.get("WEB_CONCURRENCY", "1"))
 
     with monitored_service(artifacts / "latest", tmp_path / "stack", **shadow) as (svc, prom, am):
         svc.wait_for_log("shadow_loaded", timeout=30)
@@ -131,7 +170,7 @@ def test_a_poisoned_candidate_is_caught_in_the_shadow_and_paged_on_when_forced(
         forced = promotion(artifacts, "promote", poisoned, "--force", **asked)
         assert forced.returncode == 0, forced.stdout + forced.stderr
         assert json.loads((artifacts / "promotions.jsonl").read_text().splitlines()[-1])["forced"]
-        reload(svc, poisoned)
+        reload(svc, poisoned, workers)
 
         # Served now, the poisoned model is paged on once enough labels say it is wrong.
         started = time.monotonic()
@@ -150,7 +189,7 @@ def test_a_poisoned_candidate_is_caught_in_the_shadow_and_paged_on_when_forced(
         # Rolled back, the clean model serves again and the page resolves.
         back = promotion(artifacts, "rollback")
         assert back.returncode == 0, back.stdout + back.stderr
-        reload(svc, clean)
+        reload(svc, clean, workers)
         started = time.monotonic()
         wait_for(lambda: firing(am, "GlassboxModelQualityDrop") == [], 60, "the alert to resolve")
         story["resolved_after_seconds"] = round(time.monotonic() - started, 1)
