@@ -105,4 +105,5 @@ def container(docs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def env_of(main: dict[str, Any]) -> dict[str, str]:
-    return {item["name"]: item["value"] for item in main["env"]}
+    """The container's literal settings; those read from a Secret (`valueFrom`) are not here."""
+    return {item["name"]: item["value"] for item in main["env"] if "value" in item}

@@ -54,13 +54,14 @@ def trained(artifacts: Path, *args: str, promote: bool) -> str:
     return str(done["model_version"])
 
 
-def replay(service: Service, rows: list[dict[str, float]], truths: list[str]) -> None:
+def replay(service: Service, rows: list[dict[str, float]], truths: list[str], shared: bool) -> None:
     """Every held-out row predicted in one batch, then its true class sent as feedback."""
     response = service.post("/predict/batch", {"instances": rows})
     assert response.status_code == 200, response.text
     request_id = response.json()["request_id"]
     wait_for_shadow(service)  # labels come later than the shadow's 10 ms drain
-    wait_for_store(service)
+    if shared:
+        wait_for_store(service)
     items = [{"request_id": request_id, "row": i, "label": t} for i, t in enumerate(truths)]
     labelled = service.post("/feedback/batch", {"feedback": items})
     assert labelled.status_code == 200, labelled.text
@@ -68,8 +69,9 @@ def replay(service: Service, rows: list[dict[str, float]], truths: list[str]) ->
 
 
 def wait_for_store(service: Service, timeout: float = 10.0) -> None:
-    """With the shared store: until it holds every row served so far, and the shadow's
-    answers after them (written the moment it scores, after the rows: given a moment)."""
+    """Until the shared store holds every row served so far, and the shadow's answers after
+    them (written the moment it scores, after the rows: given a moment). Each worker's own
+    memory has nothing in flight: it is not asked."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         scraped = service.metrics()
@@ -78,8 +80,6 @@ def wait_for_store(service: Service, timeout: float = 10.0) -> None:
             for (name, _), v in scraped.items()
             if name == "model_prediction_store_rows_written_total"
         ]
-        if not written:
-            return  # each worker's memory: nothing in flight
         served = sum(v for (name, _), v in scraped.items() if name == "model_predictions_total")
         if sum(written) >= served:
             time.sleep(0.3)
@@ -88,9 +88,11 @@ def wait_for_store(service: Service, timeout: float = 10.0) -> None:
     raise AssertionError("the store did not get every answer")
 
 
-def waves(service: Service, rows: list[dict[str, float]], truths: list[str], n: int) -> None:
+def waves(
+    service: Service, rows: list[dict[str, float]], truths: list[str], n: int, shared: bool
+) -> None:
     for _ in range(n):  # apart, so rate() over the scrapes sees the counts grow
-        replay(service, rows, truths)
+        replay(service, rows, truths, shared)
         time.sleep(1.5)
 
 
@@ -142,10 +144,11 @@ def story_in(tmp_path: Path, env: dict[str, str]) -> None:
     story: dict[str, Any] = {"held_out_rows": len(rows), "clean": clean, "poisoned": poisoned}
     shadow = {"SHADOW_MODEL_DIR": str(artifacts / poisoned), **env}
     workers = int(env.get("WEB_CONCURRENCY", "1"))
+    shared = "PREDICTION_STORE_URL" in env
 
     with monitored_service(artifacts / "latest", tmp_path / "stack", **shadow) as (svc, prom, am):
         svc.wait_for_log("shadow_loaded", timeout=30)
-        waves(svc, rows, truths, 4)
+        waves(svc, rows, truths, 4, shared)
         served_acc = f'{ACCURACY}{{role="primary", model_version="{clean}"}}'
         shadow_acc = f'{ACCURACY}{{role="shadow", model_version="{poisoned}"}}'
         agreement = f'{AGREEMENT}{{model_version="{poisoned}"}}'
@@ -174,7 +177,7 @@ def story_in(tmp_path: Path, env: dict[str, str]) -> None:
 
         # Served now, the poisoned model is paged on once enough labels say it is wrong.
         started = time.monotonic()
-        waves(svc, rows, truths, 2)
+        waves(svc, rows, truths, 2, shared)
         (alert,) = wait_for(
             lambda: firing(am, "GlassboxModelQualityDrop"), 60, "GlassboxModelQualityDrop"
         )
