@@ -188,7 +188,7 @@ def train_shadow_candidate(workdir: Path) -> str:
 
 def shadow_throughput(
     args: argparse.Namespace, shadow_dir: str, runs: list[Measurement]
-) -> list[Measurement]:
+) -> tuple[list[Measurement], float]:
     """Glassbox as shipped, with a shadow candidate (SHADOW_MODEL_DIR), with a `prediction`
     event per request (PREDICTION_LOG_SAMPLE=1) and with the shared prediction store
     (PREDICTION_STORE_URL, a redis-server on wrk's core), back to back per round at each

@@ -22,7 +22,8 @@ themselves. redis-py's asyncio client, not a hand-written protocol.
 import asyncio
 import time
 from collections import deque
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
@@ -170,7 +171,7 @@ class RedisStore(PredictionStore):
 
     async def _ping(self) -> None:
         try:
-            await asyncio.wait_for(self._client.ping(), TIMEOUT_SECONDS)
+            await asyncio.wait_for(_awaitable(self._client.ping()), TIMEOUT_SECONDS)
         except (RedisError, OSError, TimeoutError) as exc:
             self._outage(exc)
 
@@ -179,7 +180,7 @@ class RedisStore(PredictionStore):
         for request_id, fields, shadow, _rows_of in batch:
             key = KEY + request_id
             if fields is not None:
-                pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
+                pipe.hset(key, mapping=fields)
                 pipe.expire(key, self._ttl)
             if shadow is not None:
                 await self._shadow(keys=[key], args=[shadow], client=pipe)
@@ -212,7 +213,9 @@ class RedisStore(PredictionStore):
 
     async def find(self, request_id: str) -> Stored | None:
         try:
-            found = await asyncio.wait_for(self._client.hgetall(KEY + request_id), TIMEOUT_SECONDS)
+            found = await asyncio.wait_for(
+                _awaitable(self._client.hgetall(KEY + request_id)), TIMEOUT_SECONDS
+            )
         except (RedisError, OSError, TimeoutError) as exc:
             raise self._lookup_failed(exc) from exc
         if b"version" not in found:
@@ -249,3 +252,13 @@ def _rows(batch: list[_Write]) -> int:
 def _said(raw: bytes) -> Said:
     name, version, classes, outputs = orjson.loads(raw)
     return (name, version, tuple(classes), tuple(outputs))
+
+
+_T = TypeVar("_T")
+
+
+def _awaitable(call: Awaitable[_T] | _T) -> Awaitable[_T]:
+    """redis-py annotates its sync and asyncio clients' commands alike (`Awaitable[T] | T`);
+    on the asyncio client every command is awaitable: this says so to the type checker."""
+    assert isinstance(call, Awaitable)
+    return call

@@ -71,9 +71,9 @@ def test_a_store_down_costs_predictions_nothing_and_feedback_says_so(
     model_dir: Path, tmp_path: Path
 ) -> None:
     port = free_port()
-    store = {"PREDICTION_STORE_URL": f"redis://127.0.0.1:{port}/0"}
+    url = f"redis://127.0.0.1:{port}/0"
     # Down at startup: the service is ready all the same (readiness is about the model).
-    with running_service(model_dir, tmp_path / "service", **store) as service:
+    with running_service(model_dir, tmp_path / "service", PREDICTION_STORE_URL=url) as service:
         assert predict(service, 3)
         down = service.wait_for_log("prediction_store_unavailable")[0]
         assert down["store"] == f"redis://127.0.0.1:{port}/0"
@@ -89,7 +89,7 @@ def test_a_store_down_costs_predictions_nothing_and_feedback_says_so(
             wait_written(service, 5)
             assert label(service, ids[0]).json()["status"] == "recorded"
             back = service.wait_for_log("prediction_store_reachable")[0]
-            assert back["store"] == store["PREDICTION_STORE_URL"]
+            assert back["store"] == url
 
             server.terminate()  # and goes down mid-traffic
             server.wait(timeout=10)
