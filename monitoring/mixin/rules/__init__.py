@@ -23,7 +23,10 @@ def alert_groups() -> dict[str, Any]:
         "groups": [
             {
                 "name": "glassbox.alerts",
-                "rules": service.service_alerts() + drift.drift_alerts() + quality.quality_alerts(),
+                "rules": service.service_alerts()
+                + drift.drift_alerts()
+                + quality.quality_alerts()
+                + quality.store_alerts(),
             },
             {"name": "glassbox.kubernetes.alerts", "rules": kubernetes.kubernetes_alerts()},
         ]
