@@ -117,8 +117,8 @@ def main() -> None:
 
 
 def _serve(settings: "Settings") -> None:
-    """uvicorn.run, but listening on PORT and, when set, METRICS_PORT too (uvicorn binds one
-    socket itself; every worker accepts on all the sockets it is handed)."""
+    """uvicorn.run, but listening on PORT and, when set, METRICS_PORT and FEEDBACK_PORT too
+    (uvicorn binds one socket itself; every worker accepts on all the sockets it is handed)."""
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
@@ -144,10 +144,9 @@ def _serve(settings: "Settings") -> None:
     premature = _NotYetRunning()
     startup_logger.addFilter(premature)
     sockets = [config.bind_socket()]
-    if settings.METRICS_PORT:
-        sockets.append(
-            uvicorn.Config(config.app, settings.HOST, settings.METRICS_PORT).bind_socket()
-        )
+    for port in (settings.METRICS_PORT, settings.FEEDBACK_PORT):
+        if port:
+            sockets.append(uvicorn.Config(config.app, settings.HOST, port).bind_socket())
     startup_logger.removeFilter(premature)
     url = f"http://{settings.HOST}:{settings.PORT}"
 

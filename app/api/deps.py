@@ -7,7 +7,7 @@ direct routes call the plain look-ups themselves.
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 
 from app.core.config import Settings
 from app.dataplane import DataPlane
@@ -25,6 +25,14 @@ def settings_of(request: Request) -> Settings:
     """The settings create_app was given (not a fresh read of the environment)."""
     settings: Settings = request.scope["app"].settings
     return settings
+
+
+def only_on_port(request: Request, port: int) -> None:
+    """404 unless the request came in on `port` (0: any port). METRICS_PORT and FEEDBACK_PORT
+    put a route on a port of its own, where a NetworkPolicy can name who reaches it."""
+    server = request.scope.get("server")
+    if port and (server is None or server[1] != port):
+        raise HTTPException(404)
 
 
 async def get_model_state(request: Request) -> ModelState:

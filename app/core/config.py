@@ -4,12 +4,18 @@ The Helm chart, the compose file and the Dockerfile set these same variables, so
 this class is the one place that says what the service can be told.
 """
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+)
 
 from app.core.keys import decode_key
 from app.core.model_uri import parse_model_uri
@@ -18,10 +24,30 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 # The request path's fast paths, each beside the slow twin a test holds it equal to
 # (docs/performance.md#fast-paths); FAST_PATHS_OFF names those that give way to their twin.
 FAST_PATHS = ("fast-json", "v2-plain-tensor", "direct-dispatch")
+# Where the chart mounts its Secrets as files, one per setting (FEEDBACK_TOKEN, ...): a secret
+# in a file stays out of the environment, which child processes, crash dumps and
+# `kubectl describe` see (checkov CKV_K8S_35).
+SECRETS_DIR = Path("/run/secrets/glassbox")
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003 (replaced below)
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The environment first, then a file per setting in SECRETS_DIR when it exists
+        (pydantic-settings' own secrets source, which warns about a missing directory:
+        `make run` has none)."""
+        secrets = Path(os.environ.get("SECRETS_DIR", SECRETS_DIR))
+        files = (SecretsSettingsSource(settings_cls, secrets),) if secrets.is_dir() else ()
+        return (init_settings, env_settings, dotenv_settings, *files)
 
     HOST: str = Field(default="127.0.0.1", description="Interface to bind.")
     PORT: int = Field(default=8000, ge=1, le=65535, description="TCP port to listen on.")
@@ -31,6 +57,13 @@ class Settings(BaseSettings):
         le=65535,
         description="0: /metrics on PORT. Otherwise /metrics is served on this port only, "
         "for the Service/ServiceMonitor, never behind the Ingress.",
+    )
+    FEEDBACK_PORT: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="0: /feedback on PORT. Otherwise /feedback is served on this port only, "
+        "so a NetworkPolicy can say which pods may label apart from which may predict.",
     )
     MODEL_DIR: Path = Field(
         default=Path("artifacts/latest"),
@@ -184,6 +217,12 @@ class Settings(BaseSettings):
     WEB_CONCURRENCY: int = Field(
         default=1, ge=1, le=64, description="Worker processes; >1 turns on multiprocess metrics."
     )
+    SECRETS_DIR: Path = Field(
+        default=SECRETS_DIR,
+        description="A directory of files named after settings (FEEDBACK_TOKEN, "
+        "PREDICTION_STORE_URL, ...), each holding its value: how the chart passes Secrets, "
+        "never as environment variables. The environment wins; a missing directory: none.",
+    )
     PID_FILE: str = Field(
         default="",
         description="Write the server's pid to this file (removed at exit): `make run` sets "
@@ -220,6 +259,13 @@ class Settings(BaseSettings):
         if value:
             parse_model_uri(value)  # refuse a malformed URI at startup
         return value
+
+    @model_validator(mode="after")
+    def _a_port_for_each(self) -> "Settings":
+        ports = [port for port in (self.PORT, self.METRICS_PORT, self.FEEDBACK_PORT) if port]
+        if len(set(ports)) < len(ports):
+            raise ValueError("PORT, METRICS_PORT and FEEDBACK_PORT must differ (0: on PORT)")
+        return self
 
     @model_validator(mode="after")
     def _a_tracking_server_for_a_model_uri(self) -> "Settings":

@@ -22,7 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
 from app.api.body import JSONBytesResponse, raw_header, read_json, validated
-from app.api.deps import dataplane_of, settings_of
+from app.api.deps import dataplane_of, only_on_port, settings_of
 from app.api.routing import DirectRoute, body_schema
 from app.api.schemas import (
     ErrorResponse,
@@ -127,9 +127,10 @@ def _result(item: FeedbackRequest, judged: Judged) -> dict[str, Any]:
 
 
 async def _body(request: Request, model: type[BodyT], limit: Callable[[Settings], int]) -> BodyT:
-    """The caller's token (401), the JSON body (415 / 413 over `limit`, 400), 503 while no
-    model serves, then the fields (422)."""
+    """FEEDBACK_PORT's port (404), the caller's token (401), the JSON body (415 / 413 over
+    `limit`, 400), 503 while no model serves, then the fields (422)."""
     settings = settings_of(request)
+    only_on_port(request, settings.FEEDBACK_PORT)
     _authorize(request, settings.FEEDBACK_TOKEN.get_secret_value())
     data = await read_json(request, limit(settings))
     dataplane_of(request).model()

@@ -98,3 +98,40 @@ not to (docs/security.md). */}}
 {{- fail "registry.modelUri with config.modelPublicKey: each fetched version is signed in the pod, so registry.existingSecret must hold MODEL_SIGNING_KEY (or set allowUnsignedModels=true and leave config.modelPublicKey empty)." }}
 {{- end }}
 {{- end }}
+
+{{/* The Secret holding FEEDBACK_TOKEN: an existing one, the generated one, or none. */}}
+{{- define "glassbox.feedbackTokenSecret" -}}
+{{- $token := .Values.quality.feedbackToken -}}
+{{- if $token.existingSecret -}}
+{{ $token.existingSecret }}
+{{- else if $token.generate -}}
+{{ include "glassbox.fullname" . }}-feedback-token
+{{- end -}}
+{{- end }}
+
+{{/* The projected sources of the secrets volume: each secret setting a file named after
+it in SECRETS_DIR; empty when there is none. */}}
+{{- define "glassbox.secretFiles" -}}
+{{- with include "glassbox.feedbackTokenSecret" . }}
+- secret:
+    name: {{ . | quote }}
+    items:
+      - key: {{ $.Values.quality.feedbackToken.key | quote }}
+        path: FEEDBACK_TOKEN
+{{- end }}
+{{- with .Values.quality.predictionStore }}
+{{- if .existingSecret }}
+- secret:
+    name: {{ .existingSecret | quote }}
+    items:
+      - key: {{ .urlKey | quote }}
+        path: PREDICTION_STORE_URL
+- secret:
+    name: {{ .existingSecret | quote }}
+    optional: true
+    items:
+      - key: {{ .passwordKey | quote }}
+        path: PREDICTION_STORE_PASSWORD
+{{- end }}
+{{- end }}
+{{- end }}

@@ -464,26 +464,65 @@ def test_quality_values_reach_the_settings() -> None:
     assert default["PREDICTION_LOG_SAMPLE"] == "0"
 
 
-def test_the_shared_prediction_store_and_the_feedback_token_come_from_secrets() -> None:
+def test_the_shared_prediction_store_and_the_feedback_token_come_from_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The store's URL and password, and the feedback token, reach the container from
-    Secrets (the token generated once, kept across upgrades); the policy's egress goes to
-    the store and DNS only."""
+    Secrets as files in SECRETS_DIR, never as environment variables (the token generated
+    once, kept across upgrades): the files, laid out as the kubelet would, are the settings
+    the service reads. The policy's egress goes to the store and DNS only."""
     documents = render(CHART / "ci" / "prediction-store-values.yaml")
-    env = {item["name"]: item for item in container(documents)["env"]}
-    assert env["PREDICTION_STORE_URL"]["valueFrom"]["secretKeyRef"] == {
-        "name": "prediction-store",
-        "key": "PREDICTION_STORE_URL",
-    }
-    assert env["PREDICTION_STORE_PASSWORD"]["valueFrom"]["secretKeyRef"]["optional"] is True
-    token = env["FEEDBACK_TOKEN"]["valueFrom"]["secretKeyRef"]
-    (secret,) = [
-        d for d in documents if d["kind"] == "Secret" and d["metadata"]["name"] == token["name"]
-    ]
-    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
-    assert len(base64.b64decode(secret["data"][token["key"]])) == 40
+    app = container(documents)
+    env = {item["name"]: item for item in app["env"]}
+    assert not {"FEEDBACK_TOKEN", "PREDICTION_STORE_URL", "PREDICTION_STORE_PASSWORD"} & set(env)
+    (mount,) = [m for m in app["volumeMounts"] if m["name"] == "secrets"]
+    assert mount["mountPath"] == env["SECRETS_DIR"]["value"]
+    assert mount["readOnly"] is True
+    volumes = only(documents, "Deployment")["spec"]["template"]["spec"]["volumes"]
+    (volume,) = [v for v in volumes if v["name"] == "secrets"]
+    secrets = {d["metadata"]["name"]: d for d in documents if d["kind"] == "Secret"}
+    store = {"PREDICTION_STORE_URL": "redis://valkey:6379/0", "PREDICTION_STORE_PASSWORD": "pw"}
+    for source in volume["projected"]["sources"]:
+        name, paths = source["secret"]["name"], [i["path"] for i in source["secret"]["items"]]
+        # Only the password may be missing from its Secret.
+        assert source["secret"].get("optional", False) == (paths == ["PREDICTION_STORE_PASSWORD"])
+        if name in secrets:  # the generated token, kept across upgrades
+            assert secrets[name]["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+            data = {k: base64.b64decode(v).decode() for k, v in secrets[name]["data"].items()}
+        else:  # the existing Secret the values name
+            data = store
+        for item in source["secret"]["items"]:
+            (tmp_path / item["path"]).write_text(data[item["key"]] + "\n")
+    monkeypatch.setenv("SECRETS_DIR", str(tmp_path))
+    settings = Settings()
+    assert store["PREDICTION_STORE_URL"] == settings.PREDICTION_STORE_URL
+    assert settings.PREDICTION_STORE_PASSWORD.get_secret_value() == "pw"
+    assert len(settings.FEEDBACK_TOKEN.get_secret_value()) == 40
     (policy,) = [d for d in documents if d["kind"] == "NetworkPolicy"]
     ports = [port["port"] for rule in policy["spec"]["egress"] for port in rule.get("ports", [])]
     assert ports == [6379, 53, 53]
-    default = {item["name"]: item for item in container(render())["env"]}
-    assert default["PREDICTION_STORE_URL"]["value"] == ""
-    assert default["FEEDBACK_TOKEN"]["value"] == ""
+    # /feedback on a port of its own, which only the label pipeline's pods may reach.
+    assert env["FEEDBACK_PORT"]["value"] == "8081"
+    assert {"name": "feedback", "containerPort": 8081, "protocol": "TCP"} in app["ports"]
+    service_ports = {
+        p["name"]: p["targetPort"] for p in only(documents, "Service")["spec"]["ports"]
+    }
+    assert service_ports == {"http": "http", "feedback": "feedback"}
+    everyone, labellers = policy["spec"]["ingress"]
+    assert [port["port"] for port in everyone["ports"]] == ["http"]
+    assert labellers == {
+        "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "label-pipeline"}}}],
+        "ports": [{"port": "feedback", "protocol": "TCP"}],
+    }
+    no_peers = helm(
+        *template_args(CHART / "ci" / "prediction-store-values.yaml"),
+        "--set-json", "networkPolicy.feedbackFrom=[]",
+    )  # fmt: skip
+    assert no_peers.returncode != 0  # a rule with no peers admits everyone
+    assert "feedbackFrom" in no_peers.stderr
+    default = render()
+    env = {item["name"]: item for item in container(default)["env"]}
+    assert env["PREDICTION_STORE_URL"]["value"] == ""
+    assert env["FEEDBACK_TOKEN"]["value"] == ""
+    volumes = only(default, "Deployment")["spec"]["template"]["spec"]["volumes"]
+    assert "secrets" not in {v["name"] for v in volumes}
