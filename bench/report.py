@@ -143,6 +143,14 @@ def markdown(args: argparse.Namespace, r: Results, checks: list[tuple[str, bool]
             for m in sorted(r.shadow, key=lambda m: (m.connections, m.server))
         ),
         "",
+        "The shared store's write rate at that load (rows written per row answered x req/s): "
+        + ", ".join(
+            f"{m.requests_per_second * r.store_written_share:,.0f} rows/s at {m.connections} conns"
+            for m in sorted(r.shadow, key=lambda m: m.connections)
+            if m.server == "glassbox-store"
+        )
+        + ".",
+        "",
         "Iris request body validation, µs (timeit): hand-written IrisFeatures / generated from the contract: "
         f"one row {body['hand-written']:.2f} / {body['generated']:.2f}; "
         f"a batch of {BATCH_ROWS} {body['hand-written batch']:.1f} / {body['generated batch']:.1f}",
@@ -213,7 +221,7 @@ def document(
         "rounds": [asdict(m) for m in r.runs],
         "breast_cancer": [asdict(m) for m in r.wide], "body_validation_us": r.body_us,
         "open_inference_protocol": [asdict(m) for m in r.v2],
-        "shadow": [asdict(m) for m in r.shadow], "shadow_rounds": [asdict(m) for m in r.shadow_runs],
+        "shadow": [asdict(m) for m in r.shadow], "store_written_share": r.store_written_share, "shadow_rounds": [asdict(m) for m in r.shadow_runs],
         "open_inference_protocol_vs_mlserver": {str(rows): v2_peer_ratio(r.v2_runs, rows, c0) for rows in (1, BATCH_ROWS)},
         "fast_path_rounds": [asdict(m) for m in r.fast_runs],
         "fast_path_gains": {name: fast_path_gain(r.fast_runs, name) for name in FAST_PATH_LOADS} if r.fast_runs else {},
