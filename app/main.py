@@ -19,8 +19,10 @@ from app.core.errors import register_exception_handlers
 from app.core.logging import configure_logging
 from app.dataplane import build_dataplane
 from app.ml.serving.registry import ModelRegistry
+from app.observability.access import trace_requests
 from app.observability.exemplars import FLUSH_INTERVAL_SECONDS
 from app.observability.metrics import WORKER_EXEMPLARS, mark_worker_dead
+from app.observability.tracing import Spans
 from app.server import drain
 
 
@@ -31,13 +33,16 @@ def create_app(settings: Settings | None = None) -> GlassboxApi:
     # The registry reads the contract of the model its source names; the prediction API is
     # built from it (app/api/model_api.py), around the dataplane that answers every request.
     registry = ModelRegistry.from_settings(settings)
-    dataplane = build_dataplane(settings, registry)
+    spans = Spans(settings) if settings.spans_enabled else None  # OTEL_*: docs/tracing.md
+    dataplane = build_dataplane(settings, registry, spans)
     model_api = build_model_api(registry.contract, registry.startup_metadata)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         registry.start()
         dataplane.start()
+        if spans is not None:
+            trace_requests(spans.server)
         exemplars: Periodic | None = None
         if WORKER_EXEMPLARS is not None:  # several workers: this one's file, every second
             exemplars = DEFERRED.schedule(
@@ -56,6 +61,9 @@ def create_app(settings: Settings | None = None) -> GlassboxApi:
         if exemplars is not None:
             DEFERRED.cancel(exemplars)
         flush_all()  # what the shadow's last scoring counted
+        if spans is not None:
+            trace_requests(None)
+            spans.shutdown()  # the queued spans exported (bounded), the thread stopped
         mark_worker_dead(os.getpid())
 
     app = GlassboxApi(

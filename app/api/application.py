@@ -43,7 +43,9 @@ class GlassboxApi(FastAPI):
         self.direct_dispatch = settings.fast_path("direct-dispatch")  # FAST_PATHS_OFF
         self._error_handlers: dict[Any, Callable[..., Any]] = {}  # set with the stack
         # The edge: request id, access line and metrics sample, the JSON 500, the body limit.
-        self._edge = EdgeMiddleware(self._dispatch, settings.MAX_BODY_BYTES)
+        self._edge = EdgeMiddleware(
+            self._dispatch, settings.MAX_BODY_BYTES, new_traces=settings.spans_enabled
+        )
 
     def set_routes(self, routes: Sequence[BaseRoute]) -> None:
         """Serve these routes from now on, in this order (one step on the event loop: a

@@ -149,6 +149,53 @@ class Settings(BaseSettings):
         description="Comma-separated input names whose values a prediction event replaces "
         'with "[redacted]"; * redacts every input (the event keeps outputs and ids).',
     )
+    OTEL_SDK_DISABLED: bool = Field(
+        default=False,
+        description="OpenTelemetry's switch: true turns spans off whatever else says.",
+    )
+    OTEL_TRACES_EXPORTER: Literal["", "otlp", "none"] = Field(
+        default="",
+        description="otlp: export spans over OTLP/HTTP; none: no spans. Empty: spans only when "
+        "an OTLP endpoint is set, so an unset environment does no tracing work at all (trace "
+        "context is still read and logged: docs/tracing.md).",
+    )
+    OTEL_EXPORTER_OTLP_ENDPOINT: str = Field(
+        default="",
+        description="The collector's OTLP/HTTP base URL (e.g. http://tempo:4318); spans go to "
+        "its /v1/traces.",
+    )
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: str = Field(
+        default="", description="The full URL spans are posted to; wins over the base URL."
+    )
+    OTEL_EXPORTER_OTLP_HEADERS: SecretStr = Field(
+        default=SecretStr(""),
+        description="Headers sent with every export, key=value,... (a collector's token).",
+    )
+    OTEL_EXPORTER_OTLP_TIMEOUT: int = Field(
+        default=2000, ge=1, le=60_000,
+        description="Milliseconds an export may take (the spec's default is 10,000; a "
+        "collector that is down holds the exporting thread, never a request).",
+    )  # fmt: skip
+    OTEL_SERVICE_NAME: str = Field(default="glassbox", description="service.name of every span.")
+    OTEL_RESOURCE_ATTRIBUTES: str = Field(
+        default="",
+        description="More resource attributes, key=value,... (deployment.environment=prod).",
+    )
+    OTEL_TRACES_SAMPLER: Literal[
+        "always_on",
+        "always_off",
+        "traceidratio",
+        "parentbased_always_on",
+        "parentbased_always_off",
+        "parentbased_traceidratio",
+    ] = Field(
+        default="parentbased_traceidratio",
+        description="Which requests get spans: parentbased_traceidratio follows the caller's "
+        "decision and samples OTEL_TRACES_SAMPLER_ARG of the requests that start a trace.",
+    )
+    OTEL_TRACES_SAMPLER_ARG: float = Field(
+        default=0.01, ge=0, le=1, description="The ratio of the *traceidratio samplers."
+    )
     LOG_LEVEL: LogLevel = Field(default="INFO", description="Minimum level written to stdout.")
     LOG_FORMAT: Literal["json", "console"] = Field(
         default="json", description="json for machines (Loki), console for humans."
@@ -241,6 +288,22 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown fast paths {unknown}; known: {', '.join(FAST_PATHS)}")
         return value
+
+    @property
+    def spans_enabled(self) -> bool:
+        """Whether to export spans: OTLP asked for by name, or by an endpoint alone."""
+        if self.OTEL_SDK_DISABLED or self.OTEL_TRACES_EXPORTER == "none":
+            return False
+        return self.OTEL_TRACES_EXPORTER == "otlp" or bool(self.otlp_traces_endpoint)
+
+    @property
+    def otlp_traces_endpoint(self) -> str:
+        """Where spans are posted, as OpenTelemetry's exporter resolves the two variables."""
+        if self.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT:
+            return self.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+        if self.OTEL_EXPORTER_OTLP_ENDPOINT:
+            return self.OTEL_EXPORTER_OTLP_ENDPOINT.rstrip("/") + "/v1/traces"
+        return "http://localhost:4318/v1/traces" if self.OTEL_TRACES_EXPORTER == "otlp" else ""
 
     def fast_path(self, name: str) -> bool:
         """Whether the fast path `name` (one of FAST_PATHS) is on."""

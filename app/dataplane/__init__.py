@@ -8,7 +8,7 @@ more entry here and nothing else (no route changes).
 from app.core.config import Settings
 from app.dataplane.dataplane import DataPlane, ModelNotFoundError, ModelNotReadyError, Stage
 from app.dataplane.policy import OutsideTrainingError, Refusal
-from app.dataplane.sinks import AccessFields, ModelMetrics, PredictionEventsSink
+from app.dataplane.sinks import AccessFields, ModelMetrics, ModelSpans, PredictionEventsSink
 from app.ml.quality.drift import FLUSH_INTERVAL_SECONDS, FeatureDrift
 from app.ml.quality.feedback import QualityBook
 from app.ml.quality.memory import PredictionMemory
@@ -18,6 +18,7 @@ from app.ml.serving.answers import Sink
 from app.ml.serving.gauges import ModelGauges
 from app.ml.serving.registry import ModelRegistry
 from app.observability.prediction_events import PredictionEvents
+from app.observability.tracing import Spans
 
 __all__ = [
     "DataPlane",
@@ -42,7 +43,9 @@ def prediction_store(settings: Settings) -> PredictionStore:
     return PredictionMemory(settings.FEEDBACK_MEMORY_ROWS)
 
 
-def build_dataplane(settings: Settings, registry: ModelRegistry) -> DataPlane:
+def build_dataplane(
+    settings: Settings, registry: ModelRegistry, spans: Spans | None = None
+) -> DataPlane:
     store = prediction_store(settings)
     metrics = ModelMetrics()
     drift = FeatureDrift()
@@ -50,8 +53,11 @@ def build_dataplane(settings: Settings, registry: ModelRegistry) -> DataPlane:
     events = PredictionEvents(settings.PREDICTION_LOG_SAMPLE, settings.PREDICTION_LOG_REDACT)
 
     # Every answer, in this order, after its response:
-    sinks: list[Sink] = [
-        metrics,  # model_* counters and histograms, the request id as exemplar
+    sinks: list[Sink] = []
+    if spans is not None:
+        sinks.append(ModelSpans(spans))  # the model call's span (first: the sampler decides)
+    sinks += [
+        metrics,  # model_* counters and histograms, the request and trace ids as exemplar
         drift,  # its rows kept for the training-decile counts
     ]
     if store.enabled:
@@ -70,6 +76,8 @@ def build_dataplane(settings: Settings, registry: ModelRegistry) -> DataPlane:
     if settings.SHADOW_MODEL_DIR is not None:
         stages.append(("shadow", DRAIN_SECONDS, shadow.drain))
     stages.append(("gauges", None, store.publish))
+    if spans is not None:
+        stages.append(("gauges", None, spans.publish))  # the SDK's span counts
 
     return DataPlane(
         registry,

@@ -1,6 +1,7 @@
 """The dataplane's own sinks: the model metrics with their exemplar, sampled prediction
-events, and the access line's fields. Drift, the prediction memory and the shadow are
-sinks too, in app/ml/quality/; the list and its order are in app/dataplane/__init__.py.
+events, the model call's span, and the access line's fields. Drift, the prediction memory
+and the shadow are sinks too, in app/ml/quality/; the list and its order are in
+app/dataplane/__init__.py.
 """
 
 from collections import Counter as Tally
@@ -9,6 +10,7 @@ import numpy as np
 
 from app.ml.serving.answers import Answer, ModelHooks, Sink
 from app.ml.serving.runtime import ModelRuntime
+from app.observability.access import exemplar_trace
 from app.observability.exemplars import ExemplarHistogram
 from app.observability.metrics import (
     MODEL_BATCH_SIZE,
@@ -20,6 +22,7 @@ from app.observability.metrics import (
 )
 from app.observability.observe import FastCounter, FastHistogram
 from app.observability.prediction_events import PredictionEvents
+from app.observability.tracing import Spans
 
 
 class _ModelSeries:
@@ -64,7 +67,9 @@ class ModelMetrics(Sink, ModelHooks):
         if answer.runtime is not runtime or series is None:
             series = self._of(answer.runtime)
         predictions = answer.predictions
-        series.inference.observe(predictions.seconds, answer.request_id)
+        series.inference.observe(
+            predictions.seconds, answer.request_id, exemplar_trace(answer.fields)
+        )
         rows = len(answer.rows)
         series.batch.observe(rows)
         if series.regression:
@@ -132,3 +137,26 @@ class AccessFields(Sink):
             fields["prediction_labels" if batch else "prediction_label"] = (
                 said if batch else said[0]
             )
+
+
+class ModelSpans(Sink):
+    """With spans on, the model call's span of each sampled request (app/observability/
+    tracing.py), a child of the request's server span."""
+
+    name = "spans"
+
+    def __init__(self, spans: Spans) -> None:
+        self._spans = spans
+
+    def record(self, answer: Answer) -> None:
+        if "trace_id" not in answer.fields:
+            return
+        runtime, predictions = answer.runtime, answer.predictions
+        model = {
+            "name": runtime.name,
+            "version": runtime.version,
+            "task": runtime.task,
+            "rows": len(answer.rows),
+            "inference_path": runtime.inference.name,
+        }
+        self._spans.model(answer.fields, model, predictions.started, predictions.seconds)

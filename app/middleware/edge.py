@@ -1,8 +1,9 @@
 """Everything Glassbox does around every request, in one ASGI layer.
 
 From the outside in, as four middlewares did it before: the request id (bound to the logs,
-returned in X-Request-ID), the access line and metrics sample (written once, whatever
-answered), the JSON 500 for anything unhandled, and the body limit (413). Each concern's
+returned in X-Request-ID) with the W3C trace context (trace and span ids), the access line
+and metrics sample (written once, whatever answered), the JSON 500 for anything unhandled,
+and the body limit (413). Each concern's
 logic lives in its own module beside this one; this layer only orders them.
 
 One layer, not four: each ASGI middleware costs a coroutine frame per request and a
@@ -20,13 +21,16 @@ from app.middleware.body_limit import declared_length, limited, too_large_messag
 from app.middleware.request_id import bind_request_id, response_headers, unbind_request_id
 from app.middleware.server_errors import log_unhandled, send_internal_error
 from app.middleware.telemetry import route_template
+from app.middleware.trace_context import bind_trace_context, unbind_trace_context
 from app.observability.access import account
+from app.observability.tracing import NEVER_TRACED
 
 
 class EdgeMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, new_traces: bool = False) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.new_traces = new_traces  # spans on: a request without a trace starts one
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -35,6 +39,9 @@ class EdgeMiddleware:
 
         started = time.perf_counter()
         request_id, token = bind_request_id(scope)
+        traced = bind_trace_context(scope, self.new_traces and scope["path"] not in NEVER_TRACED)
+        if traced is not None:  # where its spans start, if they are made
+            scope["state"]["trace_began"] = (time.time_ns(), started)
         status = 500  # what the access line says if the response never starts
         response_started = False
 
@@ -64,4 +71,5 @@ class EdgeMiddleware:
                 await send_internal_error(scope, send_at_edge)
         finally:
             account(scope, route_template(scope), status, time.perf_counter() - started)
+            unbind_trace_context(traced)
             unbind_request_id(token)

@@ -19,6 +19,7 @@ accounted exactly once; its line and sample follow its response by one loop turn
 
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import Scope
@@ -38,6 +39,8 @@ ACCESS_LOG_FIELDS = (
     "batch_size",
     "feedback_status",
     "error_code",
+    "trace_id",
+    "span_id",
 )
 _MAX_HEADER_CHARS = 256
 
@@ -84,17 +87,46 @@ def new_request_id() -> str:
     return raw.hex()
 
 
+def random_hex(count: int) -> str:
+    """`count` random bytes as hex: a new trace id (16) or span id (8), from the same pool."""
+    return _RANDOM.take(count).hex()
+
+
 _Accounted = tuple[Scope, str, int, float]  # scope, route template, status, seconds
 _lines: list[bytes] = []  # the lines of the turn being accounted
+# With spans on (app/observability/tracing.py): the server span of a request, made beside its
+# access line: (state, method, route template, path, status, seconds).
+ServerSpans = Callable[[dict[str, Any], str, str, str, int, float], None]
+_server_spans: ServerSpans | None = None
+
+
+def trace_requests(server_spans: ServerSpans | None) -> None:
+    """Make each request's server span in the access pass (None: stop)."""
+    global _server_spans
+    _server_spans = server_spans
 
 
 def _account(item: _Accounted) -> None:
     scope, handler, status, duration_s = item
     state: dict[str, Any] = scope.get("state", {})
-    HTTP_METRICS.observe(scope["method"], handler, status, duration_s, state.get("request_id"))
+    if _server_spans is not None:  # first: it takes the sampler's decision
+        _server_spans(state, scope["method"], handler, scope["path"], status, duration_s)
+    HTTP_METRICS.observe(
+        scope["method"], handler, status, duration_s, state.get("request_id"),
+        exemplar_trace(state),
+    )  # fmt: skip
     line = _line(scope, state, handler, status, duration_s)
     if line is not None:
         _lines.append(line)
+
+
+def exemplar_trace(state: dict[str, Any]) -> str | None:
+    """The trace id an exemplar may name: the caller's, or one whose spans were exported
+    (an unsampled trace started here leads nowhere in Tempo)."""
+    if state.get("trace_sampled", True):
+        trace_id: str | None = state.get("trace_id")
+        return trace_id
+    return None
 
 
 def _write_lines() -> None:

@@ -1,8 +1,9 @@
 """Exemplars: from a slow latency bucket to the request that landed in it.
 
 Every observation of http_request_duration_seconds and model_inference_duration_seconds
-carries the request's id as an OpenMetrics exemplar, so Grafana can open
-`{app="glassbox"} | request_id="…"` in Loki from a point on a latency panel. Prometheus
+carries the request's id, and its W3C trace id when it has one, as an OpenMetrics exemplar,
+so Grafana can open `{app="glassbox"} | request_id="…"` in Loki, or the trace in Tempo, from
+a point on a latency panel. Prometheus
 asks for OpenMetrics itself; the plain-text format has no exemplars.
 
 prometheus_client keeps exemplars within one process only: its multiprocess values drop
@@ -30,9 +31,13 @@ from prometheus_client.utils import floatToGoString
 from app.observability.observe import FastHistogram
 
 LABEL = "request_id"
-# OpenMetrics caps an exemplar's label set at 128 characters, names included; a longer
-# (client-supplied) id gets no exemplar rather than a truncated one that finds no logs.
-MAX_ID_CHARS = 128 - len(LABEL)
+TRACE_LABEL = "trace_id"
+# OpenMetrics caps an exemplar's label set at 128 characters, names included: a request id
+# and a trace id (32) fit together up to 78 characters; past that the trace id alone is
+# kept (Tempo finds the request's lines), and a longer (client-supplied) id with no trace
+# gets no exemplar rather than a truncated one that finds no logs.
+MAX_LABEL_CHARS = 128
+MAX_ID_CHARS = MAX_LABEL_CHARS - len(LABEL)
 FLUSH_INTERVAL_SECONDS = 1.0
 # At most one exemplar per bucket in this interval: Prometheus keeps one per scrape, so the
 # thousands a busy bucket would get per second are wasted work (measured at 2-3 % of
@@ -40,8 +45,21 @@ FLUSH_INTERVAL_SECONDS = 1.0
 MIN_EXEMPLAR_INTERVAL_SECONDS = 0.1
 FILE_GLOB = "exemplars_*.json"
 
-# One worker's exemplars: (bucket sample name, sorted label pairs) -> (id, value, unix time)
+# One worker's exemplars: (bucket sample name, sorted label pairs) -> (labels, value, time)
 _Key = tuple[str, tuple[tuple[str, str], ...]]
+
+
+def exemplar_labels(request_id: str | None, trace_id: str | None) -> dict[str, str] | None:
+    """The exemplar's labels: both ids when they fit OpenMetrics' 128 characters."""
+    if trace_id is not None:
+        if request_id is not None and (
+            len(LABEL) + len(request_id) + len(TRACE_LABEL) + len(trace_id) <= MAX_LABEL_CHARS
+        ):
+            return {LABEL: request_id, TRACE_LABEL: trace_id}
+        return {TRACE_LABEL: trace_id}
+    if request_id is None or len(request_id) > MAX_ID_CHARS:
+        return None
+    return {LABEL: request_id}
 
 
 class WorkerExemplars:
@@ -49,11 +67,11 @@ class WorkerExemplars:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self._latest: dict[_Key, tuple[str, float, float]] = {}
+        self._latest: dict[_Key, tuple[dict[str, str], float, float]] = {}
         self._dirty = False
 
-    def record(self, key: _Key, request_id: str, value: float) -> None:
-        self._latest[key] = (request_id, value, time.time())
+    def record(self, key: _Key, labels: dict[str, str], value: float) -> None:
+        self._latest[key] = (labels, value, time.time())
         self._dirty = True
 
     def flush(self) -> None:
@@ -63,8 +81,8 @@ class WorkerExemplars:
         snapshot = list(self._latest.items())
         self._dirty = False
         entries = [
-            {"name": name, "labels": dict(labels), LABEL: rid, "value": value, "time": at}
-            for (name, labels), (rid, value, at) in snapshot
+            {"name": name, "labels": dict(labels), "exemplar": ids, "value": value, "time": at}
+            for (name, labels), (ids, value, at) in snapshot
         ]
         pid = os.getpid()  # looked up here: the store may be created before a fork
         staging = self.directory / f".exemplars_{pid}.json.tmp"  # outside FILE_GLOB
@@ -94,19 +112,22 @@ class ExemplarHistogram:
             (name, tuple(sorted({**labels, "le": _le(bound)}.items()))) for bound in bounds
         ]
 
-    def observe(self, value: float, request_id: str | None) -> None:
+    def observe(self, value: float, request_id: str | None, trace_id: str | None = None) -> None:
         bucket = self._histogram.observe(value)
-        if request_id is None or bucket < 0 or len(request_id) > MAX_ID_CHARS:
+        if bucket < 0 or (request_id is None and trace_id is None):
             return
         now = time.monotonic()
         if now - self._last[bucket] < MIN_EXEMPLAR_INTERVAL_SECONDS:
             return
+        labels = exemplar_labels(request_id, trace_id)
+        if labels is None:
+            return
         self._last[bucket] = now
         if self._worker is None:  # one process: prometheus_client keeps the exemplar
-            exemplar = Exemplar({LABEL: request_id}, value, time.time())
+            exemplar = Exemplar(labels, value, time.time())
             self._histogram.bucket_value(bucket).set_exemplar(exemplar)
         else:
-            self._worker.record(self._keys[bucket], request_id, value)
+            self._worker.record(self._keys[bucket], labels, value)
 
 
 def _le(bound: float) -> str:
@@ -127,7 +148,7 @@ def newest_exemplars(directory: Path) -> dict[_Key, Exemplar]:
             key = (entry["name"], tuple(sorted(entry["labels"].items())))
             seen = newest.get(key)
             if seen is None or (seen.timestamp or 0.0) < entry["time"]:
-                newest[key] = Exemplar({LABEL: entry[LABEL]}, entry["value"], entry["time"])
+                newest[key] = Exemplar(entry["exemplar"], entry["value"], entry["time"])
     return newest
 
 

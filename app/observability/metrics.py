@@ -249,8 +249,9 @@ class HttpMetrics:
         self._histograms: dict[tuple[str, str], ExemplarHistogram] = {}
 
     def observe(
-        self, method: str, handler: str, status: int, duration_s: float, request_id: str | None
-    ) -> None:
+        self, method: str, handler: str, status: int, duration_s: float, request_id: str | None,
+        trace_id: str | None = None,
+    ) -> None:  # fmt: skip
         counter = self._counters.get((handler, method, status))
         if counter is None:
             counter = FastCounter(HTTP_REQUESTS.labels(handler, method, str(status)))
@@ -260,7 +261,7 @@ class HttpMetrics:
         if histogram is None:
             histogram = exemplar_histogram(HTTP_REQUEST_DURATION, handler=handler, method=method)
             self._histograms[(handler, method)] = histogram
-        histogram.observe(duration_s, request_id)
+        histogram.observe(duration_s, request_id, trace_id)
 
 
 class _WorkersCollector:

@@ -35,6 +35,7 @@ class Predictions:
     values: list[float]
     output: npt.NDArray[np.float64]
     seconds: float
+    started: float = 0.0  # time.perf_counter() when the call began (a span's start)
 
 
 class ModelRuntime:
@@ -88,8 +89,9 @@ class ModelRuntime:
         output = self.inference.run(rows)
         seconds = time.perf_counter() - started
         if self.task == "regression":
-            return Predictions([], [], output.tolist(), output, seconds)
-        return Predictions(output.argmax(axis=1).tolist(), output.tolist(), [], output, seconds)
+            return Predictions([], [], output.tolist(), output, seconds, started)
+        winners = output.argmax(axis=1).tolist()
+        return Predictions(winners, output.tolist(), [], output, seconds, started)
 
     def labels(self, predictions: Predictions) -> list[str] | list[float]:
         """What the model said for each row: a class name, or a regressor's value."""
