@@ -87,6 +87,21 @@ features = list(artifact.metadata["feature_names"])
 classes = list(artifact.metadata["class_names"])
 model_call = {"seconds": 0.0, "calls": 0}
 app = FastAPI()
+if os.environ.get("BASELINE_OTEL"):
+    # The generic way peers trace: opentelemetry-instrumentation-asgi around the app, the
+    # SDK's provider, sampler and batch processor exporting over OTLP/HTTP to
+    # OTEL_EXPORTER_OTLP_ENDPOINT, every request sampled (as glassbox-spans-100 is).
+    from opentelemetry import trace
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+
+    provider = TracerProvider(sampler=ALWAYS_ON)
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    app.add_middleware(OpenTelemetryMiddleware)
 Row: Any = (
     IrisFeatures
     if features == list(IrisFeatures.model_fields)

@@ -19,6 +19,7 @@ from bench.targets import (
     noise,
     paired_ratio,
     shadow_ratio,
+    trace_ratio,
     v2_peer_ratio,
 )
 
@@ -151,6 +152,22 @@ def markdown(args: argparse.Namespace, r: Results, checks: list[tuple[str, bool]
         )
         + ".",
         "",
+        "Traces (docs/tracing.md), /predict, one row: glassbox-context gets a caller's sampled "
+        "traceparent on every request and exports nothing; glassbox-spans-1 / -100 export spans "
+        "over OTLP/HTTP (bench/otlp_sink.py on wrk's core), 1 % / every request sampled; "
+        "bare-glassbox-otel is the bare endpoint with opentelemetry-instrumentation-asgi and the "
+        "same SDK and exporter, every request sampled. Ratios: to glassbox, or for bare-glassbox-otel "
+        "to bare-glassbox, medians of the paired rounds:",
+        "",
+        "| server | conns | requests/s | p50 ms | p99 ms | CPU-s / 1k requests | req/s vs untraced | p99 vs untraced |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        *(
+            f"| {m.server} | {m.connections} | {m.requests_per_second:,.0f} | {m.p50_ms:.2f} | "
+            f"{m.p99_ms:.2f} | {m.cpu_seconds_per_1000:.3f} | "
+            f"{trace_ratio(r.trace_runs, m.server):.2f}x | {trace_ratio(r.trace_runs, m.server, 'p99_ms'):.2f}x |"
+            for m in sorted(r.traced, key=lambda m: m.server)
+        ),
+        "",
         "Iris request body validation, µs (timeit): hand-written IrisFeatures / generated from the contract: "
         f"one row {body['hand-written']:.2f} / {body['generated']:.2f}; "
         f"a batch of {BATCH_ROWS} {body['hand-written batch']:.1f} / {body['generated batch']:.1f}",
@@ -221,7 +238,7 @@ def document(
         "rounds": [asdict(m) for m in r.runs],
         "breast_cancer": [asdict(m) for m in r.wide], "body_validation_us": r.body_us,
         "open_inference_protocol": [asdict(m) for m in r.v2],
-        "shadow": [asdict(m) for m in r.shadow], "store_written_share": r.store_written_share, "shadow_rounds": [asdict(m) for m in r.shadow_runs],
+        "traces": [asdict(m) for m in r.traced], "trace_rounds": [asdict(m) for m in r.trace_runs], "shadow": [asdict(m) for m in r.shadow], "store_written_share": r.store_written_share, "shadow_rounds": [asdict(m) for m in r.shadow_runs],
         "open_inference_protocol_vs_mlserver": {str(rows): v2_peer_ratio(r.v2_runs, rows, c0) for rows in (1, BATCH_ROWS)},
         "fast_path_rounds": [asdict(m) for m in r.fast_runs],
         "fast_path_gains": {name: fast_path_gain(r.fast_runs, name) for name in FAST_PATH_LOADS} if r.fast_runs else {},

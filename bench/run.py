@@ -10,7 +10,8 @@ The sections, in order (each in bench/scenarios.py; the servers in bench/servers
 3. rejections: /predict beside over-size batches that are refused unread;
 4. a 30-input breast-cancer classifier trained by train.py in the run;
 5. a shadow candidate, prediction events and the shared prediction store (a redis-server)
-   against Glassbox as shipped;
+   against Glassbox as shipped; trace context and spans against Glassbox without, and the
+   generic ASGI instrumentation against the bare endpoint without;
 6. the Open Inference Protocol, and a real MLServer on the same model file;
 7. each fast path against its slow twin (FAST_PATHS_OFF), with an A/A pair for the noise;
 
@@ -63,6 +64,8 @@ def main() -> int:
         r.shadow, r.store_written_share = scenarios.shadow_throughput(
             args, candidate, r.shadow_runs
         )
+    print("traces:", flush=True)
+    r.traced = scenarios.tracing_throughput(args, r.trace_runs)
     print("open inference protocol:", flush=True)
     r.v2 = scenarios.v2_throughput(args, r.v2_runs)
     if not args.no_fast_paths:

@@ -29,6 +29,7 @@ from bench.servers import (
     example_row,
     mlserver,
     model_call_totals,
+    otlp_sink,
     pinned,
     redis_store,
     started,
@@ -215,6 +216,42 @@ def shadow_throughput(
         time.sleep(0.5)  # the last turn's pipeline
         written = counter(store, "model_prediction_store_rows_written_total") - written
     return list(best.values()), written / max(answered, 1)
+
+
+TRACE_ROUNDS = 5
+# A caller's sampled trace, the same on every request: what the edge parses and logs.
+CALLER = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def tracing_throughput(args: argparse.Namespace, runs: list[Measurement]) -> list[Measurement]:
+    """/predict, one row, at the first connection count, paired rounds:
+    glassbox-context (a caller's traceparent on every request, no exporter: the edge reads
+    it, the access line, the logs and the exemplars carry it), glassbox-spans-1 and -100
+    (spans exported over OTLP/HTTP to bench/otlp_sink.py on wrk's core, 1 % and every
+    request sampled) against glassbox; and the generic way beside it: bare-glassbox-otel,
+    the bare endpoint wrapped by opentelemetry-instrumentation-asgi with the same SDK and
+    exporter, every request sampled, against bare-glassbox."""
+    best: dict[tuple[str, int], Measurement] = {}
+    connections = args.connections[0]
+    with otlp_sink() as url:
+        spans = {"OTEL_EXPORTER_OTLP_ENDPOINT": url}
+        with (
+            started("glassbox", args.model_dir) as plain,
+            started("glassbox-context", args.model_dir) as context,
+            started("glassbox-spans-1", args.model_dir, **spans, OTEL_TRACES_SAMPLER="traceidratio",
+                    OTEL_TRACES_SAMPLER_ARG="0.01") as one,
+            started("glassbox-spans-100", args.model_dir, **spans,
+                    OTEL_TRACES_SAMPLER="always_on") as every,
+            started("bare-glassbox", args.model_dir) as bare,
+            started("bare-glassbox-otel", args.model_dir, **spans, BASELINE_OTEL="1") as generic,
+        ):  # fmt: skip
+            for round_number in range(1, max(args.rounds, TRACE_ROUNDS) + 1):
+                for server in (plain, context, one, every, bare, generic):
+                    caller = CALLER if server is context else ""
+                    m = drive(server, 1, args.seconds, connections, model="iris-traced",
+                              traceparent=caller)  # fmt: skip
+                    _keep(m, round_number, runs, best, (m.server, connections))
+    return list(best.values())
 
 
 def v2_throughput(args: argparse.Namespace, runs: list[Measurement]) -> list[Measurement]:

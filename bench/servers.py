@@ -89,7 +89,7 @@ def server_command(name: str, port: int) -> tuple[list[str], dict[str, str]]:
 
             command += ["--loop", EVENT_LOOP, "--http", HTTP_PROTOCOL]
         return command, {}
-    model = name.removeprefix("bare-")
+    model = name.removeprefix("bare-").removesuffix("-otel")  # -otel: BASELINE_OTEL's spans
     command = [python, "-m", "uvicorn", "bench.baseline_app:app", "--port", str(port),
                "--no-access-log", "--log-level", "warning"]  # fmt: skip
     return command, {"BASELINE_MODEL": model}
@@ -182,10 +182,11 @@ def drive(
     model: str = "iris",
     protocol: str = "native",
     extra: dict[str, Any] | None = None,
+    traceparent: str = "",
 ) -> Measurement:
     """wrk against `server` with `rows` rows per request: /predict (one row),
     /predict/batch, or V2 infer with the same rows as one [N, F] tensor (`extra`: more
-    fields of that request, an id say)."""
+    fields of that request, an id say; `traceparent`: that header on every request)."""
     row = row or FLOWER
     body: Any = row if rows == 1 else {"instances": [row] * rows}
     path = "/predict" if rows == 1 else "/predict/batch"
@@ -197,7 +198,8 @@ def drive(
     result = subprocess.run(
         pinned(1, ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
                    "-s", str(ROOT / "bench" / "post.lua"), server.url + path]),
-        env={**os.environ, "BODY": json.dumps(body)}, capture_output=True, text=True, check=True,
+        env={**os.environ, "BODY": json.dumps(body), **({"TRACEPARENT": traceparent} if traceparent else {})},
+        capture_output=True, text=True, check=True,
     )  # fmt: skip
     cpu = server.cpu_seconds() - cpu_before
     out = result.stdout
@@ -321,3 +323,27 @@ def mlserver(model_dir: str) -> Iterator[Server]:
             # MLServer 1.7 did not exit within minutes of SIGTERM here: its group is killed.
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=30)
+
+
+@contextmanager
+def otlp_sink() -> Iterator[str]:
+    """bench/otlp_sink.py on wrk's core: the OTLP/HTTP base URL spans are exported to."""
+    port = free_port()
+    process = subprocess.Popen(
+        pinned(1, [sys.executable, "-m", "bench.otlp_sink", str(port)]), cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise SystemExit("the OTLP sink did not start") from None
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -30,6 +30,8 @@ class Results:
     v2: list[Measurement] = field(default_factory=list)
     shadow_runs: list[Measurement] = field(default_factory=list)
     shadow: list[Measurement] = field(default_factory=list)
+    trace_runs: list[Measurement] = field(default_factory=list)
+    traced: list[Measurement] = field(default_factory=list)
     fast_runs: list[Measurement] = field(default_factory=list)
     store_written_share: float = 0.0  # rows the shared store got per row answered
     body_us: dict[str, float] = field(default_factory=dict)
@@ -90,6 +92,14 @@ def batch_gain(runs: list[Measurement], connections: int) -> float:
 def shadow_ratio(runs: list[Measurement], server: str, connections: int, metric: str) -> float:
     """`server` over plain glassbox in the shadow and events section, median of the rounds."""
     return paired_ratio(runs, "glassbox", connections, 1, "iris-shadow", metric, server)
+
+
+def trace_ratio(runs: list[Measurement], server: str, metric: str = "requests_per_second") -> float:
+    """`server` over its untraced twin in the tracing section (bare-glassbox-otel over
+    bare-glassbox, every glassbox-* over glassbox), median of the rounds."""
+    other = "bare-glassbox" if server.startswith("bare-") else "glassbox"
+    (connections,) = {m.connections for m in runs}
+    return paired_ratio(runs, other, connections, 1, "iris-traced", metric, server)
 
 
 def v2_ratio(runs: list[Measurement], rows: int, connections: int) -> float:
@@ -305,6 +315,19 @@ def targets(results: Results) -> list[Target]:
                 partial(_store, connections=c, metric="p99_ms"),
                 1.2,
                 at_least=False,
+            ),
+        ]
+    if results.trace_runs:
+        found += [
+            Target(
+                "/predict with a caller's traceparent, no exporter {bound} without req/s",
+                lambda r: trace_ratio(r.trace_runs, "glassbox-context"),
+                0.97,
+            ),
+            Target(
+                "/predict with spans exported, 1 % sampled {bound} without req/s",
+                lambda r: trace_ratio(r.trace_runs, "glassbox-spans-1"),
+                0.95,
             ),
         ]
     found += [

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install or remove the observability stack and Glassbox in the current kube context.
-#   scripts/stack.sh install     kube-prometheus-stack, Loki, Promtail (or Alloy), Valkey, Glassbox
+#   scripts/stack.sh install     kube-prometheus-stack, Loki, Promtail (or Alloy), Tempo, Valkey, Glassbox
 #   scripts/stack.sh uninstall
 # LOG_COLLECTOR=alloy picks Grafana Alloy instead of Promtail. IMAGE=repo:tag overrides
 # the Glassbox image (kind-up loads a locally built one). Chart versions: helm/stack/versions.env.
@@ -51,6 +51,7 @@ install() {
     "$helm" repo add prometheus-community "$PROMETHEUS_COMMUNITY_REPO" --force-update
     "$helm" repo add grafana "$GRAFANA_REPO" --force-update
     "$helm" repo add valkey "$VALKEY_REPO" --force-update
+    "$helm" repo add grafana-community "$GRAFANA_COMMUNITY_REPO" --force-update
     create_secrets
     "$helm" upgrade --install kube-prometheus-stack prometheus-community/kube-prometheus-stack \
         --version "$KUBE_PROMETHEUS_STACK_VERSION" --namespace "$MONITORING_NS" \
@@ -68,6 +69,8 @@ install() {
     fi
     "$helm" upgrade --install valkey valkey/valkey --version "$VALKEY_VERSION" \
         --namespace "$MONITORING_NS" -f helm/stack/valkey.yaml --wait
+    "$helm" upgrade --install tempo grafana-community/tempo --version "$TEMPO_VERSION" \
+        --namespace "$MONITORING_NS" -f helm/stack/tempo.yaml --wait
     image_args=()
     if [ -n "${IMAGE:-}" ]; then
         image_args=(--set "image.repository=${IMAGE%:*}" --set "image.tag=${IMAGE##*:}")
@@ -84,7 +87,7 @@ MSG
 
 uninstall() {
     "$helm" uninstall glassbox --namespace "$APP_NS" || true
-    for release in valkey promtail alloy loki kube-prometheus-stack; do
+    for release in tempo valkey promtail alloy loki kube-prometheus-stack; do
         "$helm" uninstall "$release" --namespace "$MONITORING_NS" 2>/dev/null || true
     done
 }

@@ -149,7 +149,7 @@ class ModelSpans(Sink):
         self._spans = spans
 
     def record(self, answer: Answer) -> None:
-        if "trace_id" not in answer.fields:
+        if not self._spans.sampled(answer.fields):
             return
         runtime, predictions = answer.runtime, answer.predictions
         model = {

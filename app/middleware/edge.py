@@ -40,7 +40,7 @@ class EdgeMiddleware:
         started = time.perf_counter()
         request_id, token = bind_request_id(scope)
         traced = bind_trace_context(scope, self.new_traces and scope["path"] not in NEVER_TRACED)
-        if traced is not None:  # where its spans start, if they are made
+        if traced is not None and self.new_traces:  # with spans: when it began, for them
             scope["state"]["trace_began"] = (time.time_ns(), started)
         status = 500  # what the access line says if the response never starts
         response_started = False

@@ -33,7 +33,7 @@ VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 logger = get_logger("glassbox.request_id")
 
 
-def _structlog_variable(key: str) -> ContextVar[Any]:
+def structlog_variable(key: str) -> ContextVar[Any]:
     """The context variable structlog keeps `key` in, from the token binding it returns
     (Token.var), so each request sets and resets that one variable directly:
     bind_contextvars/reset_contextvars look it up by a formatted name on every call
@@ -43,7 +43,7 @@ def _structlog_variable(key: str) -> ContextVar[Any]:
     return token.var
 
 
-_REQUEST_ID = _structlog_variable("request_id")
+_REQUEST_ID = structlog_variable("request_id")
 
 
 def bind_request_id(scope: Scope) -> tuple[str, Token[Any]]:

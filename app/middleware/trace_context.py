@@ -13,53 +13,40 @@ edge needs two strings; only spans, when on, build the SDK's objects, after the 
 """
 
 import re
-from contextvars import ContextVar, Token
+from contextvars import Token
 from typing import Any
 
 from starlette.types import Scope
 
+from app.middleware.request_id import structlog_variable
 from app.observability.access import random_hex
 
 _TRACEPARENT = b"traceparent"
 _TRACESTATE = b"tracestate"
 # version 00's layout, which a later version extends after a "-" (the spec's rule for
-# versions it does not know yet); version ff is invalid, ids of zeros are invalid.
-_LAYOUT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
-_ZERO_TRACE = "0" * 32
-_ZERO_SPAN = "0" * 16
+# versions it does not know yet); version ff is invalid, ids of zeros are invalid. Matched
+# on the header's bytes, decoding only the two ids: 0.6 us a header (timeit).
+_LAYOUT = re.compile(rb"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_ZERO_TRACE = b"0" * 32
+_ZERO_SPAN = b"0" * 16
+_ODD_HEX = b"13579bdf"  # a flags byte whose bit 0, sampled, is set
 MAX_TRACESTATE_CHARS = 512  # the spec's bound on what a vendor must propagate
 
 
 def parse_traceparent(raw: bytes) -> tuple[str, str, bool] | None:
     """The header's trace id, parent span id and sampled flag; None when malformed."""
-    try:
-        value = raw.decode("ascii")
-    except UnicodeDecodeError:
-        return None
-    match = _LAYOUT.match(value)
+    match = _LAYOUT.match(raw)
     if match is None:
         return None
     version, trace_id, parent_id, flags = match.groups()
-    if version == "ff" or trace_id == _ZERO_TRACE or parent_id == _ZERO_SPAN:
+    if version == b"ff" or trace_id == _ZERO_TRACE or parent_id == _ZERO_SPAN:
         return None
-    if len(value) != 55 and (version == "00" or value[55] != "-"):
+    if len(raw) != 55 and (version == b"00" or raw[55] != 45):  # 45: "-"
         return None  # version 00 is exactly 55 characters; a later one goes on after "-"
-    return trace_id, parent_id, bool(int(flags, 16) & 1)
+    return trace_id.decode(), parent_id.decode(), flags[1] in _ODD_HEX
 
 
-_TRACE_ID: ContextVar[Any] | None = None
-
-
-def _trace_id_variable() -> ContextVar[Any]:
-    """structlog's context variable for `trace_id`, as request_id.py finds its own."""
-    global _TRACE_ID
-    if _TRACE_ID is None:
-        import structlog
-
-        token = structlog.contextvars.bind_contextvars(trace_id=None)["trace_id"]
-        token.var.reset(token)
-        _TRACE_ID = token.var
-    return _TRACE_ID
+_TRACE_ID = structlog_variable("trace_id")  # every log line of the request carries it
 
 
 def bind_trace_context(scope: Scope, new_traces: bool) -> Token[Any] | None:
@@ -87,9 +74,9 @@ def bind_trace_context(scope: Scope, new_traces: bool) -> Token[Any] | None:
         return None
     state["trace_id"] = trace_id
     state["span_id"] = random_hex(8)
-    return _trace_id_variable().set(trace_id)
+    return _TRACE_ID.set(trace_id)
 
 
 def unbind_trace_context(token: Token[Any] | None) -> None:
     if token is not None:
-        _trace_id_variable().reset(token)
+        _TRACE_ID.reset(token)

@@ -3,23 +3,29 @@
 With spans on (Settings.spans_enabled: OTEL_TRACES_EXPORTER=otlp, or an OTLP endpoint), a
 sampled request gets a server span (HTTP semantic conventions: method, route template,
 status; a refused request's error code) and, when a model answered, a child span around
-the model call (name, version, task, rows, inference path). The sampler is the SDK's, from
-OTEL_TRACES_SAMPLER / _ARG (parent-based ratio by default: a caller's decision is kept);
-spans go to the SDK's BatchSpanProcessor, whose thread exports them over OTLP/HTTP, its
-queue bounded (OTEL_BSP_MAX_QUEUE_SIZE): a collector that is down or slow costs requests
-nothing, and what the queue drops is counted by the SDK's own processor and exporter
-metrics, surfaced as otel_sdk_* counters on /metrics.
+the model call (name, version, task, rows, inference path). The samplers are the SDK's,
+from OTEL_TRACES_SAMPLER / _ARG (parent-based ratio by default: a caller's decision is
+kept); spans go to the SDK's BatchSpanProcessor, whose thread exports them over OTLP/HTTP,
+its queue bounded (OTEL_BSP_MAX_QUEUE_SIZE): a collector that is down or slow costs
+requests nothing, and what is dropped or fails is counted by the SDK's own processor and
+exporter metrics, surfaced as otel_sdk_* counters on /metrics, with one log line when
+drops start (the SDK's own warning per dropped span is silenced: a line per span).
 
 Made from what the request recorded anyway (app/middleware/trace_context.py: the ids and
 the start; the access pass: the status and duration; the dataplane's answer: the model
 call's start and length), in the deferred pass after the response, as finished
 ReadableSpans handed to the processor: no span object lives through the request, no
 context is attached on the request's path. opentelemetry-instrumentation-asgi does the same
-job on the request's path: wrapping the ASGI app, a span and a context per request, and
-two more spans per response (send); `make bench` measures it on the bare endpoint beside
-this (docs/tracing.md).
+job on the request's path (a span and a context per request, two more spans per response);
+`make bench` runs it on the bare endpoint beside these (docs/tracing.md).
+
+Two steps are the SDK's rules applied without its objects, for their cost per request
+(timeit here): ParentBased's choice of delegate is made from the caller's flag instead of
+a Context and a NonRecordingSpan (2.3 us a request with them, every request, sampled or
+not); the root sampler itself is the SDK's, asked only when there is no caller.
 """
 
+import logging
 import os
 from typing import Any
 
@@ -45,6 +51,7 @@ SPANS_EXPORTED = Counter(
 )
 NEVER_TRACED = frozenset({"/healthz", "/readyz", "/metrics"})
 SHUTDOWN_MILLIS = 2000
+_SDK_QUEUE_LOGGER = "opentelemetry.sdk._shared_internal"
 
 
 class Spans:
@@ -56,10 +63,29 @@ class Spans:
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.metrics.export import InMemoryMetricReader
         from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import ReadableSpan
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
         from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+        from opentelemetry.trace import (
+            SpanContext,
+            SpanKind,
+            Status,
+            StatusCode,
+            TraceFlags,
+            TraceState,
+        )
 
-        self._sampler = _sampler(settings.OTEL_TRACES_SAMPLER, settings.OTEL_TRACES_SAMPLER_ARG)
+        self._span, self._context, self._tracestate = ReadableSpan, SpanContext, TraceState
+        self._server_kind, self._internal_kind = SpanKind.SERVER, SpanKind.INTERNAL
+        self._unset, self._error = Status(StatusCode.UNSET), StatusCode.ERROR
+        self._status = Status
+        self._sampled_flags = TraceFlags(TraceFlags.SAMPLED)
+        self._unsampled_flags = TraceFlags(TraceFlags.DEFAULT)
+        name = settings.OTEL_TRACES_SAMPLER
+        self._parent_based = name.startswith("parentbased_")
+        self._root = _root_sampler(
+            name.removeprefix("parentbased_"), settings.OTEL_TRACES_SAMPLER_ARG
+        )
         attributes: dict[str, Any] = dict(_pairs(settings.OTEL_RESOURCE_ATTRIBUTES))
         attributes["service.name"] = settings.OTEL_SERVICE_NAME
         attributes.setdefault("service.version", __version__)
@@ -68,6 +94,7 @@ class Spans:
         # The SDK counts what its processor drops and its exporter fails to send only with
         # its own switch on; its meter provider is read into our counters before /metrics.
         os.environ.setdefault("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "true")
+        logging.getLogger(_SDK_QUEUE_LOGGER).setLevel(logging.ERROR)
         self._reader = InMemoryMetricReader()
         meters = MeterProvider(metric_readers=[self._reader])
         exporter = OTLPSpanExporter(
@@ -78,37 +105,38 @@ class Spans:
         )
         self._processor = BatchSpanProcessor(exporter, meter_provider=meters)
         self._counted: dict[tuple[str, str], float] = {}
+        self._dropping = False
         self.endpoint = settings.otlp_traces_endpoint
 
+    # -- the sampler's decision, once per request ----------------------------------------
+
     def sampled(self, state: dict[str, Any]) -> bool:
-        """The sampler's decision for this request, taken once (the model span and the
-        server span follow it)."""
+        """Whether this request's spans are made: taken once (the model span and the
+        server span follow it), False for a request without a trace."""
         decided: bool | None = state.get("trace_sampled")
         if decided is None:
-            decided = self._decide(state)
+            decided = "trace_id" in state and self._decide(state)
             state["trace_sampled"] = decided
         return decided
 
     def _decide(self, state: dict[str, Any]) -> bool:
-        from opentelemetry.trace import NonRecordingSpan, SpanKind, set_span_in_context
-
-        parent = _parent(state)
-        context = set_span_in_context(NonRecordingSpan(parent)) if parent else None
-        result = self._sampler.should_sample(
-            context, int(state["trace_id"], 16), "", SpanKind.SERVER
-        )
+        caller = state.get("trace_parent")
+        if caller is not None and self._parent_based:
+            # ParentBased's defaults: a remote parent's own decision, sampled or not.
+            return bool(caller[1])
+        result = self._root.should_sample(None, int(state["trace_id"], 16), "")
         return bool(result.decision.is_sampled())
+
+    # -- the spans ------------------------------------------------------------------------
 
     def server(
         self, state: dict[str, Any], method: str, handler: str, path: str, status: int,
         duration_s: float,
     ) -> None:  # fmt: skip
         """The request's server span, when its trace is sampled and its route is traced."""
-        if "trace_id" not in state or handler in NEVER_TRACED or not self.sampled(state):
+        if handler in NEVER_TRACED or not self.sampled(state):
             return
-        from opentelemetry.trace import SpanKind, Status, StatusCode
-
-        start = _start_ns(state)
+        start: int = state["trace_began"][0]
         attributes: dict[str, Any] = {
             "http.request.method": method,
             "http.route": handler,
@@ -119,13 +147,18 @@ class Spans:
         }
         if "error_code" in state:
             attributes["glassbox.error_code"] = state["error_code"]
-        status_of = Status(StatusCode.UNSET)
+        outcome = self._unset
         if status >= 500:  # the semantic conventions: a server's 4xx is the client's error
             attributes["error.type"] = str(status)
-            status_of = Status(StatusCode.ERROR, state.get("error_code"))
+            outcome = self._status(self._error, state.get("error_code"))
+        caller = state.get("trace_parent")
+        parent = None
+        if caller is not None:
+            flags = self._sampled_flags if caller[1] else self._unsampled_flags
+            parent = self._context(int(state["trace_id"], 16), int(caller[0], 16), True, flags)
         self._end(
-            f"{method} {handler}", state, state["span_id"], _parent(state), SpanKind.SERVER,
-            attributes, start, start + int(duration_s * 1e9), status_of,
+            f"{method} {handler}", state, state["span_id"], parent, self._server_kind,
+            attributes, start, start + int(duration_s * 1e9), outcome,
         )  # fmt: skip
 
     def model(
@@ -134,50 +167,41 @@ class Spans:
         """The model call's span, a child of the request's server span: `model` its
         attributes (name, version, task, rows, inference path), `started` its
         time.perf_counter() start."""
-        if "trace_id" not in state or not self.sampled(state):
-            return
-        from opentelemetry.trace import SpanKind, Status, StatusCode
-
-        began = state["trace_began"]
-        start = began[0] + int((started - began[1]) * 1e9)
+        began_ns, began = state["trace_began"]
+        start = began_ns + int((started - began) * 1e9)
+        server = self._context(
+            int(state["trace_id"], 16), int(state["span_id"], 16), False, self._sampled_flags
+        )
         attributes = {f"glassbox.model.{key}": value for key, value in model.items()}
         self._end(
-            f"predict {model['name']}", state, random_hex(8), self._server_context(state),
-            SpanKind.INTERNAL, attributes, start, start + int(seconds * 1e9),
-            Status(StatusCode.UNSET),
+            f"predict {model['name']}", state, random_hex(8), server, self._internal_kind,
+            attributes, start, start + int(seconds * 1e9), self._unset,
         )  # fmt: skip
-
-    def _server_context(self, state: dict[str, Any]) -> Any:
-        from opentelemetry.trace import SpanContext, TraceFlags
-
-        return SpanContext(
-            int(state["trace_id"], 16), int(state["span_id"], 16), False, TraceFlags(1)
-        )
 
     def _end(
         self, name: str, state: dict[str, Any], span_id: str, parent: Any, kind: Any,
         attributes: dict[str, Any], start: int, end: int, status: Any,
     ) -> None:  # fmt: skip
-        from opentelemetry.sdk.trace import ReadableSpan
-        from opentelemetry.trace import SpanContext, TraceFlags, TraceState
-
-        tracestate = state.get("trace_parent", ("", False, ""))[2]
-        context = SpanContext(
-            int(state["trace_id"], 16), int(span_id, 16), False, TraceFlags(1),
-            TraceState.from_header([tracestate]) if tracestate else None,
-        )  # fmt: skip
-        span = ReadableSpan(
+        caller = state.get("trace_parent")
+        tracestate = self._tracestate.from_header([caller[2]]) if caller and caller[2] else None
+        context = self._context(
+            int(state["trace_id"], 16), int(span_id, 16), False, self._sampled_flags, tracestate
+        )
+        span = self._span(
             name, context, parent, self._resource, attributes, kind=kind, status=status,
             start_time=start, end_time=end, instrumentation_scope=self._scope,
         )  # fmt: skip
         self._processor.on_end(span)
 
+    # -- what the SDK counted -------------------------------------------------------------
+
     def publish(self) -> None:
         """The SDK's own counts of spans processed, dropped, exported and failed, into
-        this worker's Prometheus counters (by their increase)."""
+        this worker's Prometheus counters (by their increase); one line when drops start."""
         data = self._reader.get_metrics_data()
         if data is None:
             return
+        dropped = False
         for resource in data.resource_metrics:
             for scope in resource.scope_metrics:
                 for metric in scope.metrics:
@@ -192,6 +216,16 @@ class Spans:
                         if increase > 0:
                             counter.labels(error).inc(increase)
                             self._counted[key] = value
+                            dropped = dropped or error == "queue_full"
+        if dropped != self._dropping:
+            self._dropping = dropped
+            if dropped:
+                logger.warning(
+                    "spans_dropped",
+                    endpoint=self.endpoint,
+                    effect="requests are served; spans the collector cannot take are dropped "
+                    '(otel_sdk_processor_span_processed_total{error_type="queue_full"})',
+                )
 
     def shutdown(self) -> None:
         """What is queued, exported within SHUTDOWN_MILLIS; then the thread stops."""
@@ -206,35 +240,16 @@ _SURFACED = {
 }
 
 
-def _start_ns(state: dict[str, Any]) -> int:
-    began: tuple[int, float] = state["trace_began"]  # (time.time_ns(), perf_counter())
-    return began[0]
-
-
-def _parent(state: dict[str, Any]) -> Any:
-    """The caller's span, as the SDK's remote SpanContext; None for a trace started here."""
-    caller = state.get("trace_parent")
-    if caller is None:
-        return None
-    from opentelemetry.trace import SpanContext, TraceFlags
-
-    parent_id, sampled, _ = caller
-    flags = TraceFlags(TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT)
-    return SpanContext(int(state["trace_id"], 16), int(parent_id, 16), True, flags)
-
-
-def _sampler(name: str, ratio: float) -> Any:
-    """The sampler OTEL_TRACES_SAMPLER names, built from Settings (the one source)."""
+def _root_sampler(name: str, ratio: float) -> Any:
+    """The SDK's sampler for a request that starts its trace here."""
     from opentelemetry.sdk.trace import sampling
 
-    ratio_based = sampling.TraceIdRatioBased(ratio)
-    root = {
+    chosen: Any = {
         "always_on": sampling.ALWAYS_ON,
         "always_off": sampling.ALWAYS_OFF,
-        "traceidratio": ratio_based,
-    }
-    chosen: Any = root[name.removeprefix("parentbased_")]
-    return sampling.ParentBased(chosen) if name.startswith("parentbased_") else chosen
+        "traceidratio": sampling.TraceIdRatioBased(ratio),
+    }[name]
+    return chosen
 
 
 def _pairs(text: str) -> list[tuple[str, str]]:

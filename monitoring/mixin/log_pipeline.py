@@ -1,9 +1,10 @@
 """The log pipeline, defined once: discovery relabeling and Glassbox's stages, rendered for
 Promtail (Kubernetes and compose), the Promtail chart and Grafana Alloy (compose and chart).
 
-Labels stay low-cardinality (namespace, app, pod, container, level); request_id and logger
-go to structured metadata, never labels: one stream per request id would overwhelm Loki's
-index, and `{app="glassbox"} | request_id="…"` finds them without a parser. Alloy's
+Labels stay low-cardinality (namespace, app, pod, container, level); request_id, trace_id
+and logger go to structured metadata, never labels: one stream per request id would
+overwhelm Loki's index, and `{app="glassbox"} | request_id="…"` (or `trace_id="…"`) finds
+them without a parser. Alloy's
 configuration language has no YAML form, so its text is rendered here from the same data;
 `make monitoring` writes all five files and its `--check` test fails on a hand edit.
 """
@@ -15,9 +16,9 @@ from monitoring.mixin import config as c
 LOKI_LOCAL = "http://loki:3100/loki/api/v1/push"  # the compose service
 LOKI_CLUSTER = "http://loki-gateway.monitoring.svc/loki/api/v1/push"  # the Loki chart's gateway
 
-JSON_KEYS = ("level", "logger", "request_id", "timestamp")
+JSON_KEYS = ("level", "logger", "request_id", "trace_id", "timestamp")
 LABELS = ("level",)
-STRUCTURED_METADATA = ("request_id", "logger")
+STRUCTURED_METADATA = ("request_id", "trace_id", "logger")
 # Labels the collectors add on their own and the contract leaves out: the file tailer sets
 # `filename` (a new stream at every log rotation, 0.log, 1.log, ...) and the CRI stage sets
 # `stream` (stdout and stderr as two streams of one container). Found by the real-binary

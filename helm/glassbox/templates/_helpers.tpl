@@ -119,6 +119,13 @@ it in SECRETS_DIR; empty when there is none. */}}
       - key: {{ $.Values.quality.feedbackToken.key | quote }}
         path: FEEDBACK_TOKEN
 {{- end }}
+{{- with .Values.tracing.headersSecret }}
+- secret:
+    name: {{ . | quote }}
+    items:
+      - key: OTEL_EXPORTER_OTLP_HEADERS
+        path: OTEL_EXPORTER_OTLP_HEADERS
+{{- end }}
 {{- with .Values.quality.predictionStore }}
 {{- if .existingSecret }}
 - secret:

@@ -220,16 +220,26 @@ def provisioned_datasource(uid: str) -> dict[str, Any]:
     return source
 
 
+TEMPO = "grafana.datasources.tempoUrl=http://tempo.monitoring.svc:3200"
+
+
 def test_datasource_configmap_links_request_ids_like_the_provisioning() -> None:
-    (document,) = datasource_documents().values()  # no Prometheus unless a URL is given
+    (document,) = datasource_documents().values()  # no Prometheus, no Tempo unless asked
     (loki,) = document["datasources"]
-    provisioned = provisioned_datasource("loki")
-    assert loki["jsonData"]["derivedFields"] == provisioned["jsonData"]["derivedFields"]
+    provisioned = provisioned_datasource("loki")["jsonData"]["derivedFields"]
+    assert loki["jsonData"]["derivedFields"] == provisioned[:1]  # request_id only
+    # With Tempo, trace ids link to it as in the compose provisioning, and spans to logs.
+    documents = datasource_documents(TEMPO)
+    (loki,) = documents["glassbox-loki.yaml"]["datasources"]
+    assert loki["jsonData"]["derivedFields"] == provisioned
+    (tempo,) = documents["glassbox-tempo.yaml"]["datasources"]
+    assert tempo["jsonData"] == provisioned_datasource("tempo")["jsonData"]
+    assert tempo["uid"] == "tempo"
 
 
 def test_prometheus_datasource_links_exemplars_like_the_provisioning() -> None:
     url = "http://prometheus.monitoring.svc:9090"
-    documents = datasource_documents(f"grafana.datasources.prometheusUrl={url}")
+    documents = datasource_documents(f"grafana.datasources.prometheusUrl={url}", TEMPO)
     (prometheus,) = documents["glassbox-prometheus.yaml"]["datasources"]
     assert (prometheus["type"], prometheus["url"]) == ("prometheus", url)
     provisioned = provisioned_datasource("prometheus")["jsonData"]

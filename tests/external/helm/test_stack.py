@@ -35,7 +35,7 @@ def versions() -> dict[str, str]:
 
 def test_upstream_charts_are_pinned_to_exact_versions() -> None:
     pinned = versions()
-    for name in ("KUBE_PROMETHEUS_STACK", "LOKI", "PROMTAIL", "ALLOY", "VALKEY"):
+    for name in ("KUBE_PROMETHEUS_STACK", "LOKI", "PROMTAIL", "ALLOY", "VALKEY", "TEMPO"):
         assert re.fullmatch(r"\d+\.\d+\.\d+", pinned[f"{name}_VERSION"]), name
         assert f'--version "${name}_VERSION"' in SCRIPT, f"{name} installed unpinned"
 

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
+from monitoring.mixin.log_pipeline import STRUCTURED_METADATA
 from tests.external.monitoring.pipelines import glassbox_stages, promtail_job
 from tests.support.service import ROOT, VALID_FLOWER, Service
 
@@ -75,28 +76,52 @@ def datasources() -> dict[str, dict[str, Any]]:
     return {source["uid"]: source for source in config["datasources"]}
 
 
-def test_grafana_gets_prometheus_loki_and_alertmanager() -> None:
+def test_grafana_gets_prometheus_loki_tempo_and_alertmanager() -> None:
     sources = datasources()
     assert {uid: source["type"] for uid, source in sources.items()} == {
         "prometheus": "prometheus",
         "loki": "loki",
+        "tempo": "tempo",
         "alertmanager": "alertmanager",
     }
     assert sources["alertmanager"]["jsonData"]["implementation"] == "prometheus"
 
 
-def test_loki_derived_field_links_a_real_request_id(service: Service) -> None:
-    (field,) = datasources()["loki"]["jsonData"]["derivedFields"]
-    service.post("/predict", VALID_FLOWER, headers={"X-Request-ID": "derived-42"})
+def derived_fields() -> dict[str, dict[str, Any]]:
+    return {field["name"]: field for field in datasources()["loki"]["jsonData"]["derivedFields"]}
+
+
+def test_loki_derived_fields_link_a_real_request_id_and_trace_id(service: Service) -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    headers = {"X-Request-ID": "derived-42", "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+    service.post("/predict", VALID_FLOWER, headers=headers)
     service.lines_for("derived-42")  # waits for the access line
     (raw,) = [line for line in service.raw_lines() if '"derived-42"' in line]
 
-    match = re.search(field["matcherRegex"], raw)
+    fields = derived_fields()
+    match = re.search(fields["request_id"]["matcherRegex"], raw)
     assert match is not None
     assert match.group(1) == "derived-42"
-    assert field["datasourceUid"] == "loki"
+    assert fields["request_id"]["datasourceUid"] == "loki"
     # request_id is structured metadata: filtered with no parser in front.
-    assert field["url"] == '{app="glassbox"} | request_id="${__value.raw}"'
+    assert fields["request_id"]["url"] == '{app="glassbox"} | request_id="${__value.raw}"'
+    # A trace id opens its trace in Tempo (the datasource takes the bare id as its query).
+    match = re.search(fields["trace_id"]["matcherRegex"], raw)
+    assert match is not None
+    assert match.group(1) == trace_id
+    assert (fields["trace_id"]["datasourceUid"], fields["trace_id"]["url"]) == (
+        "tempo",
+        "${__value.raw}",
+    )
+
+
+def test_a_span_opens_every_log_line_of_its_trace() -> None:
+    """Tempo → Loki: the query a span opens is a structured-metadata filter on trace_id,
+    which the log pipeline keeps (monitoring/mixin/log_pipeline.py)."""
+    logs = datasources()["tempo"]["jsonData"]["tracesToLogsV2"]
+    assert logs["datasourceUid"] == "loki"
+    assert logs["query"] == '{app="glassbox"} | trace_id="${__trace.traceId}"'
+    assert "trace_id" in STRUCTURED_METADATA
 
 
 def test_dashboard_provider_loads_the_dashboards_folder() -> None:
@@ -116,11 +141,14 @@ def explore_query(url: str) -> str:
     return expr
 
 
-def test_a_latency_exemplar_opens_the_lines_of_its_request() -> None:
-    (derived,) = datasources()["loki"]["jsonData"]["derivedFields"]
-    (destination,) = datasources()["prometheus"]["jsonData"]["exemplarTraceIdDestinations"]
-    assert destination["name"] == "request_id"  # the exemplar label the service sets
-    assert explore_query(destination["url"]) == derived["url"]
+def test_a_latency_exemplar_opens_the_lines_of_its_request_and_its_trace() -> None:
+    destinations = {
+        d["name"]: d for d in datasources()["prometheus"]["jsonData"]["exemplarTraceIdDestinations"]
+    }
+    # The exemplar labels the service sets (app/observability/exemplars.py).
+    assert set(destinations) == {"request_id", "trace_id"}
+    assert explore_query(destinations["request_id"]["url"]) == derived_fields()["request_id"]["url"]
+    assert destinations["trace_id"]["datasourceUid"] == "tempo"
 
 
 def test_loki_ruler_reads_the_shipped_log_alerts_wherever_loki_runs() -> None:
