@@ -105,7 +105,7 @@ test-fast: install ## tests/unit: no process started, the app in process (~30 s)
 
 # Only what the `logs` tests start besides Loki and Promtail (the e2e job's runner has no
 # use for npm, checkov, helm or promtool, and each would be one more way for it to fail).
-test-logs: install ## Run the real Loki/Promtail tests (LOKI_BIN, PROMTAIL_BIN or PATH; the e2e workflow's job)
+test-logs: install ## Run the real Loki/Promtail/Tempo tests (LOKI_BIN, PROMTAIL_BIN, TEMPO_BIN or PATH; the e2e workflow's job)
 	@$(PYTHON) scripts/install_tools.py --only apt --commands prometheus-alertmanager
 	$(BIN)/pytest -m logs $(PYTEST_ARGS)
 

@@ -42,15 +42,15 @@ REAL_LOGS_MARKER = "logs"
 #   unit      starts no process (the app in process through Starlette's TestClient);
 #   service   starts this project's own processes: `python -m app`, train.py, make, ...;
 #   external  starts a real third-party program: Prometheus, Alertmanager, promtool, helm,
-#             mlflow, hadolint, ruff, ...; tests/external/logs/ needs Loki and Promtail.
+#             mlflow, hadolint, ruff, ...; tests/external/logs/ needs Loki, Promtail and Tempo.
 TIERS = ("unit", "service", "external")
 _DESELECTED_LOGS = pytest.StashKey[int]()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark each test with its tier (and `logs` under tests/external/logs/). Without `-m`,
-    leave out the tests that need Loki and Promtail binaries (none ship from a registry
-    CI can reach); the summary says so in one line, never a silent skip."""
+    leave out the tests that need Loki, Promtail and Tempo binaries (none ship from a
+    registry CI can reach); the summary says so in one line, never a silent skip."""
     for item in items:
         parts = item.path.relative_to(ROOT / "tests").parts
         if parts[0] not in TIERS:
@@ -71,9 +71,9 @@ def pytest_terminal_summary(terminalreporter: TerminalReporter, config: pytest.C
     count = config.stash.get(_DESELECTED_LOGS, 0)
     if count:
         terminalreporter.write_line(
-            f"NOT RUN HERE: {count} real Loki/Promtail tests (marker `{REAL_LOGS_MARKER}`) need "
-            "the binaries; `make test-logs` runs them with LOKI_BIN/PROMTAIL_BIN, and so does "
-            "the e2e workflow",
+            f"NOT RUN HERE: {count} real Loki/Promtail/Tempo tests (marker `{REAL_LOGS_MARKER}`) "
+            "need the binaries; `make test-logs` runs them with LOKI_BIN/PROMTAIL_BIN/TEMPO_BIN, "
+            "and so does the e2e workflow",
             yellow=True,
             bold=True,
         )

@@ -56,6 +56,27 @@ def _attributes(items: Any) -> dict[str, Any]:
     return {item.key: _value(item.value) for item in items}
 
 
+def decoded_spans(resource_spans: Any) -> list[ExportedSpan]:
+    """The spans of OTLP's `ResourceSpans` messages, ids as hex."""
+    return [
+        ExportedSpan(
+            span.name,
+            span.trace_id.hex(),
+            span.span_id.hex(),
+            span.parent_span_id.hex(),
+            span.kind,
+            _attributes(span.attributes),
+            _attributes(batch.resource.attributes),
+            span.status.code,
+            span.start_time_unix_nano,
+            span.end_time_unix_nano,
+        )
+        for batch in resource_spans
+        for scope_spans in batch.scope_spans
+        for span in scope_spans.spans
+    ]
+
+
 @contextmanager
 def otlp_receiver() -> Iterator[Receiver]:
     """An OTLP/HTTP receiver on 127.0.0.1: its base URL, for OTEL_EXPORTER_OTLP_ENDPOINT."""
@@ -77,24 +98,7 @@ def otlp_receiver() -> Iterator[Receiver]:
             request = ExportTraceServiceRequest.FromString(body)
             with lock:
                 receiver.exports += 1
-                for resource_spans in request.resource_spans:
-                    resource = _attributes(resource_spans.resource.attributes)
-                    for scope_spans in resource_spans.scope_spans:
-                        for span in scope_spans.spans:
-                            receiver.spans.append(
-                                ExportedSpan(
-                                    span.name,
-                                    span.trace_id.hex(),
-                                    span.span_id.hex(),
-                                    span.parent_span_id.hex(),
-                                    span.kind,
-                                    _attributes(span.attributes),
-                                    resource,
-                                    span.status.code,
-                                    span.start_time_unix_nano,
-                                    span.end_time_unix_nano,
-                                )
-                            )
+                receiver.spans.extend(decoded_spans(request.resource_spans))
             answer = ExportTraceServiceResponse().SerializeToString()
             self.send_response(200)
             self.send_header("Content-Type", "application/x-protobuf")

@@ -2,13 +2,17 @@
 
 import hashlib
 import importlib.util
+import io
 import json
 import re
 import subprocess
 import sys
+import tarfile
 import zipfile
 from importlib.metadata import version
 from pathlib import Path
+
+import pytest
 
 from scripts.example_data import bundled, churn
 from tests.external.monitoring.queries import logql_errors, promql_error
@@ -97,30 +101,41 @@ def test_runtime_dependencies_are_installed_at_their_locked_versions() -> None:
 
 
 def fake_release(root: Path, versions: dict[str, str], tamper: str = "") -> str:
-    """A directory laid out like GitHub's release downloads, with real zips and sums."""
+    """Directories laid out like GitHub's release downloads (one per repository), with real
+    archives in each release's format (Loki's zips, Tempo's tarball) and their sums."""
+    repos = {"loki": "loki", "promtail": "loki", "tempo": "tempo"}
     for name, pinned in versions.items():
-        folder = root / f"v{pinned}"
+        folder = root / repos[name] / f"v{pinned}"
         folder.mkdir(parents=True, exist_ok=True)
-        archive = folder / f"{name}-linux-amd64.zip"
-        with zipfile.ZipFile(archive, "w") as zipped:
-            zipped.writestr(f"{name}-linux-amd64", f"#!/bin/sh\necho {name} {pinned}\n")
+        script = f"#!/bin/sh\necho {name} {pinned}\n".encode()
+        if name == "tempo":
+            archive = folder / f"tempo_{pinned}_linux_amd64.tar.gz"
+            with tarfile.open(archive, "w:gz") as tarred:
+                for member in ("tempo", "tempo-cli", "LICENSE"):
+                    info = tarfile.TarInfo(member)
+                    info.size = len(script)
+                    tarred.addfile(info, io.BytesIO(script))
+        else:
+            archive = folder / f"{name}-linux-amd64.zip"
+            with zipfile.ZipFile(archive, "w") as zipped:
+                zipped.writestr(f"{name}-linux-amd64", script)
         digest = hashlib.sha256(archive.read_bytes()).hexdigest()
         if name == tamper:
             digest = "0" * 64
         with (folder / "SHA256SUMS").open("a") as sums:
-            sums.write(f"{digest}  {name}-linux-amd64.zip\n")
-    return f"file://{root}/v{{version}}/{{asset}}"
+            sums.write(f"{digest}  {archive.name}\n")
+    return f"file://{root}/{{repo}}/v{{version}}/{{asset}}"
 
 
-def fetch_log_binaries(dest: Path, releases: str) -> subprocess.CompletedProcess[str]:
-    return run_script("fetch_log_binaries.py", str(dest), "--releases", releases)
+def fetch_e2e_binaries(dest: Path, releases: str) -> subprocess.CompletedProcess[str]:
+    return run_script("fetch_e2e_binaries.py", str(dest), "--releases", releases)
 
 
-def pinned_log_versions() -> dict[str, str]:
+def pinned_e2e_versions() -> dict[str, str]:
     """What the fetch script itself reads from helm/stack/versions.env (loaded as a module:
     scripts/ is not a package)."""
     spec = importlib.util.spec_from_file_location(
-        "fetch_log_binaries", ROOT / "scripts" / "fetch_log_binaries.py"
+        "fetch_e2e_binaries", ROOT / "scripts" / "fetch_e2e_binaries.py"
     )
     assert spec is not None
     assert spec.loader is not None
@@ -130,28 +145,31 @@ def pinned_log_versions() -> dict[str, str]:
     return pinned
 
 
-def test_log_binaries_are_unpacked_only_with_their_published_checksums(tmp_path: Path) -> None:
-    versions = pinned_log_versions()
-    good = fetch_log_binaries(tmp_path / "bin", fake_release(tmp_path / "good", versions))
+@pytest.mark.parametrize("tamper", ["promtail", "tempo"])
+def test_e2e_binaries_are_unpacked_only_with_their_published_checksums(
+    tmp_path: Path, tamper: str
+) -> None:
+    versions = pinned_e2e_versions()
+    good = fetch_e2e_binaries(tmp_path / "bin", fake_release(tmp_path / "good", versions))
     assert good.returncode == 0, good.stderr
     paths = dict(line.split("=", 1) for line in good.stdout.splitlines())
-    assert set(paths) == {"LOKI_BIN", "PROMTAIL_BIN"}
-    ran = subprocess.run([paths["LOKI_BIN"]], capture_output=True, text=True, check=True)
-    assert ran.stdout.strip() == f"loki {versions['loki']}"
+    assert set(paths) == {"LOKI_BIN", "PROMTAIL_BIN", "TEMPO_BIN"}
+    for name in ("loki", "tempo"):
+        ran = subprocess.run([paths[f"{name.upper()}_BIN"]], capture_output=True, text=True)
+        assert ran.stdout.strip() == f"{name} {versions[name]}"
 
-    tampered = fetch_log_binaries(
-        tmp_path / "bad-bin", fake_release(tmp_path / "bad", versions, tamper="promtail")
+    tampered = fetch_e2e_binaries(
+        tmp_path / "bad-bin", fake_release(tmp_path / "bad", versions, tamper=tamper)
     )
     assert tampered.returncode != 0
     assert "differs from the published" in tampered.stderr
-    assert not (tmp_path / "bad-bin" / "promtail").exists()
+    assert not (tmp_path / "bad-bin" / tamper).exists()
 
 
-def test_log_binaries_pin_the_versions_compose_runs() -> None:
+def test_e2e_binaries_pin_the_versions_compose_runs() -> None:
     compose = (ROOT / "compose.yaml").read_text()
-    versions = pinned_log_versions()
-    assert f"image: grafana/loki:{versions['loki']}\n" in compose
-    assert f"image: grafana/promtail:{versions['promtail']}\n" in compose
+    for name, pinned in pinned_e2e_versions().items():
+        assert f"image: grafana/{name}:{pinned}\n" in compose
 
 
 def test_traffic_and_the_train_summary_fit_a_model_with_other_inputs(tmp_path: Path) -> None:

@@ -136,7 +136,7 @@ def test_the_real_logs_job_installs_exactly_what_its_tests_start() -> None:
     they do not (each extra install is one more way for that job to fail on its own)."""
     job = load(ROOT / ".github" / "workflows" / "e2e.yaml")["jobs"]["real-logs"]
     runs = [step["run"] for step in job["steps"] if "run" in step]
-    assert runs[0].startswith("python3 scripts/fetch_log_binaries.py")
+    assert runs[0].startswith("python3 scripts/fetch_e2e_binaries.py")
     assert runs[-1] == "make test-logs"
 
     started = set()

@@ -2,7 +2,7 @@
 
 No registry reachable from CI ships Loki or Promtail, so the binaries come from
 LOKI_BIN / PROMTAIL_BIN (or PATH); the e2e workflow downloads the pinned releases and
-checks their published checksums (scripts/fetch_log_binaries.py). Without them these
+checks their published checksums (scripts/fetch_e2e_binaries.py). Without them these
 tests are deselected from `make test` (tests/conftest.py) and fail, never skip, when
 selected with `make test-logs`.
 
@@ -35,6 +35,7 @@ LOKI_CONFIG = MONITORING / "loki" / "loki.yaml"
 LOKI_RULES = MONITORING / "loki" / "rules"
 PROMTAIL_KUBERNETES = MONITORING / "promtail" / "promtail.yaml"
 PROMTAIL_COMPOSE = MONITORING / "compose" / "promtail.yaml"
+TEMPO_CONFIG = MONITORING / "tempo" / "tempo.yaml"
 TENANT = "fake"  # Loki's tenant when auth_enabled is false
 
 # What pod discovery would attach to the Glassbox container (same as the Prometheus tests).
@@ -79,7 +80,7 @@ def binary(env: str, name: str) -> str:
     if not path:
         pytest.fail(
             f"{name} not found: set {env} or put {name} on PATH "
-            "(scripts/fetch_log_binaries.py downloads the pinned release)"
+            "(scripts/fetch_e2e_binaries.py downloads the pinned release)"
         )
     return path
 
@@ -211,3 +212,42 @@ def promtail(shipped: Path, workdir: Path, loki_url: str, log_root: Path) -> Ite
     log = workdir / f"{path.stem}.log"
     with running_binary(command, log, ready, timeout=90, explain=lambda: promtail_targets(log)):
         yield
+
+
+def tempo_overlay(workdir: Path, http_port: int, grpc_port: int, otlp_port: int) -> Any:
+    """The shipped Tempo config on this machine: listen addresses and data paths only (the
+    OTLP gRPC receiver, which nothing here sends to, is left out to spare a port)."""
+    config = yaml.safe_load(TEMPO_CONFIG.read_text())
+    config["server"].update(
+        http_listen_address="127.0.0.1",
+        http_listen_port=http_port,
+        grpc_listen_address="127.0.0.1",
+        grpc_listen_port=grpc_port,
+    )
+    protocols = config["distributor"]["receivers"]["otlp"]["protocols"]
+    protocols["http"]["endpoint"] = f"127.0.0.1:{otlp_port}"
+    del protocols["grpc"]
+    local = config["storage"]["trace"]
+    local["local"]["path"] = str(workdir / "tempo" / "blocks")
+    local["wal"]["path"] = str(workdir / "tempo" / "wal")
+    return config
+
+
+@dataclass
+class Tempo:
+    url: str  # the query API
+    otlp: str  # OTLP/HTTP, what OTEL_EXPORTER_OTLP_ENDPOINT names
+    log: Path
+
+
+@contextmanager
+def tempo(workdir: Path) -> Iterator[Tempo]:
+    http_port, grpc_port, otlp_port = free_port(), free_port(), free_port()
+    config = tempo_overlay(workdir, http_port, grpc_port, otlp_port)
+    path = workdir / "tempo.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    url = f"http://127.0.0.1:{http_port}"
+    log = workdir / "tempo.log"
+    command = [binary("TEMPO_BIN", "tempo"), f"-config.file={path}"]
+    with running_binary(command, log, f"{url}/ready", timeout=90):
+        yield Tempo(url, f"http://127.0.0.1:{otlp_port}", log)

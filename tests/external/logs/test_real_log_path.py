@@ -80,11 +80,25 @@ def cri(line: str) -> str:
     return f"{stamp} stdout F {line}"
 
 
+# A caller's trace (W3C traceparent, sampled) that two requests join: its trace id must
+# find both requests' lines, and only theirs, in Loki.
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
+
+
 def drive_traffic(url: str, port: int) -> None:
-    """Successes, client errors, a refused request id and a refusal at the HTTP edge."""
+    """Successes, client errors, a refused request id, a refusal at the HTTP edge, and two
+    requests in a caller's trace."""
     for n in range(5):
         requests.post(
             f"{url}/predict", json=VALID_FLOWER, headers={"X-Request-ID": f"logs-{n}"}, timeout=5
+        )
+    for n in range(2):
+        requests.post(
+            f"{url}/predict",
+            json=VALID_FLOWER,
+            headers={"X-Request-ID": f"traced-{n}", "traceparent": TRACEPARENT},
+            timeout=5,
         )
     requests.post(f"{url}/predict/batch", json={"instances": [VALID_FLOWER] * 3}, timeout=5)
     requests.post(f"{url}/predict", json={"sepal_length": -1}, timeout=5)
@@ -158,21 +172,39 @@ def test_request_id_is_structured_metadata(shipped: ShippedLogs, pipeline: str) 
         assert structured["request_id"] == json.loads(line)["request_id"]
 
 
+@pytest.mark.parametrize("pipeline", NAMESPACE)
+def test_trace_id_is_structured_metadata(shipped: ShippedLogs, pipeline: str) -> None:
+    entries = shipped.entries(f'{{app="glassbox", namespace="{NAMESPACE[pipeline]}"}}')
+    traced = [(line, metadata) for _, line, metadata, _ in entries if '"trace_id"' in line]
+    assert {json.loads(line)["request_id"] for line, _ in traced} == {"traced-0", "traced-1"}
+    for line, metadata in traced:
+        assert metadata["structuredMetadata"]["trace_id"] == json.loads(line)["trace_id"]
+
+
 def test_the_request_id_query_returns_every_line_of_that_request(shipped: ShippedLogs) -> None:
     """The README's query, as Grafana's derived field and the Logs dashboard run it."""
-    (template,) = set(provisioning_logql())
-    query = template.replace("${__value.raw}", "logs-3")
+    query = provisioning_logql()["request_id"].replace("${__value.raw}", "logs-3")
     expected = [line for line in shipped.lines if json.loads(line).get("request_id") == "logs-3"]
     assert len(expected) >= 1
     found = Counter(line for _, line, _, _ in shipped.entries(query))
     assert found == Counter({line: len(NAMESPACE) for line in expected})  # once per pipeline
 
 
+def test_a_traces_query_returns_every_line_of_that_trace(shipped: ShippedLogs) -> None:
+    """Tempo's trace-to-logs link, as Grafana runs it for a span: both requests of the
+    caller's trace, every line of each, and nothing else."""
+    query = provisioning_logql()["tracesToLogsV2"].replace("${__trace.traceId}", TRACE_ID)
+    expected = [line for line in shipped.lines if json.loads(line).get("trace_id") == TRACE_ID]
+    assert {json.loads(line)["request_id"] for line in expected} == {"traced-0", "traced-1"}
+    found = Counter(line for _, line, _, _ in shipped.entries(query))
+    assert found == Counter({line: len(NAMESPACE) for line in expected})
+
+
 def shipped_logql() -> list[tuple[str, str]]:
     return [
         *((f"{name}:{title}", substitute(expr)) for name, title, expr in dashboard_targets("loki")),
         *((f"{doc}:logql", expr) for doc, expr in fenced_blocks("logql")),
-        *(("provisioning", substitute(url)) for url in provisioning_logql()),
+        *((f"provisioning {name}", substitute(q)) for name, q in provisioning_logql().items()),
         *((f"loki rule {name}", expr) for name, expr in rule_expressions(LOKI_RULE_FILES)),
     ]
 

@@ -35,6 +35,7 @@ GRAFANA_VARIABLES = {
     "$handler": ".*",
     "$feature": "petal_length",
     "$request_id": "0123456789abcdef",
+    "${__trace.traceId}": "0af7651916cd43dd8448eb211c80319c",
 }
 
 
@@ -84,11 +85,19 @@ def fenced_blocks(language: str) -> Iterator[tuple[str, str]]:
             yield path.name, block.strip()
 
 
-def provisioning_logql() -> Iterator[str]:
+def provisioning_logql() -> dict[str, str]:
+    """The LogQL Grafana runs from a link: Loki's derived fields that open Loki, by field
+    name, and Tempo's trace-to-logs query as `tracesToLogsV2` (un-substituted)."""
     datasources = yaml.safe_load((PROVISIONING / "datasources" / "glassbox.yaml").read_text())
+    queries = {}
     for source in datasources["datasources"]:
-        for field in source.get("jsonData", {}).get("derivedFields", []):
-            yield field["url"]
+        data = source.get("jsonData", {})
+        for field in data.get("derivedFields", []):
+            if field["datasourceUid"] == "loki":
+                queries[field["name"]] = field["url"]
+        if "tracesToLogsV2" in data:
+            queries["tracesToLogsV2"] = data["tracesToLogsV2"]["query"]
+    return queries
 
 
 def promql_error(query: str) -> str | None:

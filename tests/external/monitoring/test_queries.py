@@ -42,7 +42,7 @@ def test_all_logql_parses_with_grafanas_grammar() -> None:
     queries = [
         *(substitute(expr) for _, _, expr in dashboard_targets("loki")),
         *(expr for _, expr in fenced_blocks("logql")),
-        *(substitute(url) for url in provisioning_logql()),
+        *(substitute(query) for query in provisioning_logql().values()),
         *(expr for _, expr in rule_expressions(LOKI_RULE_FILES)),
     ]
     assert len(queries) >= 10

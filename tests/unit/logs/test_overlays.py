@@ -1,7 +1,7 @@
 """The real-binary tests' overlays change only addresses, paths and discovery.
 
 These run in `make test` (no binaries needed), so the `logs` tests, which run only where
-Loki and Promtail are, cannot drift into testing a config that is not the shipped one.
+Loki, Promtail and Tempo are, cannot drift into testing a config that is not the shipped one.
 """
 
 from pathlib import Path
@@ -16,8 +16,10 @@ from tests.external.logs.servers import (
     POD_META,
     PROMTAIL_COMPOSE,
     PROMTAIL_KUBERNETES,
+    TEMPO_CONFIG,
     loki_overlay,
     promtail_overlay,
+    tempo_overlay,
 )
 
 
@@ -77,3 +79,17 @@ def test_promtail_overlay_keeps_the_shipped_relabeling_and_stages(
     assert read
     assert read <= set(target["labels"])
     assert set(target["labels"]) - {"__path__"} <= set(POD_META) | set(CONTAINER_META)
+
+
+def test_tempo_overlay_changes_only_addresses_and_paths(tmp_path: Path) -> None:
+    overlay = tempo_overlay(tmp_path, 43200, 49095, 44318)
+    assert changed(yaml.safe_load(TEMPO_CONFIG.read_text()), overlay) == {
+        "server.http_listen_address",
+        "server.http_listen_port",
+        "server.grpc_listen_address",
+        "server.grpc_listen_port",
+        "distributor.receivers.otlp.protocols.http.endpoint",
+        "distributor.receivers.otlp.protocols.grpc.endpoint",  # left out: nothing sends gRPC
+        "storage.trace.local.path",
+        "storage.trace.wal.path",
+    }

@@ -1,12 +1,13 @@
-"""Download the pinned Loki and Promtail release binaries, verified against the release's
-published SHA256SUMS, for `make test-logs` (the e2e workflow's real-log job).
+"""Download the pinned Loki, Promtail and Tempo release binaries, verified against each
+release's published SHA256SUMS, for `make test-logs` (the e2e workflow's real-backend job).
 
-    python scripts/fetch_log_binaries.py DEST >> "$GITHUB_ENV"
+    python scripts/fetch_e2e_binaries.py DEST >> "$GITHUB_ENV"
 
-prints `LOKI_BIN=…` and `PROMTAIL_BIN=…`. Versions come from helm/stack/versions.env
-(LOKI_APP_VERSION, PROMTAIL_APP_VERSION), the same as compose.yaml's images. A zip whose
-digest is missing from, or differs from, its release's SHA256SUMS is refused before it is
-unpacked. Standard library only: it runs before any venv exists.
+prints `LOKI_BIN=…`, `PROMTAIL_BIN=…` and `TEMPO_BIN=…`. Versions come from
+helm/stack/versions.env (LOKI_APP_VERSION, PROMTAIL_APP_VERSION, TEMPO_APP_VERSION), the
+same as compose.yaml's images. An archive whose digest is missing from, or differs from,
+its release's SHA256SUMS is refused before it is unpacked. Standard library only: it runs
+before any venv exists.
 """
 
 import argparse
@@ -14,14 +15,20 @@ import hashlib
 import io
 import stat
 import sys
+import tarfile
 import urllib.request
 import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 VERSIONS = ROOT / "helm" / "stack" / "versions.env"
-RELEASES = "https://github.com/grafana/loki/releases/download/v{version}/{asset}"
-BINARIES = {"loki": "LOKI_APP_VERSION", "promtail": "PROMTAIL_APP_VERSION"}
+RELEASES = "https://github.com/grafana/{repo}/releases/download/v{version}/{asset}"
+BINARIES = {
+    "loki": "LOKI_APP_VERSION",
+    "promtail": "PROMTAIL_APP_VERSION",
+    "tempo": "TEMPO_APP_VERSION",
+}
+REPOS = {"loki": "loki", "promtail": "loki", "tempo": "tempo"}  # Promtail ships with Loki
 
 
 def pinned_versions(path: Path = VERSIONS) -> dict[str, str]:
@@ -60,16 +67,34 @@ def _download(url: str) -> bytes:
         return body
 
 
+def release_asset(name: str, version: str, arch: str) -> str:
+    """Loki's releases zip each binary; Tempo's (goreleaser) tar them together."""
+    if name == "tempo":
+        return f"tempo_{version}_linux_{arch}.tar.gz"
+    return f"{name}-linux-{arch}.zip"
+
+
+def unpacked(name: str, asset: str, content: bytes, arch: str) -> bytes:
+    if asset.endswith(".tar.gz"):
+        with tarfile.open(fileobj=io.BytesIO(content), mode="r:gz") as archive:
+            binary = archive.extractfile(name)  # the top-level binary; nothing else is read
+            if binary is None:
+                raise SystemExit(f"{asset}: {name} is not a file")
+            return binary.read()
+    with zipfile.ZipFile(io.BytesIO(content)) as zipped:
+        (member,) = [m for m in zipped.namelist() if m == f"{name}-linux-{arch}"]
+        return zipped.read(member)
+
+
 def fetch(name: str, version: str, dest: Path, releases: str, arch: str) -> Path:
-    asset = f"{name}-linux-{arch}.zip"
-    sums = _download(releases.format(version=version, asset="SHA256SUMS")).decode()
+    asset = release_asset(name, version, arch)
+    where = {"repo": REPOS[name], "version": version}
+    sums = _download(releases.format(**where, asset="SHA256SUMS")).decode()
     content = verified(
-        asset, _download(releases.format(version=version, asset=asset)), published_digests(sums)
+        asset, _download(releases.format(**where, asset=asset)), published_digests(sums)
     )
-    with zipfile.ZipFile(io.BytesIO(content)) as archive:
-        (member,) = [m for m in archive.namelist() if m == f"{name}-linux-{arch}"]
-        target = dest / name
-        target.write_bytes(archive.read(member))
+    target = dest / name
+    target.write_bytes(unpacked(name, asset, content, arch))
     target.chmod(target.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return target
 
