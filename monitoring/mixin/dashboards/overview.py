@@ -152,7 +152,8 @@ def build() -> dict[str, Any]:
         timeseries(
             f"Latency p50 / p90 / p99 ({config.SLO_HANDLER})",
             "Request latency quantiles from http_request_duration_seconds. The dots are "
-            "exemplars: one request id per bucket; click one for its log lines in Loki.",
+            "exemplars, one request per bucket: click one for its log lines in Loki (its "
+            "request_id) or, for a traced request, its trace in Tempo (its trace_id).",
             target(quantile("0.5", "http_request_duration_seconds", "handler", predict), "p50"),
             target(quantile("0.9", "http_request_duration_seconds", "handler", predict), "p90"),
             target(
