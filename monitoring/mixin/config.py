@@ -112,3 +112,6 @@ SHADOW_MAX_ACCURACY_LOSS = 0.02
 # The shared prediction store (PREDICTION_STORE_URL) dropping answers' rows: labels for them
 # will come back `unknown`. Any drop for this long pages a warning.
 STORE_DROPPING_FOR = "5m"
+# Spans dropped (the SDK's queue full) or refused by the collector (OTEL_EXPORTER_OTLP_*):
+# traces go missing, requests are not affected. Longer than a collector's rolling restart.
+SPANS_LOST_FOR = "15m"

@@ -3,7 +3,16 @@ domain (kubernetes-mixin's split), composed here into the two generated files' g
 
 from typing import Any
 
-from monitoring.mixin.rules import drift, http, kubernetes, model, quality, service, slo
+from monitoring.mixin.rules import (
+    drift,
+    http,
+    kubernetes,
+    model,
+    quality,
+    service,
+    slo,
+    tracing,
+)
 
 
 def recording_groups() -> dict[str, Any]:
@@ -26,7 +35,8 @@ def alert_groups() -> dict[str, Any]:
                 "rules": service.service_alerts()
                 + drift.drift_alerts()
                 + quality.quality_alerts()
-                + quality.store_alerts(),
+                + quality.store_alerts()
+                + tracing.tracing_alerts(),
             },
             {"name": "glassbox.kubernetes.alerts", "rules": kubernetes.kubernetes_alerts()},
         ]
