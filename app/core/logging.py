@@ -20,6 +20,8 @@ import orjson
 import structlog
 from structlog.typing import EventDict, Processor
 
+from app.core.traceparent import parse_traceparent
+
 
 def _tidy_foreign_fields(_: Any, __: str, event_dict: EventDict) -> EventDict:
     """Uvicorn adds an ANSI `color_message` duplicate and a trailing newline; drop both."""
@@ -76,10 +78,25 @@ class _UtcTimestamp:
 _TIMESTAMP = _UtcTimestamp()
 
 
+def _trace_id_from_header(_: Any, __: str, event_dict: EventDict) -> EventDict:
+    """The request's trace id, bound by the edge as the caller's raw traceparent
+    (app/middleware/trace_context.py): read only when a line is written during the
+    request; a malformed header names no trace."""
+    raw = event_dict.get("trace_id")
+    if isinstance(raw, bytes):
+        parent = parse_traceparent(raw)
+        if parent is None:
+            del event_dict["trace_id"]
+        else:
+            event_dict["trace_id"] = parent[0]
+    return event_dict
+
+
 # Runs for structlog and stdlib records alike: merge_contextvars first so the
 # request id bound by the middleware lands on every line of that request.
 COMMON_PROCESSORS: list[Processor] = [
     structlog.contextvars.merge_contextvars,
+    _trace_id_from_header,
     structlog.processors.add_log_level,
     _TIMESTAMP,
     _add_pid,

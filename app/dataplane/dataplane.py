@@ -25,6 +25,7 @@ from app.ml.quality.feedback import QualityBook
 from app.ml.serving.answers import Answer, Sink
 from app.ml.serving.registry import ModelRegistry
 from app.ml.serving.runtime import Matrix, ModelRuntime, Predictions
+from app.observability.access import resolve_trace
 
 logger = get_logger("glassbox.dataplane")
 
@@ -109,6 +110,7 @@ class DataPlane:
         return predictions
 
     def _record(self, answer: Answer) -> None:
+        resolve_trace(answer.fields)  # the caller's trace, read after the response
         for sink in self.sinks:
             try:
                 sink.record(answer)

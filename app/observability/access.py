@@ -20,12 +20,14 @@ accounted exactly once; its line and sample follow its response by one loop turn
 import logging
 import os
 from collections.abc import Callable
+from random import getrandbits
 from typing import Any
 
 from starlette.types import Scope
 
 from app.core.deferred import TurnBuffer
 from app.core.logging import RequestLineLogger
+from app.core.traceparent import parse_traceparent
 from app.observability.metrics import HttpMetrics
 
 UNMATCHED_HANDLER = "none"  # every path that matches no route shares one label value
@@ -92,6 +94,42 @@ def random_hex(count: int) -> str:
     return _RANDOM.take(count).hex()
 
 
+def span_id() -> str:
+    """A new span id: 16 hex digits, never all zeros. From `random`, as the SDK's own id
+    generator does (an id names a span, it is no secret; reseeded in a forked worker): 0.2
+    us, against 0.4 for the secret pool the request ids take from."""
+    return (getrandbits(64) or 1).to_bytes(8).hex()
+
+
+def new_trace(state: dict[str, Any]) -> str:
+    """A trace that starts here: its id and this server's span id into `state`."""
+    trace_id = random_hex(16)
+    state["trace_id"] = trace_id
+    state["span_id"] = span_id()
+    return trace_id
+
+
+def resolve_trace(state: dict[str, Any]) -> None:
+    """The caller's traceparent the edge kept (app/middleware/trace_context.py), read:
+    `trace_id`, this server's `span_id`, `trace_parent` (the caller's span, its sampled
+    flag, its tracestate); a malformed one is ignored, or with spans on starts a new trace.
+    Called by the first pass after the response that reads them (this module's, the
+    dataplane's sinks'); once per request."""
+    header = state.pop("trace_header", None)
+    if header is None:
+        return
+    raw, tracestate, new_traces = header
+    parent = parse_traceparent(raw)
+    if parent is None:
+        if new_traces:
+            new_trace(state)
+        return
+    trace_id, parent_id, sampled = parent
+    state["trace_parent"] = (parent_id, sampled, tracestate.decode("latin-1"))
+    state["trace_id"] = trace_id
+    state["span_id"] = span_id()
+
+
 _Accounted = tuple[Scope, str, int, float]  # scope, route template, status, seconds
 _lines: list[bytes] = []  # the lines of the turn being accounted
 # With spans on (app/observability/tracing.py): the server span of a request, made beside its
@@ -109,6 +147,7 @@ def trace_requests(server_spans: ServerSpans | None) -> None:
 def _account(item: _Accounted) -> None:
     scope, handler, status, duration_s = item
     state: dict[str, Any] = scope.get("state", {})
+    resolve_trace(state)
     if _server_spans is not None:  # first: it takes the sampler's decision
         _server_spans(state, scope["method"], handler, scope["path"], status, duration_s)
     HTTP_METRICS.observe(

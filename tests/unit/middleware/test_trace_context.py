@@ -3,7 +3,9 @@ gives the caller's trace, span and sampled flag; anything malformed is ignored."
 
 import pytest
 
-from app.middleware.trace_context import bind_trace_context, parse_traceparent
+from app.core.traceparent import parse_traceparent
+from app.middleware.trace_context import bind_trace_context
+from app.observability.access import resolve_trace
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
@@ -57,6 +59,9 @@ def test_the_callers_trace_gets_a_new_span_id_for_this_server() -> None:
     assert token is not None
     state = request["state"]
     assert isinstance(state, dict)
+    assert "trace_id" not in state  # read after the response, not on the request's path
+    resolve_trace(state)
+    resolve_trace(state)  # once: the second pass finds nothing left to read
     assert state["trace_id"] == TRACE
     assert state["span_id"] != PARENT
     assert len(state["span_id"]) == 16
@@ -67,6 +72,7 @@ def test_two_traceparents_are_ignored_and_no_trace_is_made_without_spans() -> No
     header = (b"traceparent", f"00-{TRACE}-{PARENT}-01".encode())
     request = scope(header, header)
     assert bind_trace_context(request, new_traces=False) is None
+    resolve_trace(request["state"])  # type: ignore[arg-type]
     assert "trace_id" not in request["state"]  # type: ignore[operator]
     started = scope(header, header)
     assert bind_trace_context(started, new_traces=True) is not None
@@ -74,3 +80,19 @@ def test_two_traceparents_are_ignored_and_no_trace_is_made_without_spans() -> No
     assert isinstance(state, dict)
     assert state["trace_id"] != TRACE
     assert "trace_parent" not in state
+
+
+@pytest.mark.parametrize("new_traces", [False, True])
+def test_a_malformed_header_is_no_trace_without_spans_and_a_new_one_with(
+    new_traces: bool,
+) -> None:
+    request = scope((b"traceparent", f"00-{TRACE.upper()}-{PARENT}-01".encode()))
+    assert bind_trace_context(request, new_traces=new_traces) is not None
+    state = request["state"]
+    assert isinstance(state, dict)
+    resolve_trace(state)
+    assert ("trace_id" in state) is new_traces
+    assert "trace_parent" not in state
+    if new_traces:
+        assert state["trace_id"] != TRACE.lower()
+        assert len(state["trace_id"]) == 32
