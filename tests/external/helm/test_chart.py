@@ -536,3 +536,60 @@ def test_the_shared_prediction_store_and_the_feedback_token_come_from_secrets(
     assert env["FEEDBACK_TOKEN"]["value"] == ""
     volumes = only(default, "Deployment")["spec"]["template"]["spec"]["volumes"]
     assert "secrets" not in {v["name"] for v in volumes}
+
+
+def test_tracing_values_are_the_otel_variables_the_service_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ci/tracing-values.yaml: the values become the standard OTEL_* variables (the pod's
+    namespace and name in the resource, expanded by the kubelet from POD_NAME, defined
+    before it), which turn spans on in the service's own Settings; the policy's egress goes
+    to the collector and DNS only. The headers (a collector's token) come as a file."""
+    documents = render(CHART / "ci" / "tracing-values.yaml")
+    app = container(documents)
+    names = [item["name"] for item in app["env"]]
+    assert names.index("POD_NAME") < names.index("OTEL_RESOURCE_ATTRIBUTES")
+    (pod,) = [item for item in app["env"] if item["name"] == "POD_NAME"]
+    assert pod["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    env = env_of(app)
+    assert env["OTEL_RESOURCE_ATTRIBUTES"] == (
+        "k8s.namespace.name=ml,k8s.pod.name=$(POD_NAME),deployment.environment=ci"
+    )
+    otel = {k: v for k, v in env.items() if k.startswith("OTEL_")}
+    for key in Settings.model_fields:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("SECRETS_DIR", str(tmp_path))
+    for key, value in otel.items():
+        monkeypatch.setenv(key, value.replace("$(POD_NAME)", "glassbox-7d9f-abc"))
+    settings = Settings()
+    assert settings.spans_enabled
+    assert settings.otlp_traces_endpoint == "http://tempo.monitoring:4318/v1/traces"
+    assert settings.OTEL_TRACES_SAMPLER == "parentbased_traceidratio"
+    assert settings.OTEL_TRACES_SAMPLER_ARG == 0.05
+    assert settings.OTEL_SERVICE_NAME == "glassbox"
+    (policy,) = of_kind(documents, "NetworkPolicy")
+    ports = [port["port"] for rule in policy["spec"]["egress"] for port in rule.get("ports", [])]
+    assert ports == [4318, 53, 53]
+
+    # A collector's token: from an existing Secret, as a file in SECRETS_DIR, never env.
+    with_token = render(CHART / "ci" / "tracing-values.yaml", "tracing.headersSecret=otlp")
+    app = container(with_token)
+    assert "OTEL_EXPORTER_OTLP_HEADERS" not in {item["name"] for item in app["env"]}
+    volumes = only(with_token, "Deployment")["spec"]["template"]["spec"]["volumes"]
+    (volume,) = [v for v in volumes if v["name"] == "secrets"]
+    sources = [source["secret"] for source in volume["projected"]["sources"]]
+    (source,) = [secret for secret in sources if secret["name"] == "otlp"]
+    (item,) = source["items"]
+    (tmp_path / item["path"]).write_text("authorization=Bearer t0ken\n")
+    for key in otel:
+        monkeypatch.delenv(key)
+    for key, value in env_of(app).items():  # this pod's environment: no headers in it
+        if key.startswith("OTEL_"):
+            monkeypatch.setenv(key, value.replace("$(POD_NAME)", "glassbox-7d9f-abc"))
+    assert Settings().OTEL_EXPORTER_OTLP_HEADERS.get_secret_value() == "authorization=Bearer t0ken"
+
+    # By default: no endpoint, no spans (trace context is still read and logged).
+    for key, value in env_of(container(render())).items():
+        if key.startswith("OTEL_"):
+            monkeypatch.setenv(key, value.replace("$(POD_NAME)", "glassbox-7d9f-abc"))
+    assert not Settings().spans_enabled
