@@ -18,8 +18,8 @@ after the response, as finished ReadableSpans handed to the processor: no span o
 lives through the request, no context is attached on the request's path.
 opentelemetry-instrumentation-asgi does the same job on the request's path (a span and a
 context per request, two more spans per response): on the bare endpoint, every request
-sampled, `make bench` measured it at 0.32x that endpoint's requests/s and 13x its p99
-(2026-12-07, AMD EPYC); these spans at 100 % cost Glassbox 0.62x (docs/tracing.md).
+sampled, `make bench` measured it at 0.33x that endpoint's requests/s and 12.8x its p99
+(2026-12-07, AMD EPYC); these spans at 100 % cost Glassbox 0.59x (docs/tracing.md).
 
 Two steps are the SDK's rules applied without its objects, for their cost per request
 (timeit here): ParentBased's choice of delegate is made from the caller's flag instead of
