@@ -244,6 +244,26 @@ def model_call_totals(server: Server) -> tuple[float, float]:
     return values["sum"], values["count"]
 
 
+def _wait_until_answering(
+    process: subprocess.Popen[bytes], port: int, what: str, ask: bytes = b"", answer: bytes = b""
+) -> None:
+    """Until `process` accepts a connection on `port` (and answers `ask` with `answer`)."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                if not ask:
+                    return
+                sock.sendall(ask)
+                if sock.recv(16).startswith(answer):
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise SystemExit(f"{what} did not start")
+        time.sleep(0.05)
+
+
 @contextmanager
 def redis_store() -> Iterator[str]:
     """Debian's redis-server on 127.0.0.1, nothing persisted, pinned to wrk's core (a shared
@@ -256,18 +276,7 @@ def redis_store() -> Iterator[str]:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                        sock.sendall(b"PING\r\n")
-                        if sock.recv(16).startswith(b"+PONG"):
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise SystemExit("redis-server did not start")
-                time.sleep(0.05)
+            _wait_until_answering(process, port, "redis-server", b"PING\r\n", b"+PONG")
             yield f"redis://127.0.0.1:{port}/0"
         finally:
             process.terminate()
@@ -334,15 +343,7 @@ def otlp_sink() -> Iterator[str]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise SystemExit("the OTLP sink did not start") from None
-                time.sleep(0.05)
+        _wait_until_answering(process, port, "the OTLP sink")
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
