@@ -3,6 +3,7 @@ reads the spans back decoded with opentelemetry-proto, the wire format a collect
 It can answer slowly or refuse, as a collector under load or down would."""
 
 import gzip
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +16,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+
+SERVER, INTERNAL = 2, 1  # OTLP's span kinds
+
+
+def traceparent(sampled: bool = True) -> tuple[str, str, str]:
+    """(trace id, caller's span id, the W3C header) for a new trace."""
+    trace_id, span_id = os.urandom(16).hex(), os.urandom(8).hex()
+    return trace_id, span_id, f"00-{trace_id}-{span_id}-{'01' if sampled else '00'}"
 
 
 @dataclass

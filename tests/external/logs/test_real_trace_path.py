@@ -7,7 +7,6 @@ pinned release). The service runs the default sampler (parent-based ratio): the 
 sampled flag is what makes the request traced.
 """
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,12 +16,10 @@ import requests
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 
 from tests.external.logs.servers import Tempo, tempo
-from tests.support.otlp import ExportedSpan, decoded_spans
+from tests.support.otlp import INTERNAL, SERVER, ExportedSpan, decoded_spans, traceparent
 from tests.support.service import VALID_FLOWER, Service, running_service
 
 pytestmark = pytest.mark.logs
-
-SERVER, INTERNAL = 2, 1  # OTLP's span kinds
 
 
 def trace_by_id(server: Tempo, trace_id: str, count: int) -> list[ExportedSpan]:
@@ -69,12 +66,10 @@ def test_tempo_finds_the_callers_trace_with_the_access_lines_span(
     traced: tuple[Service, Tempo],
 ) -> None:
     service, server = traced
-    trace_id, caller = os.urandom(16).hex(), os.urandom(8).hex()
+    trace_id, caller, header = traceparent()
     request_id = f"tempo-{trace_id[:8]}"
     response = service.post(
-        "/predict",
-        VALID_FLOWER,
-        headers={"traceparent": f"00-{trace_id}-{caller}-01", "X-Request-ID": request_id},
+        "/predict", VALID_FLOWER, headers={"traceparent": header, "X-Request-ID": request_id}
     )
     assert response.status_code == 200
     (line,) = [x for x in service.lines_for(request_id) if x["event"] == "http_request"]
@@ -95,9 +90,9 @@ def test_an_unsampled_callers_trace_is_not_in_tempo(traced: tuple[Service, Tempo
     """Not sampled by the caller: logged with its trace id, never exported. A sampled
     request sent after it is found first, so the batch that would have carried it has gone."""
     service, server = traced
-    quiet, loud = os.urandom(16).hex(), os.urandom(16).hex()
-    for trace_id, flags in ((quiet, "00"), (loud, "01")):
-        header = f"00-{trace_id}-{os.urandom(8).hex()}-{flags}"
+    quiet, _, unsampled = traceparent(sampled=False)
+    loud, _, sampled = traceparent()
+    for header in (unsampled, sampled):
         assert service.post("/predict", VALID_FLOWER, headers={"traceparent": header}).ok
     trace_by_id(server, loud, 2)
     response = requests.get(f"{server.url}/api/traces/{quiet}", timeout=10)

@@ -14,17 +14,17 @@ import pytest
 import requests
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
-from tests.support.otlp import ExportedSpan, Receiver, otlp_receiver
+from tests.support.otlp import (
+    INTERNAL,
+    SERVER,
+    ExportedSpan,
+    Receiver,
+    otlp_receiver,
+    traceparent,
+)
 from tests.support.service import VALID_FLOWER, Service, running_service, sample
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
-SERVER, INTERNAL = 2, 1  # OTLP's span kinds
-
-
-def traceparent(sampled: bool = True) -> tuple[str, str, str]:
-    """(trace id, caller's span id, the header) for a new trace."""
-    trace_id, span_id = os.urandom(16).hex(), os.urandom(8).hex()
-    return trace_id, span_id, f"00-{trace_id}-{span_id}-{'01' if sampled else '00'}"
 
 
 def access_line(service: Service, request_id: str) -> dict[str, Any]:
