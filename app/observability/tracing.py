@@ -200,11 +200,12 @@ class Spans:
 
     def publish(self) -> None:
         """The SDK's own counts of spans processed, dropped, exported and failed, into
-        this worker's Prometheus counters (by their increase); one line when drops start."""
+        this worker's Prometheus counters (by their increase); one line when losses start:
+        spans dropped from the full queue, or exports the collector refused or never took."""
         data = self._reader.get_metrics_data()
         if data is None:
             return
-        dropped = False
+        lost: set[str] = set()
         for resource in data.resource_metrics:
             for scope in resource.scope_metrics:
                 for metric in scope.metrics:
@@ -219,15 +220,18 @@ class Spans:
                         if increase > 0:
                             counter.labels(error).inc(increase)
                             self._counted[key] = value
-                            dropped = dropped or error == "queue_full"
-        if dropped != self._dropping:
-            self._dropping = dropped
-            if dropped:
+                            if error:
+                                lost.add(error)
+        if bool(lost) != self._dropping:
+            self._dropping = bool(lost)
+            if lost:
                 logger.warning(
                     "spans_dropped",
                     endpoint=self.endpoint,
-                    effect="requests are served; spans the collector cannot take are dropped "
-                    '(otel_sdk_processor_span_processed_total{error_type="queue_full"})',
+                    error_types=sorted(lost),
+                    effect="requests are served; spans the collector cannot take are lost "
+                    "(otel_sdk_processor_span_processed_total, "
+                    'otel_sdk_exporter_span_exported_total: error_type != "")',
                 )
 
     def shutdown(self) -> None:

@@ -231,3 +231,46 @@ def test_a_collector_down_or_slow_costs_requests_nothing(
                     break
                 assert time.monotonic() < deadline, "no dropped span counted"
                 time.sleep(0.2)
+
+
+def test_a_collector_stopped_mid_traffic_costs_requests_nothing(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    """Spans reach the collector; it stops (its port closed) while requests keep coming:
+    every request still answers at once, and the failed exports are counted by the SDK's
+    exporter metrics and logged."""
+    collector = otlp_receiver()
+    receiver = collector.__enter__()
+    stopped = False
+    try:
+        with running_service(model_dir, tmp_path, **spans_env(receiver)) as service:
+            for _ in range(10):
+                assert service.post("/predict", VALID_FLOWER).status_code == 200
+            receiver.wait_for(20)  # a server and a model span each: the collector was up
+            collector.__exit__(None, None, None)
+            stopped = True
+            slowest = 0.0
+            for _ in range(200):
+                started = time.monotonic()
+                assert service.post("/predict", VALID_FLOWER).status_code == 200
+                slowest = max(slowest, time.monotonic() - started)
+            assert slowest < 1.0
+
+            def failed() -> float:
+                return sum(
+                    value
+                    for (name, labels), value in service.metrics().items()
+                    if name == "otel_sdk_exporter_span_exported_total"
+                    and dict(labels).get("error_type")
+                )
+
+            deadline = time.monotonic() + 15
+            while failed() == 0:
+                assert time.monotonic() < deadline, "no failed export counted"
+                time.sleep(0.2)
+            (line,) = [x for x in service.log_lines() if x["event"] == "spans_dropped"]
+            assert line["endpoint"] == f"{receiver.url}/v1/traces"
+            assert line["error_types"]
+    finally:
+        if not stopped:
+            collector.__exit__(None, None, None)
