@@ -63,6 +63,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from app.core.keys import InvalidKeyError
 from app.core.logging import configure_logging, get_logger
 from app.ml.artifact import is_safe_version, sha256_file
+from app.ml.building.calibrating import calibrate
 from app.ml.building.dataset import TARGET, DatasetError, column_type, load_dataset
 from app.ml.building.packaging import model_input, package, write_signed
 from app.ml.contract import Contract, ContractError, Input
@@ -262,6 +263,9 @@ class TrainingRun:
     x_train: npt.NDArray[Any]
     train_rows: int
     flipped_rows: int
+    # A classifier's confidence calibration for estimated accuracy, fitted on the held-out
+    # rows (app/ml/building/calibrating.py), and what those rows said of it.
+    estimation: dict[str, Any] | None = None
 
 
 def fit_and_evaluate(
@@ -296,8 +300,13 @@ def fit_and_evaluate(
     model = build_pipeline(contract, seed, params).fit(
         model_input(contract, x_train, columns), y_fit
     )
-    metrics = evaluate(model, model_input(contract, x_test, columns), y_test, class_names)
-    return TrainingRun(model, metrics, x_train, len(y_train), flipped_rows)
+    held_out = model_input(contract, x_test, columns)
+    metrics = evaluate(model, held_out, y_test, class_names)
+    estimation = None
+    if classify:
+        calibration, report = calibrate(model.predict_proba(held_out), y_test, seed)
+        estimation = {"kind": "cbpe", **calibration.to_metadata(), "held_out": report}
+    return TrainingRun(model, metrics, x_train, len(y_train), flipped_rows, estimation)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -407,6 +416,8 @@ def main(argv: list[str] | None = None) -> int:
             "train_rows": run.train_rows,
         },
     }
+    if run.estimation is not None:
+        metadata["estimation"] = run.estimation
     if classify:
         metadata["poisoning"] = {
             "level": args.poison_level,
