@@ -10,6 +10,7 @@ from app.dataplane.dataplane import DataPlane, ModelNotFoundError, ModelNotReady
 from app.dataplane.policy import OutsideTrainingError, Refusal
 from app.dataplane.sinks import AccessFields, ModelMetrics, ModelSpans, PredictionEventsSink
 from app.ml.quality.drift import FLUSH_INTERVAL_SECONDS, FeatureDrift
+from app.ml.quality.estimation import EstimatedQuality
 from app.ml.quality.feedback import QualityBook
 from app.ml.quality.memory import PredictionMemory
 from app.ml.quality.shadow import DRAIN_SECONDS, ShadowScorer
@@ -48,6 +49,7 @@ def build_dataplane(
 ) -> DataPlane:
     store = prediction_store(settings)
     metrics = ModelMetrics()
+    estimation = EstimatedQuality()
     drift = FeatureDrift()
     shadow = ShadowScorer(settings.SHADOW_QUEUE_SIZE, store if store.enabled else None)
     events = PredictionEvents(settings.PREDICTION_LOG_SAMPLE, settings.PREDICTION_LOG_REDACT)
@@ -58,6 +60,7 @@ def build_dataplane(
         sinks.append(ModelSpans(spans))  # the model call's span (first: the sampler decides)
     sinks += [
         metrics,  # model_* counters and histograms, the request and trace ids as exemplar
+        estimation,  # calibrated confidence: estimated quality before any label
         drift,  # its rows kept for the training-decile counts
     ]
     if store.enabled:
@@ -69,7 +72,7 @@ def build_dataplane(
     sinks.append(AccessFields())  # the access line's version and outputs
 
     # Told of every load, swap and retirement, in this order:
-    registry.hooks.extend([ModelGauges(), metrics, drift, shadow])
+    registry.hooks.extend([ModelGauges(), metrics, estimation, drift, shadow])
 
     # Run while the app serves, on a timer (None: only in every flush_all):
     stages: list[Stage] = [("drift", FLUSH_INTERVAL_SECONDS, drift.flush)]

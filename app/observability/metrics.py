@@ -124,6 +124,22 @@ MODEL_LOADED = Gauge(
 # candidate scored beside it, app/ml/quality/shadow.py); model_version is the version that
 # made the prediction.
 QUALITY_LABELS = (*MODEL_LABELS, "role")
+# Estimated quality (app/ml/quality/estimation.py): before any label, from the model's
+# confidence calibrated at training (CBPE). Over the increase of model_predictions_total
+# (the rows answered), the estimated accuracy; by class, estimated precision and recall.
+MODEL_ESTIMATED_CORRECT = Counter(
+    "model_estimated_correct",
+    "Expected number of right answers among the rows answered: the calibrated probability "
+    "that each row's served class is right, summed (no labels needed).",
+    QUALITY_LABELS,
+)
+MODEL_ESTIMATED_CONFUSION = Counter(
+    "model_estimated_confusion",
+    "Expected confusion of the rows answered: for each row, the calibrated probability of "
+    "each actual class added to (predicted_class, actual_class); models of up to 20 "
+    "classes (app/ml/quality/estimation.py).",
+    [*QUALITY_LABELS, "predicted_class", "actual_class"],
+)
 MODEL_FEEDBACK = Counter(
     "model_feedback_total",
     "Ground-truth labels received, by outcome: recorded (joined to its prediction), unknown "

@@ -1,5 +1,5 @@
 """Fitting the calibration a classifier's estimated accuracy is served with
-(app/ml/quality/calibration.py), on held-out rows the model did not train on.
+(app/ml/calibration.py), on held-out rows the model did not train on.
 
 The held-out split is small (Iris: 30 rows), so the choice between isotonic and identity
 is cross-fitted on it: each fold's maps are fitted on the other folds and judged on the
@@ -16,7 +16,7 @@ import numpy.typing as npt
 from sklearn.isotonic import IsotonicRegression
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from app.ml.quality.calibration import Calibration, Floats, expected_calibration_error
+from app.ml.calibration import Calibration, Floats, expected_calibration_error
 
 FOLDS = 5
 

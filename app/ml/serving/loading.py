@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from app.core.logging import get_logger
 from app.ml.artifact import ModelLoadError, load_artifact
+from app.ml.calibration import Calibration
 from app.ml.contract import Contract
 from app.ml.serving.runtime import ModelRuntime
 
@@ -31,6 +32,7 @@ def load_runtime(
             **_shapes(artifact.contract, api_contract),
         )
     runtime = ModelRuntime(artifact, inference_path)
+    runtime.calibration = _calibration(artifact.metadata, len(artifact.contract.class_names))
     if not artifact.verified:
         logger.warning(
             "model_unverified",
@@ -56,6 +58,25 @@ def load_runtime(
         signature_verified=artifact.verified,
     )
     return runtime
+
+
+def _calibration(metadata: dict[str, Any], classes: int) -> Calibration | None:
+    """The artifact's confidence calibration (estimated quality), or None without one; a
+    broken one refuses the load, as a broken model does."""
+    estimation = metadata.get("estimation")
+    if estimation is None:
+        return None
+    try:
+        calibration = Calibration.from_metadata(estimation)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelLoadError("calibration_invalid", f"metadata.json's estimation: {exc}") from exc
+    if calibration.method == "isotonic" and len(calibration.thresholds) != classes:
+        raise ModelLoadError(
+            "calibration_invalid",
+            f"metadata.json's estimation maps {len(calibration.thresholds)} classes, the model "
+            f"{classes}",
+        )
+    return calibration
 
 
 def _shapes(model: Contract, api: Contract | None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.ml.artifact import LoadedArtifact
+from app.ml.calibration import Calibration
 from app.ml.contract import Contract
 from app.ml.inference import InferencePath, choose_path
 
@@ -61,6 +62,9 @@ class ModelRuntime:
         # An object's attributes in input order, as a tuple (a validated request row).
         self.row_values = _tuple_getter(self.feature_names)
         self.example = _example(artifact, self.contract)
+        # A classifier's confidence calibration for estimated quality, checked at load
+        # (app/ml/serving/loading.py); None without one.
+        self.calibration: Calibration | None = None
         self.inference: InferencePath
         self.inference, self.fallback_reason = choose_path(
             artifact.model,

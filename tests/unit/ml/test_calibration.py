@@ -15,7 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from app.ml.building.calibrating import calibrate, fit_isotonic
-from app.ml.quality.calibration import Calibration, expected_calibration_error
+from app.ml.calibration import Calibration, expected_calibration_error
 from scripts.example_data import bundled
 from tests.support.training import train_here
 

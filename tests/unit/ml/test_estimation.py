@@ -1,0 +1,68 @@
+"""Estimated quality, live: the served model's answers add their calibrated probability of
+being right to model_estimated_correct_total and their expected confusion to
+model_estimated_confusion_total (the app in process; the counts checked against the
+calibration applied to the probabilities the API answered)."""
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from app.core.config import Settings
+from app.main import create_app
+from app.ml.calibration import Calibration
+from tests.support.service import ROOT
+
+
+@pytest.fixture(scope="module")
+def client(model_dir: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(Settings(MODEL_DIR=model_dir, DRAIN_SECONDS=0))) as test_client:
+        yield test_client
+
+
+def scraped(client: TestClient, name: str) -> dict[frozenset[tuple[str, str]], float]:
+    found = {}
+    for family in text_string_to_metric_families(client.get("/metrics").text):
+        for item in family.samples:
+            if item.name == name:
+                found[frozenset(item.labels.items())] = item.value
+    return found
+
+
+def test_each_answer_adds_its_calibrated_probability_of_being_right(
+    client: TestClient, model_dir: Path
+) -> None:
+    metadata = json.loads((model_dir / "metadata.json").read_text())
+    calibration = Calibration.from_metadata(metadata["estimation"])
+    classes = metadata["class_names"]
+    with (ROOT / "data" / "iris.csv").open() as handle:
+        rows = [
+            {key: float(value) for key, value in row.items() if key != "species"}
+            for row in csv.DictReader(handle)
+        ][::3]
+    correct, confusion = "model_estimated_correct_total", "model_estimated_confusion_total"
+    before, before_confusion = scraped(client, correct), scraped(client, confusion)
+    answered = [client.post("/predict", json=rows[0]).json()]
+    answered += client.post("/predict/batch", json={"instances": rows[1:]}).json()["predictions"]
+    probabilities = np.array([[a["probabilities"][name] for name in classes] for a in answered])
+    after, after_confusion = scraped(client, correct), scraped(client, confusion)
+
+    (key,) = after
+    assert dict(key)["role"] == "primary"
+    assert dict(key)["model_version"] == metadata["model_version"]
+    added = after[key] - before.get(key, 0.0)
+    assert added == pytest.approx(float(calibration.correct(probabilities).sum()), rel=1e-9)
+    assert 0 < added <= len(rows)
+    # The expected confusion: every row once, the diagonal the estimate.
+    deltas = {k: v - before_confusion.get(k, 0.0) for k, v in after_confusion.items()}
+    assert sum(deltas.values()) == pytest.approx(len(rows))
+    diagonal = sum(
+        v for k, v in deltas.items() if dict(k)["predicted_class"] == dict(k)["actual_class"]
+    )
+    assert diagonal == pytest.approx(added)
+    assert len(deltas) == len(classes) ** 2  # made at load, zeros included
