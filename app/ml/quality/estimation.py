@@ -24,7 +24,10 @@ from app.observability.observe import FastCounter
 ESTIMATED_CONFUSION_MAX_CLASSES = 20
 
 
-class _Series:
+class EstimateSeries:
+    """One model's estimate counters for one role ("primary", or "shadow" for a candidate
+    scored beside it: app/ml/quality/shadow.py), made once."""
+
     def __init__(self, runtime: ModelRuntime, calibration: Calibration, role: str) -> None:
         labels = (runtime.name, runtime.version, role)
         self.calibration = calibration
@@ -58,7 +61,7 @@ class EstimatedQuality(Sink, ModelHooks):
     name = "estimation"
 
     def __init__(self) -> None:
-        self._series: dict[ModelRuntime, _Series] = {}
+        self._series: dict[ModelRuntime, EstimateSeries] = {}
         self._turn: list[tuple[ModelRuntime, Any]] = []
 
     def serving(self, runtime: ModelRuntime) -> None:
@@ -81,10 +84,10 @@ class EstimatedQuality(Sink, ModelHooks):
             if series is not None:
                 series.add(np.vstack(outputs).astype(np.float64, copy=False))
 
-    def _of(self, runtime: ModelRuntime) -> _Series | None:
+    def _of(self, runtime: ModelRuntime) -> EstimateSeries | None:
         if runtime.calibration is None:
             return None
         series = self._series.get(runtime)
         if series is None:
-            series = self._series[runtime] = _Series(runtime, runtime.calibration, "primary")
+            series = self._series[runtime] = EstimateSeries(runtime, runtime.calibration, "primary")
         return series

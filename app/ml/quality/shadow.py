@@ -10,7 +10,8 @@ prediction store (app/ml/quality/store.py), so ground truth sent later scores bo
 (app/ml/quality/feedback.py). The candidate is another model runtime, loaded and checked
 by the registry like the served one; it reaches this sink through the registry's
 `shadowing` hook. Its own model_predictions_total, drift and inference metrics are not
-touched: those describe the traffic that was served.
+touched: those describe the traffic that was served; its estimated quality is counted with
+role="shadow" (app/ml/quality/estimation.py), over model_shadow_rows_total's rows.
 
 On the event loop, not a thread: per request instead (a thread woken by queue.Queue) the
 shadow cost 0.76x /predict's req/s at 16 connections, p99 1.37x (`make bench`'s shadow
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from app.core.logging import get_logger
+from app.ml.quality.estimation import EstimateSeries
 from app.ml.quality.store import PredictionStore, Said, label_of, said_in
 from app.ml.serving.answers import Answer, ModelHooks, Sink
 from app.ml.serving.runtime import Matrix, ModelRuntime
@@ -63,6 +65,11 @@ class _Candidate:
         self.dropped = MODEL_SHADOW_DROPPED.labels(runtime.name, runtime.version)
         self.duration = MODEL_SHADOW_INFERENCE_DURATION.labels(runtime.name, runtime.version)
         self.agreement: dict[tuple[str, bool], Any] = {}
+        # Its estimated quality on the rows it scored, before any label (role "shadow").
+        calibration = runtime.calibration
+        self.estimate = (
+            EstimateSeries(runtime, calibration, "shadow") if calibration is not None else None
+        )
 
     def count(self, primary_version: str, agreed: bool, rows: int) -> None:
         if not rows:
@@ -136,6 +143,8 @@ class ShadowScorer(Sink, ModelHooks):
         output = candidate.runtime.inference.run(matrix)
         candidate.duration.observe(time.perf_counter() - started)
         classes = candidate.classes
+        if candidate.estimate is not None and classes:
+            candidate.estimate.add(np.asarray(output, dtype=np.float64))
         values: list[Any] = output.argmax(axis=1).tolist() if classes else output.tolist()
         start = 0
         tallies: dict[str, list[int]] = {}  # per served version: [agreed, rows]

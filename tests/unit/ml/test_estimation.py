@@ -16,7 +16,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.core.config import Settings
 from app.main import create_app
 from app.ml.calibration import Calibration
+from app.ml.serving.loading import load_runtime
 from tests.support.service import ROOT
+
+IRIS_ROWS = [[5.1, 3.5, 1.4, 0.2], [6.2, 2.8, 4.8, 1.8], [5.9, 3.0, 5.1, 1.8], [6.0, 2.2, 4.0, 1.0]]
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +69,24 @@ def test_each_answer_adds_its_calibrated_probability_of_being_right(
     )
     assert diagonal == pytest.approx(added)
     assert len(deltas) == len(classes) ** 2  # made at load, zeros included
+
+
+def test_a_shadow_candidate_is_estimated_on_the_rows_it_scored(
+    model_dir: Path, candidate_dir: Path
+) -> None:
+    """The candidate's estimate (role="shadow"): its own calibration applied to its own
+    answers for the served rows, before any label; the served model's stays "primary"."""
+    candidate = json.loads((candidate_dir / "metadata.json").read_text())
+    calibration = Calibration.from_metadata(candidate["estimation"])
+    runtime = load_runtime(candidate_dir, None)
+    rows = [dict(zip(runtime.feature_names, row, strict=True)) for row in IRIS_ROWS]
+    settings = Settings(MODEL_DIR=model_dir, SHADOW_MODEL_DIR=candidate_dir, DRAIN_SECONDS=0)
+    with TestClient(create_app(settings)) as shadowed:
+        before = scraped(shadowed, "model_estimated_correct_total")
+        assert shadowed.post("/predict/batch", json={"instances": rows}).status_code == 200
+        after = scraped(shadowed, "model_estimated_correct_total")
+    (key,) = [k for k in after if dict(k)["role"] == "shadow"]
+    assert dict(key)["model_version"] == candidate["model_version"]
+    probabilities = runtime.inference.run(runtime.matrix(IRIS_ROWS))
+    expected = float(calibration.correct(np.asarray(probabilities, dtype=np.float64)).sum())
+    assert after[key] - before.get(key, 0.0) == pytest.approx(expected, rel=1e-9)
