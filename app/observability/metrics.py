@@ -127,6 +127,12 @@ QUALITY_LABELS = (*MODEL_LABELS, "role")
 # Estimated quality (app/ml/quality/estimation.py): before any label, from the model's
 # confidence calibrated at training (CBPE). Over the increase of model_predictions_total
 # (the rows answered), the estimated accuracy; by class, estimated precision and recall.
+MODEL_ESTIMATED_ROWS = Counter(
+    "model_estimated_rows",
+    "Rows whose quality was estimated: every row a calibrated classifier answered (role "
+    '"primary") or its shadow candidate scored (role "shadow").',
+    QUALITY_LABELS,
+)
 MODEL_ESTIMATED_CORRECT = Counter(
     "model_estimated_correct",
     "Expected number of right answers among the rows answered: the calibrated probability "
@@ -136,9 +142,10 @@ MODEL_ESTIMATED_CORRECT = Counter(
 MODEL_ESTIMATED_CONFUSION = Counter(
     "model_estimated_confusion",
     "Expected confusion of the rows answered: for each row, the calibrated probability of "
-    "each actual class added to (predicted_class, actual_class); models of up to 20 "
+    "each actual class added to (predicted_class, actual_class; correct: whether they are "
+    "the same, as model_feedback_confusion_total); models of up to 20 "
     "classes (app/ml/quality/estimation.py).",
-    [*QUALITY_LABELS, "predicted_class", "actual_class"],
+    [*QUALITY_LABELS, "predicted_class", "actual_class", "correct"],
 )
 MODEL_FEEDBACK = Counter(
     "model_feedback_total",

@@ -16,7 +16,11 @@ import numpy as np
 from app.ml.calibration import Calibration
 from app.ml.serving.answers import Answer, ModelHooks, Sink
 from app.ml.serving.runtime import ModelRuntime
-from app.observability.metrics import MODEL_ESTIMATED_CONFUSION, MODEL_ESTIMATED_CORRECT
+from app.observability.metrics import (
+    MODEL_ESTIMATED_CONFUSION,
+    MODEL_ESTIMATED_CORRECT,
+    MODEL_ESTIMATED_ROWS,
+)
 from app.observability.observe import FastCounter
 
 # Above this many classes the expected confusion (classes² series) is not kept; the
@@ -31,12 +35,17 @@ class EstimateSeries:
     def __init__(self, runtime: ModelRuntime, calibration: Calibration, role: str) -> None:
         labels = (runtime.name, runtime.version, role)
         self.calibration = calibration
+        self.rows = FastCounter(MODEL_ESTIMATED_ROWS.labels(*labels))
         self.correct = FastCounter(MODEL_ESTIMATED_CORRECT.labels(*labels))
         classes = runtime.class_names
         self.confusion = (
             [
                 [
-                    FastCounter(MODEL_ESTIMATED_CONFUSION.labels(*labels, served, actual))
+                    FastCounter(
+                        MODEL_ESTIMATED_CONFUSION.labels(
+                            *labels, served, actual, "true" if served == actual else "false"
+                        )
+                    )
                     for actual in classes
                 ]
                 for served in classes
@@ -46,6 +55,7 @@ class EstimateSeries:
         )
 
     def add(self, probabilities: Any) -> None:
+        self.rows.inc(len(probabilities))
         self.correct.inc(float(self.calibration.correct(probabilities).sum()))
         if self.confusion is not None:
             expected = self.calibration.confusion(probabilities)

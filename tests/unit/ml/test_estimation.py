@@ -50,10 +50,13 @@ def test_each_answer_adds_its_calibrated_probability_of_being_right(
         ][::3]
     correct, confusion = "model_estimated_correct_total", "model_estimated_confusion_total"
     before, before_confusion = scraped(client, correct), scraped(client, confusion)
+    before_rows = scraped(client, "model_estimated_rows_total")
     answered = [client.post("/predict", json=rows[0]).json()]
     answered += client.post("/predict/batch", json={"instances": rows[1:]}).json()["predictions"]
     probabilities = np.array([[a["probabilities"][name] for name in classes] for a in answered])
     after, after_confusion = scraped(client, correct), scraped(client, confusion)
+    after_rows = scraped(client, "model_estimated_rows_total")
+    assert [v - before_rows.get(k, 0.0) for k, v in after_rows.items()] == [len(rows)]
 
     (key,) = after
     assert dict(key)["role"] == "primary"
@@ -64,6 +67,11 @@ def test_each_answer_adds_its_calibrated_probability_of_being_right(
     # The expected confusion: every row once, the diagonal the estimate.
     deltas = {k: v - before_confusion.get(k, 0.0) for k, v in after_confusion.items()}
     assert sum(deltas.values()) == pytest.approx(len(rows))
+    assert all(
+        dict(k)["correct"]
+        == ("true" if dict(k)["predicted_class"] == dict(k)["actual_class"] else "false")
+        for k in deltas
+    )
     diagonal = sum(
         v for k, v in deltas.items() if dict(k)["predicted_class"] == dict(k)["actual_class"]
     )
