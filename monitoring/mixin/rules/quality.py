@@ -15,18 +15,24 @@ MAE = f"job_model_role:model_feedback_mae:rate{W}"
 RMSE = f"job_model_role:model_feedback_rmse:rate{W}"
 COVERAGE = f"job_model:model_feedback_coverage:ratio_rate{W}"
 AGREEMENT = f"job_model:model_shadow_agreement:ratio_rate{W}"
+# Estimated before any label (app/ml/quality/estimation.py): the calibrated confidence.
+ESTIMATED_ROWS = f"job_model_role:model_estimated_rows:increase{W}"
+ESTIMATED_ACCURACY = f"job_model_role:model_estimated_accuracy:ratio_rate{W}"
+ESTIMATED_PRECISION = f"job_model_role_class:model_estimated_precision:ratio_rate{W}"
+ESTIMATED_RECALL = f"job_model_role_class:model_estimated_recall:ratio_rate{W}"
 BEST_ACCURACY = "job_model_name:model_training_accuracy:max"
 BEST_MAE = "job_model_name:model_training_mae:min"
 CORRECT, RECORDED, AGREED = 'correct="true"', 'status="recorded"', 'agreement="true"'
 
 
-def _per_class(kind: str) -> str:
-    """Precision (by predicted class) or recall (by actual class), with the label `class`."""
+def _per_class(kind: str, counter: str = "model_feedback_confusion_total") -> str:
+    """Precision (by predicted class) or recall (by actual class), with the label `class`,
+    from a confusion counter: the labels' (feedback) or the expected one (estimated)."""
     column = "predicted_class" if kind == "precision" else "actual_class"
-    confusion = f"model_feedback_confusion_total{sel()}"
+    confusion = f"{counter}{sel()}"
     by = f"{QUALITY_BY}, {column}"
     share = ratio(
-        f"rate(model_feedback_confusion_total{sel(CORRECT)}[{W}])",
+        f"rate({counter}{sel(CORRECT)}[{W}])",
         f"rate({confusion}[{W}])",
         by,
     )
@@ -61,6 +67,23 @@ def quality_rules() -> list[Rule]:
         },
         {"record": PRECISION, "expr": _per_class("precision")},
         {"record": RECALL, "expr": _per_class("recall")},
+        {
+            "record": ESTIMATED_ROWS,
+            "expr": f"sum by ({QUALITY_BY}) (increase(model_estimated_rows_total{sel()}[{W}]))",
+        },
+        {
+            "record": ESTIMATED_ACCURACY,
+            "expr": f"sum by ({QUALITY_BY}) (rate(model_estimated_correct_total{sel()}[{W}]))"
+            f"\n/\nsum by ({QUALITY_BY}) (rate(model_estimated_rows_total{sel()}[{W}]))",
+        },
+        {
+            "record": ESTIMATED_PRECISION,
+            "expr": _per_class("precision", "model_estimated_confusion_total"),
+        },
+        {
+            "record": ESTIMATED_RECALL,
+            "expr": _per_class("recall", "model_estimated_confusion_total"),
+        },
         {
             "record": MAE,
             "expr": f"sum by ({QUALITY_BY}) (rate(model_feedback_absolute_error_sum{sel()}[{W}]))"
