@@ -103,6 +103,12 @@ QUALITY_ACCURACY_MARGIN = 0.05
 QUALITY_MAE_MARGIN_RATIO = 0.25
 QUALITY_BASELINE_WINDOW = "7d"
 QUALITY_DROP_FOR = "15m"
+# GlassboxEstimatedQualityDrop: the served version's estimated accuracy (calibrated
+# confidence, no labels) this far below its own held-out accuracy, on at least this many
+# estimated rows in the quality window. A warning: it is an estimate.
+ESTIMATE_ACCURACY_MARGIN = 0.05
+ESTIMATE_MIN_ROWS = 500
+ESTIMATE_DROP_FOR = "15m"
 # `make promote` (promotion/) and the dashboards: the shadow candidate must agree
 # with the served model on at least this share of rows, and its live accuracy be no more
 # than this below the served model's, over the quality window.

@@ -35,6 +35,7 @@ def alert_groups() -> dict[str, Any]:
                 "rules": service.service_alerts()
                 + drift.drift_alerts()
                 + quality.quality_alerts()
+                + quality.estimate_alerts()
                 + quality.store_alerts()
                 + tracing.tracing_alerts(),
             },

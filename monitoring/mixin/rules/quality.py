@@ -139,6 +139,37 @@ def store_alerts() -> list[Rule]:
     ]
 
 
+def estimate_alerts() -> list[Rule]:
+    """The served version's estimated accuracy (before labels) below what its training
+    promised: a warning, because it is an estimate (docs/quality.md says where it is blind)."""
+    serving = f"max by (job, model_name, model_version) (model_info{sel()} == 1)"
+    held_out = (
+        "max by (job, model_name, model_version) (model_training_metric"
+        + sel('role="primary"', 'metric="accuracy"')
+        + ")"
+    )
+    return [
+        alert(
+            "GlassboxEstimatedQualityDrop",
+            f'{ESTIMATED_ACCURACY}{{role="primary"}}\n< on (job, model_name, model_version) '
+            f"group_left ()\n({held_out} - {c.ESTIMATE_ACCURACY_MARGIN})\n"
+            f"and on (job, model_name, model_version)\n"
+            f'{ESTIMATED_ROWS}{{role="primary"}} >= {c.ESTIMATE_MIN_ROWS}\n'
+            f"and on (job, model_name, model_version)\n{serving}",
+            c.ESTIMATE_DROP_FOR,
+            "warning",
+            "The served model's estimated accuracy has dropped below what training promised.",
+            "Model {{ $labels.model_name }} version {{ $labels.model_version }} is estimated "
+            "right on {{ $value | humanizePercentage }} of the rows it answered over the last "
+            f"{W} (its confidence, calibrated at training; no labels): more than "
+            f"{c.ESTIMATE_ACCURACY_MARGIN:.0%} below its held-out accuracy. An estimate: the "
+            "traffic has moved to where the model is less sure; labels, when they come, say "
+            "whether it is really wrong.",
+            task="classification",
+        ),
+    ]
+
+
 def quality_alerts() -> list[Rule]:
     serving = f"max by (job, model_name, model_version) (model_info{sel()} == 1)"
     enough = (
