@@ -177,7 +177,8 @@ MODEL_FEEDBACK_SQUARED_ERROR = Counter(
 MODEL_TRAINING_METRIC = Gauge(
     "model_training_metric",
     "The held-out metric stored in the artifact (accuracy, f1_macro, r2, rmse, mae): what "
-    "live quality is compared with.",
+    "live quality is compared with; estimated_accuracy_error: how far the estimated "
+    "accuracy was from the truth on held-out rows.",
     [*QUALITY_LABELS, "metric"],
     multiprocess_mode="livemax",
 )

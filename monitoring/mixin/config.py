@@ -109,6 +109,10 @@ QUALITY_DROP_FOR = "15m"
 ESTIMATE_ACCURACY_MARGIN = 0.05
 ESTIMATE_MIN_ROWS = 500
 ESTIMATE_DROP_FOR = "15m"
+# GlassboxEstimateDisagreesWithLabels: live accuracy (labels) and the estimate further apart
+# than the estimate's own held-out error, and never less than this (a small held-out split
+# can claim a tiny error), on QUALITY_MIN_LABELS labels.
+ESTIMATE_DISAGREEMENT_MIN = 0.05
 # `make promote` (promotion/) and the dashboards: the shadow candidate must agree
 # with the served model on at least this share of rows, and its live accuracy be no more
 # than this below the served model's, over the quality window.

@@ -20,6 +20,7 @@ from app.observability.metrics import (
 
 # The artifact's held-out metrics published as model_training_metric.
 TRAINING_METRICS = ("accuracy", "f1_macro", "r2", "rmse", "mae")
+ESTIMATE_ERROR_METRIC = "estimated_accuracy_error"
 
 
 class ModelGauges(ModelHooks):
@@ -58,3 +59,11 @@ def _publish_training_metrics(runtime: ModelRuntime, role: str) -> None:
     for metric, value in runtime.metadata.get("metrics", {}).items():
         if metric in TRAINING_METRICS and isinstance(value, int | float):
             MODEL_TRAINING_METRIC.labels(runtime.name, runtime.version, role, metric).set(value)
+    # How far the estimated accuracy was from the truth on held-out rows it did not see:
+    # live accuracy further than this from the estimate is more than the estimate's error.
+    held_out = runtime.metadata.get("estimation", {}).get("held_out", {})
+    error = held_out.get("estimate_error")
+    if isinstance(error, int | float):
+        MODEL_TRAINING_METRIC.labels(
+            runtime.name, runtime.version, role, ESTIMATE_ERROR_METRIC
+        ).set(error)

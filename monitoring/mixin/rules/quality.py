@@ -148,6 +148,11 @@ def estimate_alerts() -> list[Rule]:
         + sel('role="primary"', 'metric="accuracy"')
         + ")"
     )
+    error = (
+        "max by (job, model_name, model_version) (model_training_metric"
+        + sel('role="primary"', 'metric="estimated_accuracy_error"')
+        + ")"
+    )
     return [
         alert(
             "GlassboxEstimatedQualityDrop",
@@ -165,6 +170,26 @@ def estimate_alerts() -> list[Rule]:
             f"{c.ESTIMATE_ACCURACY_MARGIN:.0%} below its held-out accuracy. An estimate: the "
             "traffic has moved to where the model is less sure; labels, when they come, say "
             "whether it is really wrong.",
+            task="classification",
+        ),
+        alert(
+            "GlassboxEstimateDisagreesWithLabels",
+            f'abs(\n  {ACCURACY}{{role="primary"}}\n  - on (job, model_name, model_version, role)\n'
+            f'  {ESTIMATED_ACCURACY}{{role="primary"}}\n)\n'
+            "> on (job, model_name, model_version) group_left ()\n"
+            f"clamp_min({error}, {c.ESTIMATE_DISAGREEMENT_MIN})\n"
+            f"and on (job, model_name, model_version)\n"
+            f'{LABELS}{{role="primary"}} >= {c.QUALITY_MIN_LABELS}\n'
+            f"and on (job, model_name, model_version)\n{serving}",
+            c.ESTIMATE_DROP_FOR,
+            "warning",
+            "Live accuracy and the estimated accuracy disagree: the right answers may have "
+            "changed.",
+            "Model {{ $labels.model_name }} version {{ $labels.model_version }}: its accuracy "
+            f"from /feedback labels and its estimate (calibrated confidence) over the last {W} "
+            "are {{ $value | humanizePercentage }} apart, more than the estimate's error on "
+            "held-out rows. The estimate cannot see concept drift (the same inputs now having "
+            "other right answers): trust the labels, and look for what changed in the world.",
             task="classification",
         ),
     ]

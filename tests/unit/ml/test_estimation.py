@@ -98,3 +98,18 @@ def test_a_shadow_candidate_is_estimated_on_the_rows_it_scored(
     probabilities = runtime.inference.run(runtime.matrix(IRIS_ROWS))
     expected = float(calibration.correct(np.asarray(probabilities, dtype=np.float64)).sum())
     assert after[key] - before.get(key, 0.0) == pytest.approx(expected, rel=1e-9)
+
+
+def test_the_estimates_held_out_error_is_published_beside_the_held_out_metrics(
+    client: TestClient, model_dir: Path
+) -> None:
+    """What GlassboxEstimateDisagreesWithLabels holds the live-estimate gap against."""
+    metadata = json.loads((model_dir / "metadata.json").read_text())
+    published = {
+        dict(k)["metric"]: v
+        for k, v in scraped(client, "model_training_metric").items()
+        if dict(k)["role"] == "primary"
+    }
+    error = metadata["estimation"]["held_out"]["estimate_error"]
+    assert published["estimated_accuracy_error"] == pytest.approx(error)
+    assert published["accuracy"] == pytest.approx(metadata["metrics"]["accuracy"])
