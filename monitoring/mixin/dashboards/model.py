@@ -32,6 +32,9 @@ from monitoring.mixin.rules.quality import (
     ACCURACY,
     AGREEMENT,
     COVERAGE,
+    ESTIMATED_ACCURACY,
+    ESTIMATED_PRECISION,
+    ESTIMATED_RECALL,
     MAE,
     PRECISION,
     RECALL,
@@ -169,13 +172,31 @@ def classification_quality_panels() -> list[Panel]:
     window = config.QUALITY_WINDOW
     return [
         timeseries(
-            f"Live accuracy against held-out ({window})",
-            "Share of predictions labelled through POST /feedback that were right, per "
-            "version and role (primary: the served model; shadow: the candidate scored beside "
-            "it), next to the accuracy its artifact measured on held-out data. A served "
-            "version far below is what GlassboxModelQualityDrop pages on.",
+            f"Accuracy: live, estimated and held-out ({window})",
+            "Live: the share of predictions labelled through POST /feedback that were right. "
+            "Estimated: every answered row's confidence, calibrated at training, before any "
+            "label (blind to concept drift, and unreliable on inputs outside the training "
+            "range: see the drift panels). Held-out: what the artifact measured. Per version "
+            "and role (primary: the served model; shadow: the candidate scored beside it). "
+            "GlassboxModelQualityDrop pages on live, GlassboxEstimatedQualityDrop warns on "
+            "estimated.",
             target(f"{ACCURACY}{{{RECORDED}}}", "{{model_version}} {{role}} live"),
+            target(f"{ESTIMATED_ACCURACY}{{{RECORDED}}}", "{{model_version}} {{role}} estimated"),
             _training("accuracy"),
+            unit="percentunit",
+        ),
+        timeseries(
+            f"Estimated precision and recall per class ({window})",
+            "From the expected confusion of every answered row (calibrated confidence, no "
+            "labels): the served model's, next to the live figures above once labels come.",
+            target(
+                f'{ESTIMATED_PRECISION}{{{RECORDED_MODEL}, role="primary"}}',
+                "{{class}} precision (estimated)",
+            ),
+            target(
+                f'{ESTIMATED_RECALL}{{{RECORDED_MODEL}, role="primary"}}',
+                "{{class}} recall (estimated)",
+            ),
             unit="percentunit",
         ),
         timeseries(
