@@ -43,7 +43,11 @@ logger = get_logger("glassbox.promotion")
 
 
 class PromotionError(Exception):
-    pass
+    """A refusal, with the evidence behind it (logged beside the message)."""
+
+    def __init__(self, message: str, **evidence: Any) -> None:
+        super().__init__(message)
+        self.evidence = evidence
 
 
 def version_directory(artifacts: Path, version: str) -> Path:
@@ -100,8 +104,9 @@ def promote(
         return repoint(artifacts, version, shadow=verdict.evidence)
     if not force:
         raise PromotionError(
-            f"{version} refused by the shadow gate: {'; '.join(verdict.reasons)} "
-            "(FORCE=1 promotes it anyway)"
+            f"{version} refused by the shadow gate: {'; '.join(verdict.reasons)}"
+            f"{_estimated(verdict.evidence)} (FORCE=1 promotes it anyway)",
+            **verdict.evidence,
         )
     logger.warning(
         "promotion_gate_overridden", version=version, reasons=verdict.reasons, **verdict.evidence
@@ -109,6 +114,17 @@ def promote(
     return repoint(
         artifacts, version, forced=True, gate_reasons=verdict.reasons, shadow=verdict.evidence
     )
+
+
+def _estimated(evidence: dict[str, Any]) -> str:
+    """The shadow's estimated accuracy beside the served model's, when both were counted."""
+    mine, theirs = (
+        evidence.get("shadow_estimated_accuracy"),
+        evidence.get("served_estimated_accuracy"),
+    )
+    if mine is None or theirs is None:
+        return ""
+    return f"; before any label its accuracy was estimated at {mine:.1%} (served: {theirs:.1%})"
 
 
 def rollback(artifacts: Path, public_key: str = "") -> dict[str, Any]:
@@ -153,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(line))
             return 0
     except (PromotionError, GateUnavailableError) as exc:
-        logger.error(f"{args.command}_refused", message=str(exc))
+        evidence = exc.evidence if isinstance(exc, PromotionError) else {}
+        logger.error(f"{args.command}_refused", message=str(exc), **evidence)
         return EXIT_REFUSED
     logger.info(
         EVENTS[args.command],

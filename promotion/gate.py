@@ -84,6 +84,7 @@ class ShadowGate:
             )  # fmt: skip
         agreement = self._sum("model_shadow_rows_total", version, 'agreement="true"') / rows
         evidence: dict[str, Any] = {"shadow_rows": int(rows), "agreement": round(agreement, 4)}
+        evidence |= self._estimates(version)
         reasons = []
         if agreement < self.min_agreement:
             reasons.append(
@@ -93,6 +94,21 @@ class ShadowGate:
         quality = self._quality(version, task, evidence)
         reasons.extend(quality)
         return Verdict(not reasons, reasons, evidence)
+
+    def _estimates(self, version: str) -> dict[str, float]:
+        """What each model's calibrated confidence estimated of its accuracy on the rows of
+        the window, before any label (app/ml/quality/estimation.py): reported beside the
+        agreement, never a reason to refuse (it is an estimate)."""
+        found = {}
+        for name, matchers in (
+            ("shadow_estimated_accuracy", (f'model_version="{version}"', 'role="shadow"')),
+            ("served_estimated_accuracy", (f'model_version!="{version}"', 'role="primary"')),
+        ):
+            rows = self._sum("model_estimated_rows_total", "", *matchers)
+            if rows:
+                right = self._sum("model_estimated_correct_total", "", *matchers)
+                found[name] = round(right / rows, 4)
+        return found
 
     def _quality(self, version: str, task: str, evidence: dict[str, Any]) -> list[str]:
         shadow = f'role="shadow", model_version="{version}"'

@@ -169,7 +169,13 @@ def story_in(tmp_path: Path, env: dict[str, str]) -> None:
         assert refused.returncode == 1, refused.stdout + refused.stderr
         assert "refused by the shadow gate" in refused.stdout
         assert "live accuracy" in refused.stdout
-        story["gate_refusal"] = json.loads(refused.stdout.splitlines()[-1])["message"]
+        said = json.loads(refused.stdout.splitlines()[-1])
+        story["gate_refusal"] = said["message"]
+        # Before any label could say so, what each model's calibrated confidence estimated.
+        story["estimated_before_labels"] = {
+            key: said[key] for key in ("shadow_estimated_accuracy", "served_estimated_accuracy")
+        }
+        assert all(0 < value <= 1 for value in story["estimated_before_labels"].values())
         forced = promotion(artifacts, "promote", poisoned, "--force", **asked)
         assert forced.returncode == 0, forced.stdout + forced.stderr
         assert json.loads((artifacts / "promotions.jsonl").read_text().splitlines()[-1])["forced"]
