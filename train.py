@@ -38,7 +38,7 @@ import math
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +63,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from app.core.keys import InvalidKeyError
 from app.core.logging import configure_logging, get_logger
 from app.ml.artifact import is_safe_version, sha256_file
-from app.ml.building.calibrating import calibrate
 from app.ml.building.dataset import TARGET, DatasetError, column_type, load_dataset
+from app.ml.building.estimating import Estimation, fit_estimation
 from app.ml.building.packaging import model_input, package, write_signed
 from app.ml.contract import Contract, ContractError, Input
 from promotion.history import repoint
@@ -263,9 +263,9 @@ class TrainingRun:
     x_train: npt.NDArray[Any]
     train_rows: int
     flipped_rows: int
-    # A classifier's confidence calibration for estimated accuracy, fitted on the held-out
-    # rows (app/ml/building/calibrating.py), and what those rows said of it.
-    estimation: dict[str, Any] | None = None
+    # What estimates its quality live before labels, fitted on the held-out rows
+    # (app/ml/building/estimating.py), and what those rows said of it.
+    estimation: Estimation = field(default_factory=Estimation)
 
 
 def fit_and_evaluate(
@@ -302,10 +302,7 @@ def fit_and_evaluate(
     )
     held_out = model_input(contract, x_test, columns)
     metrics = evaluate(model, held_out, y_test, class_names)
-    estimation = None
-    if classify:
-        calibration, report = calibrate(model.predict_proba(held_out), y_test, seed)
-        estimation = {"kind": "cbpe", **calibration.to_metadata(), "held_out": report}
+    estimation = fit_estimation(model, contract, x_test, y_test, seed, "held-out split")
     return TrainingRun(model, metrics, x_train, len(y_train), flipped_rows, estimation)
 
 
@@ -416,8 +413,8 @@ def main(argv: list[str] | None = None) -> int:
             "train_rows": run.train_rows,
         },
     }
-    if run.estimation is not None:
-        metadata["estimation"] = run.estimation
+    if run.estimation.metadata is not None:
+        metadata["estimation"] = run.estimation.metadata
     if classify:
         metadata["poisoning"] = {
             "level": args.poison_level,
@@ -425,7 +422,14 @@ def main(argv: list[str] | None = None) -> int:
             "seed": args.seed,
         }
     try:
-        path = write_signed(model, metadata, args.output_dir, version, packaged.onnx_model)
+        path = write_signed(
+            model,
+            metadata,
+            args.output_dir,
+            version,
+            packaged.onnx_model,
+            companions=run.estimation.companions,
+        )
     except InvalidKeyError as exc:
         logger.error("signing_key_invalid", message=str(exc))
         return 2

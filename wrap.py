@@ -6,10 +6,12 @@
 
 `--sample` is a CSV of the model's training data (a few hundred rows are enough), with the
 model's input columns in the order the model takes them; a `--target` column in it is
-left out of the inputs and gives a classifier its class priors. From the sample come the
-contract (types inferred as train.py does, or from --contract / --column), the training
-ranges and drift baseline, the reference rows and the example row. The task comes from the
-model (a classifier has classes_); class names are the model's `classes_`.
+left out of the inputs, gives a classifier its class priors and fits the model's estimated
+quality (a calibration, or a regressor's loss model: docs/quality.md). Rows the model did
+not train on make that estimate honest; its own training rows make it optimistic. From the
+sample come the contract (types inferred as train.py does, or from --contract / --column),
+the training ranges and drift baseline, the reference rows and the example row. The task
+comes from the model (a classifier has classes_); class names are the model's `classes_`.
 
 The artifact gets what a trained one gets: the ONNX export attempt with its equality check
 (kept only if it reproduces the model on the sample), the checksum, the signature with

@@ -1,4 +1,6 @@
-"""The model artifact on disk: `model.joblib`, `metadata.json` and, when it converts, `model.onnx`.
+"""The model artifact on disk: `model.joblib`, `metadata.json` and, when it converts, `model.onnx`;
+plus any companion files (a regressor's loss model: app/ml/loss_estimate.py), each with its
+SHA-256 in the signed metadata.json.
 
 train.py writes it and the service reads it, both through this module, so the
 two sides cannot disagree about the format. Loading checks everything that
@@ -11,7 +13,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,8 @@ class LoadedArtifact:
     reference_rows: npt.NDArray[Any] | None = None
     # True when metadata.json's signature was checked against MODEL_PUBLIC_KEY.
     verified: bool = False
+    # Companion files by name, each matching its checksum in metadata.json.
+    companions: dict[str, bytes] = field(default_factory=dict)
 
 
 _VERSION_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
@@ -87,8 +91,10 @@ def write_artifact(
     version: str,
     onnx_model: bytes | None = None,
     signing_key: str | None = None,
+    companions: dict[str, bytes] | None = None,
 ) -> Path:
-    """Write `output_dir/<version>/` atomically and return it; `latest` is not touched."""
+    """Write `output_dir/<version>/` atomically and return it; `latest` is not touched.
+    `companions` are more files by name, checksummed in metadata.json's `companion_sha256`."""
     output_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=output_dir))
     staging.chmod(0o755)  # mkdtemp's 0700 would hide the model from a non-root runtime user
@@ -98,6 +104,14 @@ def write_artifact(
         if onnx_model is not None:
             (staging / ONNX_FILE).write_bytes(onnx_model)
             full["onnx_sha256"] = sha256_file(staging / ONNX_FILE)
+        if companions:
+            for name, content in companions.items():
+                if name in (MODEL_FILE, ONNX_FILE, METADATA_FILE, SIGNATURE_FILE) or "/" in name:
+                    raise ValueError(f"a companion file cannot be named {name!r}")
+                (staging / name).write_bytes(content)
+            full["companion_sha256"] = {
+                name: hashlib.sha256(content).hexdigest() for name, content in companions.items()
+            }
         metadata_bytes = (json.dumps(full, indent=2, sort_keys=True) + "\n").encode()
         (staging / METADATA_FILE).write_bytes(metadata_bytes)
         if signing_key:
@@ -253,6 +267,7 @@ def load_artifact(model_dir: Path, public_key: str = "") -> LoadedArtifact:
         onnx_model=_read_onnx(model_dir, metadata),
         reference_rows=_reference_rows(metadata, contract),
         verified=bool(public_key),
+        companions=_read_companions(model_dir, metadata),
     )
 
 
@@ -312,6 +327,31 @@ def _read_onnx(model_dir: Path, metadata: dict[str, Any]) -> bytes | None:
             actual_sha256=actual,
         )
     return content
+
+
+def _read_companions(model_dir: Path, metadata: dict[str, Any]) -> dict[str, bytes]:
+    """Each companion file metadata.json names, refused if missing or not its checksum."""
+    expected = metadata.get("companion_sha256", {})
+    if not isinstance(expected, dict):
+        raise ModelLoadError("metadata_invalid", "companion_sha256 is not a mapping")
+    companions = {}
+    for name, checksum in expected.items():
+        path = model_dir / name
+        if "/" in name or not path.is_file():
+            raise ModelLoadError(
+                "artifact_missing", f"metadata names {name} but {model_dir} has no such file"
+            )
+        content = path.read_bytes()
+        actual = hashlib.sha256(content).hexdigest()
+        if actual != checksum:
+            raise ModelLoadError(
+                "checksum_mismatch",
+                f"{name} does not match the SHA-256 recorded in {METADATA_FILE}",
+                expected_sha256=checksum,
+                actual_sha256=actual,
+            )
+        companions[name] = content
+    return companions
 
 
 def _reference_rows(metadata: dict[str, Any], contract: Contract) -> npt.NDArray[Any] | None:

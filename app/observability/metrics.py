@@ -125,12 +125,19 @@ MODEL_LOADED = Gauge(
 # made the prediction.
 QUALITY_LABELS = (*MODEL_LABELS, "role")
 # Estimated quality (app/ml/quality/estimation.py): before any label, from the model's
-# confidence calibrated at training (CBPE). Over the increase of model_predictions_total
-# (the rows answered), the estimated accuracy; by class, estimated precision and recall.
+# confidence calibrated at training (CBPE), or a regressor's loss model (DLE). Over the
+# rows estimated, the estimated accuracy (by class: precision and recall) or MAE.
 MODEL_ESTIMATED_ROWS = Counter(
     "model_estimated_rows",
-    "Rows whose quality was estimated: every row a calibrated classifier answered (role "
+    "Rows whose quality was estimated: every row a model with an estimate answered (role "
     '"primary") or its shadow candidate scored (role "shadow").',
+    QUALITY_LABELS,
+)
+MODEL_ESTIMATED_ABSOLUTE_ERROR = Counter(
+    "model_estimated_absolute_error",
+    "A regressor's expected absolute error of the rows answered: its loss model's "
+    "prediction for each row (no labels needed); over model_estimated_rows_total, the "
+    "estimated MAE.",
     QUALITY_LABELS,
 )
 MODEL_ESTIMATED_CORRECT = Counter(
@@ -178,7 +185,8 @@ MODEL_TRAINING_METRIC = Gauge(
     "model_training_metric",
     "The held-out metric stored in the artifact (accuracy, f1_macro, r2, rmse, mae): what "
     "live quality is compared with; estimated_accuracy_error: how far the estimated "
-    "accuracy was from the truth on held-out rows.",
+    "accuracy was from the truth on held-out rows (points), estimated_mae_error: how far "
+    "the estimated MAE was (relative to the true MAE).",
     [*QUALITY_LABELS, "metric"],
     multiprocess_mode="livemax",
 )

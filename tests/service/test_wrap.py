@@ -71,6 +71,10 @@ def test_a_wrapped_pipeline_serves_its_own_answers(
     metadata = json.loads((tmp_path / "latest" / "metadata.json").read_text())
     assert metadata["class_names"] == ["no", "yes"]
     assert set(metadata["class_priors"]) == {"no", "yes"}
+    # The sample's target also fitted the calibration its accuracy is estimated with.
+    assert (metadata["estimation"]["kind"], metadata["estimation"]["source"]) == (
+        "cbpe", "wrap sample",
+    )  # fmt: skip
     assert metadata["inputs"][0] == {
         "name": "plan", "type": "category", "categories": ["basic", "pro", "team"],
     }  # fmt: skip
@@ -100,6 +104,11 @@ def test_a_wrapped_pipeline_serves_its_own_answers(
             and dict(labels)["feature"] == "plan"
         ]  # fmt: skip
         assert unseen == [1.0]
+        estimated = [
+            value for (name, labels), value in scraped.items()
+            if name == "model_estimated_rows_total" and dict(labels)["role"] == "primary"
+        ]  # fmt: skip
+        assert estimated == [len(rows) + 1]
         loaded = service.wait_for_log("model_loaded")[0]
         assert (loaded["inference_path"], loaded["signature_verified"]) == ("onnxruntime", True)
 
@@ -113,9 +122,12 @@ def test_a_model_onnx_cannot_convert_is_served_by_sklearn_with_the_reason(
         [("log", FunctionTransformer(np.log1p)), ("forest", RandomForestRegressor(n_estimators=5))]
     ).fit(numeric, numeric["monthly_fee"] * 2)
     joblib.dump(model, tmp_path / "fee.joblib")
-    numeric.to_csv(tmp_path / "fee.csv", index=False)
-    result = wrap("--model", str(tmp_path / "fee.joblib"), "--sample", str(tmp_path / "fee.csv"),
-                  "--output-dir", str(tmp_path / "out"), "--promote")  # fmt: skip
+    # With its target, the sample fits the regressor's loss model too (a forest: no ONNX).
+    numeric.assign(fee=numeric["monthly_fee"] * 2).to_csv(tmp_path / "fee.csv", index=False)
+    result = wrap(
+        "--model", str(tmp_path / "fee.joblib"), "--sample", str(tmp_path / "fee.csv"),
+        "--target", "fee", "--output-dir", str(tmp_path / "out"), "--promote",
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert str(last_line(result)["onnx_export"]).startswith("failed:")
     with running_service(tmp_path / "out" / "latest", tmp_path / "logs") as service:
@@ -130,6 +142,12 @@ def test_a_model_onnx_cannot_convert_is_served_by_sklearn_with_the_reason(
         answer = service.post("/predict", row)
         assert answer.status_code == 200, answer.text
         assert answer.json()["prediction"] == pytest.approx(model.predict(numeric.iloc[:1])[0])
+        estimated = {
+            name: value for (name, labels), value in service.metrics().items()
+            if name.startswith("model_estimated_") and dict(labels)["role"] == "primary"
+        }  # fmt: skip
+        assert estimated["model_estimated_rows_total"] == 1
+        assert estimated["model_estimated_absolute_error_total"] >= 0
 
 
 def test_a_sample_that_does_not_fit_the_model_is_refused(

@@ -66,7 +66,7 @@ def package(
     was trained (metrics, gate, params, data). `training_rows` are in contract order
     (float64, or object with categories); `target` gives a classifier its class priors."""
     by_input = list(zip(contract.inputs, training_rows.T, strict=True))
-    onnx_model, onnx_export = _checked_export(model, contract, training_rows[:REFERENCE_ROWS])
+    onnx_model, onnx_export = checked_export(model, contract, training_rows[:REFERENCE_ROWS])
     metadata: dict[str, Any] = {
         "model_name": model_name,
         "model_version": version,
@@ -110,7 +110,7 @@ def package(
     return Package(metadata, onnx_model)
 
 
-def _checked_export(
+def checked_export(
     model: Any, contract: Contract, reference_rows: npt.NDArray[Any]
 ) -> tuple[bytes | None, str]:
     """The export, kept only if it reproduces scikit-learn on the reference rows (the check
@@ -132,13 +132,14 @@ def write_signed(
     version: str,
     onnx: bytes | None,
     signing_key: str | None = None,
+    companions: dict[str, bytes] | None = None,
 ) -> Path:
     """Write the artifact, signed with `signing_key` (None: MODEL_SIGNING_KEY from the
     environment, as the CLIs read it) when there is one (an unsigned one is logged: a
     service with MODEL_PUBLIC_KEY refuses it). Raises InvalidKeyError."""
     if signing_key is None:
         signing_key = os.environ.get("MODEL_SIGNING_KEY", "")
-    path = write_artifact(model, metadata, output_dir, version, onnx, signing_key)
+    path = write_artifact(model, metadata, output_dir, version, onnx, signing_key, companions)
     if not signing_key:
         logger.warning(
             "model_unsigned",

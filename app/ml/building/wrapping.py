@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from app.core.logging import get_logger
 from app.ml.artifact import ModelLoadError, check_compatible, load_artifact, major_minor
+from app.ml.building.estimating import fit_estimation
 from app.ml.building.packaging import package, write_signed
 from app.ml.contract import Contract, Input
 from app.ml.inference import SklearnPath
@@ -42,6 +43,20 @@ def check_sklearn_version(trained_with: str, installed: str) -> None:
         )
 
 
+def _targets(contract: Contract, labels: Sequence[str]) -> npt.NDArray[Any]:
+    """The target column as the model answers it: class indices, or numbers."""
+    if contract.task == "regression":
+        try:
+            return np.asarray([float(label) for label in labels], dtype=np.float64)
+        except ValueError as exc:
+            raise WrapError(f"a regressor's target must be numbers: {exc}") from exc
+    index = {label: i for i, label in enumerate(contract.class_names)}
+    unknown = sorted(set(labels) - set(index))
+    if unknown:
+        raise WrapError(f"the target has values the model has no class for: {unknown}")
+    return np.asarray([index[label] for label in labels], dtype=np.int64)
+
+
 def wrap_estimator(
     model: Any,
     inputs: tuple[Input, ...],
@@ -57,7 +72,9 @@ def wrap_estimator(
 ) -> Path:
     """Write `output_dir/<version>/` and return it, once it passed the load checks (a
     failed one is removed, never left for a later promote). `rows` are in input order;
-    `labels`, when given, are the rows' targets (a classifier's class priors);
+    `labels`, when given, are the rows' targets: a classifier's class priors, and what its
+    estimated quality is fitted on (a calibration, or a regressor's loss model: rows the
+    model did not train on make it honest, training rows make it optimistic);
     `provenance` goes into metadata.json as is (where the model and rows came from);
     `signing_key` None reads MODEL_SIGNING_KEY (write_signed).
     Raises WrapError, ModelLoadError or InvalidKeyError."""
@@ -70,13 +87,8 @@ def wrap_estimator(
     check_compatible(model, contract)
     # The rows must run through the model as the service will call it.
     SklearnPath(model, contract).run(rows[:8])
-    class_targets = None
-    if is_classifier and labels is not None:
-        index = {label: i for i, label in enumerate(contract.class_names)}
-        unknown = sorted(set(labels) - set(index))
-        if unknown:
-            raise WrapError(f"the target has values the model has no class for: {unknown}")
-        class_targets = np.asarray([index[label] for label in labels], dtype=np.int64)
+    targets = None if labels is None else _targets(contract, labels)
+    class_targets = targets if is_classifier else None
     packaged = package(
         model, contract, rows, model_name=name, version=version, target=class_targets
     )
@@ -92,7 +104,15 @@ def wrap_estimator(
         "quality_gate": {"metric": "load_checks", "passed": True},
         **provenance,
     }
-    path = write_signed(model, metadata, output_dir, version, packaged.onnx_model, signing_key)
+    companions: dict[str, bytes] = {}
+    if targets is not None:  # the rows' targets: what estimates the model's quality live
+        estimation = fit_estimation(model, contract, rows, targets, 0, "wrap sample")
+        if estimation.metadata is not None:
+            metadata["estimation"] = estimation.metadata
+            companions = estimation.companions
+    path = write_signed(
+        model, metadata, output_dir, version, packaged.onnx_model, signing_key, companions
+    )
     try:
         load_artifact(path)  # the service's own checks, before anything serves it
     except ModelLoadError:

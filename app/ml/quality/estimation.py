@@ -1,22 +1,27 @@
-"""Estimated quality, live: each answered row's calibrated probability of being right
-(app/ml/calibration.py) into model_estimated_correct_total, and its expected
-confusion into model_estimated_confusion_total, so Prometheus estimates accuracy,
-precision and recall per version before any label exists.
+"""Estimated quality, live: a classifier's calibrated probability that each answered row
+is right (app/ml/calibration.py) into model_estimated_correct_total and its expected
+confusion into model_estimated_confusion_total; a regressor's expected absolute error
+from its loss model (app/ml/loss_estimate.py) into model_estimated_absolute_error_total.
+So Prometheus estimates accuracy, precision and recall, or MAE, per version before any
+label exists.
 
-One of the dataplane's sinks: each answer only keeps its probabilities (by reference);
-after the loop turn, one vectorised pass per model calibrates them all and adds the sums
-(a calibration per answer would be a NumPy call per class and request). Models without a
-calibration (regressors; artifacts trained before it) are skipped.
+One of the dataplane's sinks: each answer only keeps its rows and output (by reference);
+after the loop turn, one vectorised pass per model estimates them all and adds the sums
+(a calibration per answer would be a NumPy call per class and request, a loss model call
+per answer a model call per request). Models without an estimate (artifacts made before
+it) are skipped.
 """
 
-from typing import Any
-
 import numpy as np
+import numpy.typing as npt
 
 from app.ml.calibration import Calibration
+from app.ml.inference import InferencePath
+from app.ml.loss_estimate import nanny_rows
 from app.ml.serving.answers import Answer, ModelHooks, Sink
-from app.ml.serving.runtime import ModelRuntime
+from app.ml.serving.runtime import Matrix, ModelRuntime
 from app.observability.metrics import (
+    MODEL_ESTIMATED_ABSOLUTE_ERROR,
     MODEL_ESTIMATED_CONFUSION,
     MODEL_ESTIMATED_CORRECT,
     MODEL_ESTIMATED_ROWS,
@@ -30,12 +35,49 @@ ESTIMATED_CONFUSION_MAX_CLASSES = 20
 
 class EstimateSeries:
     """One model's estimate counters for one role ("primary", or "shadow" for a candidate
-    scored beside it: app/ml/quality/shadow.py), made once."""
+    scored beside it: app/ml/quality/shadow.py), made once; `of` picks the kind."""
+
+    def __init__(self, runtime: ModelRuntime, role: str) -> None:
+        self.rows = FastCounter(MODEL_ESTIMATED_ROWS.labels(runtime.name, runtime.version, role))
+
+    @staticmethod
+    def of(runtime: ModelRuntime, role: str) -> "EstimateSeries | None":
+        """The model's series, or None when its artifact has no estimate."""
+        if runtime.calibration is not None:
+            return AccuracyEstimate(runtime, runtime.calibration, role)
+        if runtime.loss_estimator is not None:
+            return LossEstimate(runtime, runtime.loss_estimator, role)
+        return None
+
+    def add(self, rows: Matrix, output: npt.NDArray[np.float64]) -> None:
+        """A batch of rows (contract order) and the model's output for them."""
+        raise NotImplementedError
+
+
+class LossEstimate(EstimateSeries):
+    """A regressor's: its loss model's predicted absolute error, summed (never below 0)."""
+
+    def __init__(self, runtime: ModelRuntime, loss_estimator: InferencePath, role: str) -> None:
+        super().__init__(runtime, role)
+        self.loss_estimator = loss_estimator
+        self.error = FastCounter(
+            MODEL_ESTIMATED_ABSOLUTE_ERROR.labels(runtime.name, runtime.version, role)
+        )
+
+    def add(self, rows: Matrix, output: npt.NDArray[np.float64]) -> None:
+        self.rows.inc(len(rows))
+        expected = self.loss_estimator.run(nanny_rows(rows, output))
+        self.error.inc(float(np.clip(expected, 0.0, None).sum()))
+
+
+class AccuracyEstimate(EstimateSeries):
+    """A classifier's: the calibrated probability of being right, and the expected
+    confusion (up to ESTIMATED_CONFUSION_MAX_CLASSES classes)."""
 
     def __init__(self, runtime: ModelRuntime, calibration: Calibration, role: str) -> None:
+        super().__init__(runtime, role)
         labels = (runtime.name, runtime.version, role)
         self.calibration = calibration
-        self.rows = FastCounter(MODEL_ESTIMATED_ROWS.labels(*labels))
         self.correct = FastCounter(MODEL_ESTIMATED_CORRECT.labels(*labels))
         classes = runtime.class_names
         self.confusion = (
@@ -54,7 +96,8 @@ class EstimateSeries:
             else None
         )
 
-    def add(self, probabilities: Any) -> None:
+    def add(self, rows: Matrix, output: npt.NDArray[np.float64]) -> None:  # noqa: ARG002
+        probabilities = output  # the rows' own values do not enter a calibrated confidence
         self.rows.inc(len(probabilities))
         self.correct.inc(float(self.calibration.correct(probabilities).sum()))
         if self.confusion is not None:
@@ -72,7 +115,7 @@ class EstimatedQuality(Sink, ModelHooks):
 
     def __init__(self) -> None:
         self._series: dict[ModelRuntime, EstimateSeries] = {}
-        self._turn: list[tuple[ModelRuntime, Any]] = []
+        self._turn: list[Answer] = []
 
     def serving(self, runtime: ModelRuntime) -> None:
         self._of(runtime)  # its series exist (at zero) before its first answer
@@ -81,23 +124,30 @@ class EstimatedQuality(Sink, ModelHooks):
         self._series.pop(runtime, None)
 
     def record(self, answer: Answer) -> None:
-        if answer.runtime.calibration is not None:
-            self._turn.append((answer.runtime, answer.predictions.output))
+        runtime = answer.runtime
+        if runtime.calibration is not None or runtime.loss_estimator is not None:
+            self._turn.append(answer)
 
     def end_turn(self) -> None:
         turn, self._turn = self._turn, []
-        grouped: dict[ModelRuntime, list[Any]] = {}
-        for runtime, output in turn:
-            grouped.setdefault(runtime, []).append(output)
-        for runtime, outputs in grouped.items():
+        grouped: dict[ModelRuntime, list[Answer]] = {}
+        for answer in turn:
+            grouped.setdefault(answer.runtime, []).append(answer)
+        for runtime, answers in grouped.items():
             series = self._of(runtime)
-            if series is not None:
-                series.add(np.vstack(outputs).astype(np.float64, copy=False))
+            if series is None:
+                continue
+            if len(answers) == 1:
+                rows, output = answers[0].rows, answers[0].predictions.output
+            else:
+                rows = np.concatenate([answer.rows for answer in answers])
+                output = np.concatenate([answer.predictions.output for answer in answers])
+            series.add(rows, np.asarray(output, dtype=np.float64))
 
     def _of(self, runtime: ModelRuntime) -> EstimateSeries | None:
-        if runtime.calibration is None:
-            return None
-        series = self._series.get(runtime)
-        if series is None:
-            series = self._series[runtime] = EstimateSeries(runtime, runtime.calibration, "primary")
-        return series
+        if runtime not in self._series:
+            series = EstimateSeries.of(runtime, "primary")
+            if series is None:
+                return None
+            self._series[runtime] = series
+        return self._series[runtime]

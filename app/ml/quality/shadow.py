@@ -66,10 +66,7 @@ class _Candidate:
         self.duration = MODEL_SHADOW_INFERENCE_DURATION.labels(runtime.name, runtime.version)
         self.agreement: dict[tuple[str, bool], Any] = {}
         # Its estimated quality on the rows it scored, before any label (role "shadow").
-        calibration = runtime.calibration
-        self.estimate = (
-            EstimateSeries(runtime, calibration, "shadow") if calibration is not None else None
-        )
+        self.estimate = EstimateSeries.of(runtime, "shadow")
 
     def count(self, primary_version: str, agreed: bool, rows: int) -> None:
         if not rows:
@@ -143,8 +140,8 @@ class ShadowScorer(Sink, ModelHooks):
         output = candidate.runtime.inference.run(matrix)
         candidate.duration.observe(time.perf_counter() - started)
         classes = candidate.classes
-        if candidate.estimate is not None and classes:
-            candidate.estimate.add(np.asarray(output, dtype=np.float64))
+        if candidate.estimate is not None:
+            candidate.estimate.add(matrix, np.asarray(output, dtype=np.float64))
         values: list[Any] = output.argmax(axis=1).tolist() if classes else output.tolist()
         start = 0
         tallies: dict[str, list[int]] = {}  # per served version: [agreed, rows]

@@ -20,7 +20,9 @@ from app.observability.metrics import (
 
 # The artifact's held-out metrics published as model_training_metric.
 TRAINING_METRICS = ("accuracy", "f1_macro", "r2", "rmse", "mae")
-ESTIMATE_ERROR_METRIC = "estimated_accuracy_error"
+# The estimate's own held-out error, by the kind of estimate: an accuracy's is absolute
+# (points), an MAE's relative to the true MAE.
+ESTIMATE_ERROR_METRICS = {"cbpe": "estimated_accuracy_error", "dle": "estimated_mae_error"}
 
 
 class ModelGauges(ModelHooks):
@@ -59,11 +61,10 @@ def _publish_training_metrics(runtime: ModelRuntime, role: str) -> None:
     for metric, value in runtime.metadata.get("metrics", {}).items():
         if metric in TRAINING_METRICS and isinstance(value, int | float):
             MODEL_TRAINING_METRIC.labels(runtime.name, runtime.version, role, metric).set(value)
-    # How far the estimated accuracy was from the truth on held-out rows it did not see:
-    # live accuracy further than this from the estimate is more than the estimate's error.
-    held_out = runtime.metadata.get("estimation", {}).get("held_out", {})
-    error = held_out.get("estimate_error")
-    if isinstance(error, int | float):
-        MODEL_TRAINING_METRIC.labels(
-            runtime.name, runtime.version, role, ESTIMATE_ERROR_METRIC
-        ).set(error)
+    # How far the estimate was from the truth on held-out rows it did not see: live quality
+    # further than this from the estimate is more than the estimate's error.
+    estimation = runtime.metadata.get("estimation", {})
+    error = estimation.get("held_out", {}).get("estimate_error")
+    metric = ESTIMATE_ERROR_METRICS.get(estimation.get("kind"))
+    if metric is not None and isinstance(error, int | float):
+        MODEL_TRAINING_METRIC.labels(runtime.name, runtime.version, role, metric).set(error)

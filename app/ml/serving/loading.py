@@ -1,13 +1,18 @@
 """Every check of a model load, the same at startup, at reload and for a shadow candidate
 (app/ml/serving/registry.py)."""
 
+import io
 from pathlib import Path
 from typing import Any, Literal
 
+import joblib
+
 from app.core.logging import get_logger
-from app.ml.artifact import ModelLoadError, load_artifact
+from app.ml.artifact import LoadedArtifact, ModelLoadError, check_compatible, load_artifact
 from app.ml.calibration import Calibration
 from app.ml.contract import Contract
+from app.ml.inference import InferencePath, choose_path
+from app.ml.loss_estimate import NANNY_FILE, NANNY_ONNX_FILE, nanny_contract, nanny_rows
 from app.ml.serving.runtime import ModelRuntime
 
 logger = get_logger("glassbox.model")
@@ -32,7 +37,7 @@ def load_runtime(
             **_shapes(artifact.contract, api_contract),
         )
     runtime = ModelRuntime(artifact, inference_path)
-    runtime.calibration = _calibration(artifact.metadata, len(artifact.contract.class_names))
+    _estimation(runtime, artifact, inference_path)
     if not artifact.verified:
         logger.warning(
             "model_unverified",
@@ -60,12 +65,62 @@ def load_runtime(
     return runtime
 
 
-def _calibration(metadata: dict[str, Any], classes: int) -> Calibration | None:
-    """The artifact's confidence calibration (estimated quality), or None without one; a
-    broken one refuses the load, as a broken model does."""
-    estimation = metadata.get("estimation")
+def _estimation(
+    runtime: ModelRuntime, artifact: LoadedArtifact, preferred: Literal["auto", "sklearn"]
+) -> None:
+    """What estimates the model's quality before labels: a classifier's calibration, a
+    regressor's loss model, or nothing (an artifact made before them). A broken one refuses
+    the load, as a broken model does."""
+    estimation = artifact.metadata.get("estimation")
     if estimation is None:
-        return None
+        return
+    kind = estimation.get("kind") if isinstance(estimation, dict) else None
+    if kind == "cbpe" and runtime.task == "classification":
+        runtime.calibration = _calibration(estimation, len(runtime.class_names))
+    elif kind == "dle" and runtime.task == "regression":
+        runtime.loss_estimator = _loss_estimator(runtime, artifact, preferred)
+    else:
+        raise ModelLoadError(
+            "estimation_invalid",
+            f"metadata.json's estimation is of kind {kind!r}, not one a {runtime.task} model has",
+        )
+
+
+def _loss_estimator(
+    runtime: ModelRuntime, artifact: LoadedArtifact, preferred: Literal["auto", "sklearn"]
+) -> InferencePath:
+    """The regressor's loss model, checked as the model is: it must answer its contract,
+    and its ONNX export serves only if it agrees with it on the reference rows (with the
+    model's own predictions of them)."""
+    pickled = artifact.companions.get(NANNY_FILE)
+    if pickled is None:
+        raise ModelLoadError(
+            "estimation_invalid", f"metadata.json's estimation needs {NANNY_FILE}, not listed"
+        )
+    try:
+        nanny = joblib.load(io.BytesIO(pickled))
+    except Exception as exc:
+        raise ModelLoadError(
+            "unpickle_failed",
+            f"{NANNY_FILE} could not be unpickled: {type(exc).__name__}: {exc}",
+        ) from exc
+    contract = nanny_contract(runtime.contract)
+    check_compatible(nanny, contract)
+    reference = artifact.reference_rows
+    if reference is not None:
+        reference = nanny_rows(reference, runtime.inference.run(reference))
+    path, refused = choose_path(
+        nanny, contract, artifact.companions.get(NANNY_ONNX_FILE), reference, preferred
+    )
+    if refused is not None:
+        logger.info(
+            "loss_estimator_path", model_version=runtime.version, path=path.name, reason=refused
+        )
+    return path
+
+
+def _calibration(estimation: dict[str, Any], classes: int) -> Calibration:
+    """The classifier's confidence calibration, checked."""
     try:
         calibration = Calibration.from_metadata(estimation)
     except (ValueError, KeyError, TypeError) as exc:

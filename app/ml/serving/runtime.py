@@ -65,6 +65,9 @@ class ModelRuntime:
         # A classifier's confidence calibration for estimated quality, checked at load
         # (app/ml/serving/loading.py); None without one.
         self.calibration: Calibration | None = None
+        # A regressor's loss model (app/ml/loss_estimate.py) on its own checked path; None
+        # without one.
+        self.loss_estimator: InferencePath | None = None
         self.inference: InferencePath
         self.inference, self.fallback_reason = choose_path(
             artifact.model,

@@ -140,8 +140,8 @@ def test_train_keeps_the_calibration_and_its_held_out_report_in_the_artifact(
     tmp_path: Path,
 ) -> None:
     """A classifier's metadata.json carries its calibration as data (no pickle) and what the
-    held-out rows said of it; a regressor's carries none (its estimate is another issue's
-    nanny model); the served maps load back as written."""
+    held-out rows said of it (the served maps load back as written); a regressor's carries
+    no map but its loss model (tests/unit/ml/test_estimation.py)."""
     assert train_here(tmp_path / "iris") == 0
     metadata = json.loads((tmp_path / "iris" / "latest" / "metadata.json").read_text())
     estimation = metadata["estimation"]
@@ -157,4 +157,8 @@ def test_train_keeps_the_calibration_and_its_held_out_report_in_the_artifact(
     diabetes = bundled("diabetes", tmp_path)
     assert train_here(tmp_path / "reg", "--data", str(diabetes.path), "--target", "target") == 0
     regression = json.loads((tmp_path / "reg" / "latest" / "metadata.json").read_text())
-    assert "estimation" not in regression
+    assert regression["estimation"]["kind"] == "dle"
+    assert "method" not in regression["estimation"]
+    assert regression["estimation"]["held_out"]["true_mae"] == pytest.approx(
+        regression["metrics"]["mae"]
+    )

@@ -113,3 +113,70 @@ def test_the_estimates_held_out_error_is_published_beside_the_held_out_metrics(
     error = metadata["estimation"]["held_out"]["estimate_error"]
     assert published["estimated_accuracy_error"] == pytest.approx(error)
     assert published["accuracy"] == pytest.approx(metadata["metrics"]["accuracy"])
+
+
+@pytest.fixture(scope="module")
+def regressor_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A regressor trained by train.py on scikit-learn's diabetes, with its loss model."""
+    from sklearn.datasets import load_diabetes
+
+    from tests.support.training import train_here
+
+    folder = tmp_path_factory.mktemp("diabetes")
+    load_diabetes(as_frame=True).frame.to_csv(folder / "diabetes.csv", index=False)
+    data = str(folder / "diabetes.csv")
+    assert train_here(folder / "artifacts", "--data", data, "--target", "target") == 0
+    return folder / "artifacts" / "latest"
+
+
+def test_a_regressor_adds_its_loss_models_expected_absolute_error(regressor_dir: Path) -> None:
+    """model_estimated_absolute_error_total grows by the loss model's prediction for the
+    rows answered (with the answers), never below zero; its held-out report is published."""
+    from sklearn.datasets import load_diabetes
+
+    from app.ml.loss_estimate import nanny_rows
+
+    runtime = load_runtime(regressor_dir, None)
+    assert runtime.loss_estimator is not None
+    assert runtime.calibration is None
+    frame = load_diabetes(as_frame=True).frame.drop(columns="target")
+    rows = frame.iloc[::7].to_dict("records")
+    settings = Settings(MODEL_DIR=regressor_dir, DRAIN_SECONDS=0)
+    with TestClient(create_app(settings)) as served:
+        before = scraped(served, "model_estimated_absolute_error_total")
+        before_rows = scraped(served, "model_estimated_rows_total")
+        answered = served.post("/predict/batch", json={"instances": rows}).json()["predictions"]
+        after = scraped(served, "model_estimated_absolute_error_total")
+        after_rows = scraped(served, "model_estimated_rows_total")
+        published = {
+            dict(k)["metric"]: v for k, v in scraped(served, "model_training_metric").items()
+        }
+    values = np.array([answer["prediction"] for answer in answered], dtype=np.float64)
+    matrix = runtime.matrix([list(row.values()) for row in rows])
+    expected = np.clip(runtime.loss_estimator.run(nanny_rows(matrix, values)), 0.0, None).sum()
+    (key,) = after
+    assert dict(key)["role"] == "primary"
+    assert after[key] - before.get(key, 0.0) == pytest.approx(float(expected), rel=1e-9)
+    assert after_rows[key] - before_rows.get(key, 0.0) == len(rows)
+    metadata = json.loads((regressor_dir / "metadata.json").read_text())
+    report = metadata["estimation"]["held_out"]
+    assert report["estimate_error"] < 0.15  # the cross-fitted estimate of the held-out MAE
+    assert published["estimated_mae_error"] == pytest.approx(report["estimate_error"])
+
+
+def test_a_regressors_loss_model_is_checked_as_the_model_is(
+    regressor_dir: Path, tmp_path: Path
+) -> None:
+    """A loss model altered after training fails its checksum: the load is refused."""
+    import shutil
+
+    from app.ml.artifact import ModelLoadError
+
+    copy = tmp_path / "copy"
+    shutil.copytree(regressor_dir.resolve(), copy)
+    with (copy / "nanny.joblib").open("ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(ModelLoadError) as refused:
+        load_runtime(copy, None)
+    assert refused.value.reason == "checksum_mismatch"
+    assert "nanny.joblib" in refused.value.message
