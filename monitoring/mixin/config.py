@@ -107,12 +107,22 @@ QUALITY_DROP_FOR = "15m"
 # confidence, no labels) this far below its own held-out accuracy, on at least this many
 # estimated rows in the quality window. A warning: it is an estimate.
 ESTIMATE_ACCURACY_MARGIN = 0.05
+# ... or its estimated MAE (a regressor's loss model) this share above its held-out MAE.
+ESTIMATE_MAE_MARGIN_RATIO = 0.25
 ESTIMATE_MIN_ROWS = 500
 ESTIMATE_DROP_FOR = "15m"
 # GlassboxEstimateDisagreesWithLabels: live accuracy (labels) and the estimate further apart
 # than the estimate's own held-out error, and never less than this (a small held-out split
 # can claim a tiny error), on QUALITY_MIN_LABELS labels.
 ESTIMATE_DISAGREEMENT_MIN = 0.05
+# ... and for MAE, relative to the live MAE.
+ESTIMATE_MAE_DISAGREEMENT_MIN = 0.25
+# Outside the training support the estimate is blind (docs/quality.md: digits with noise,
+# truth 0.64, estimate 0.91): above this share of input values outside the training range
+# or of categories training never saw, the estimate alerts are held back and
+# GlassboxInputsOutsideTraining speaks instead. In-support shifts (rows from where the model
+# is weaker) add nothing to this share; they are where the estimate works.
+ESTIMATE_SUPPORT_MAX_OUTSIDE = 0.01
 # `make promote` (promotion/) and the dashboards: the shadow candidate must agree
 # with the served model on at least this share of rows, and its live accuracy be no more
 # than this below the served model's, over the quality window.

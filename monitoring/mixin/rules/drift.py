@@ -8,6 +8,13 @@ FEATURE_RATE = f"job_model_feature:model_feature_values:rate{c.DRIFT_WINDOW}"
 FEATURE_PSI = f"job_model_feature:model_feature_values:psi_{c.DRIFT_WINDOW}"
 BUCKET_SHARE = f"job_model_feature_bucket:model_feature_values:share_{c.DRIFT_WINDOW}"
 BUCKET_EXPECTED = "job_model_feature_bucket:model_feature_expected_share:max"
+# The share of a version's input values outside the training support (below or above the
+# training range, or a category training never saw), over all its features.
+OUTSIDE_SUPPORT = f"job_model:model_feature_out_of_support:ratio_rate{c.DRIFT_WINDOW}"
+VALUES_RATE = f"job_model:model_feature_values:rate{c.DRIFT_WINDOW}"
+
+
+MODEL_BY = "job, model_name, model_version"
 
 
 def drift_rules() -> list[Rule]:
@@ -32,6 +39,15 @@ def drift_rules() -> list[Rule]:
             "expr": f"max by ({by}, bucket) (model_feature_expected_share{sel()})",
         },
         {
+            "record": VALUES_RATE,
+            "expr": f"sum by ({MODEL_BY}) (rate({values}[{c.DRIFT_WINDOW}]))",
+        },
+        {
+            "record": OUTSIDE_SUPPORT,
+            "expr": f"sum by ({MODEL_BY}) (rate(model_feature_out_of_range_total{sel()}"
+            f"[{c.DRIFT_WINDOW}]))\n/\n{VALUES_RATE}",
+        },
+        {
             "record": FEATURE_PSI,
             "expr": f"sum by ({by}) (\n  ({live} - {expected})\n  * ln({live} / {expected})\n)",
         },
@@ -52,5 +68,24 @@ def drift_alerts() -> list[Rule]:
             "Over the last hour {{ $labels.feature }} sent to model {{ $labels.model_version }} "
             'has a population stability index of {{ $value | printf "%.2f" }} against the '
             f"training deciles (threshold {c.DRIFT_PSI_THRESHOLD}): its values have shifted.",
+        ),
+        alert(
+            "GlassboxInputsOutsideTraining",
+            f"{OUTSIDE_SUPPORT} > {c.ESTIMATE_SUPPORT_MAX_OUTSIDE}\n"
+            f"and on ({MODEL_BY})\n"
+            f"sum by ({MODEL_BY}) (increase(model_predictions_total{sel()}[{c.DRIFT_WINDOW}]))"
+            f" >= {c.DRIFT_MIN_ROWS}\n"
+            f"and on ({MODEL_BY})\n"
+            f"max by ({MODEL_BY}) (model_info{sel()} == 1)",
+            c.DRIFT_FOR,
+            "warning",
+            "The served model is answering inputs outside its training data; its estimated "
+            "quality cannot be trusted.",
+            "Over the last hour {{ $value | humanizePercentage }} of the input values sent to "
+            "model {{ $labels.model_name }} version {{ $labels.model_version }} were outside "
+            "the training range or categories training never saw "
+            f"(threshold {c.ESTIMATE_SUPPORT_MAX_OUTSIDE:.0%}). The estimated accuracy or MAE "
+            "is blind there (it can say the model is fine while it is not), so its alerts are "
+            "held back: the drift panels and labels from /feedback are what to trust.",
         ),
     ]

@@ -4,6 +4,7 @@ against, and the quality-drop alert."""
 
 from monitoring.mixin import config as c
 from monitoring.mixin.rules.common import Rule, alert, ratio, sel
+from monitoring.mixin.rules.drift import OUTSIDE_SUPPORT
 
 QUALITY_BY = "job, model_name, model_version, role"
 W = c.QUALITY_WINDOW
@@ -20,6 +21,7 @@ ESTIMATED_ROWS = f"job_model_role:model_estimated_rows:increase{W}"
 ESTIMATED_ACCURACY = f"job_model_role:model_estimated_accuracy:ratio_rate{W}"
 ESTIMATED_PRECISION = f"job_model_role_class:model_estimated_precision:ratio_rate{W}"
 ESTIMATED_RECALL = f"job_model_role_class:model_estimated_recall:ratio_rate{W}"
+ESTIMATED_MAE = f"job_model_role:model_estimated_mae:rate{W}"
 BEST_ACCURACY = "job_model_name:model_training_accuracy:max"
 BEST_MAE = "job_model_name:model_training_mae:min"
 CORRECT, RECORDED, AGREED = 'correct="true"', 'status="recorded"', 'agreement="true"'
@@ -85,6 +87,11 @@ def quality_rules() -> list[Rule]:
             "expr": _per_class("recall", "model_estimated_confusion_total"),
         },
         {
+            "record": ESTIMATED_MAE,
+            "expr": f"sum by ({QUALITY_BY}) (rate(model_estimated_absolute_error_total{sel()}"
+            f"[{W}]))\n/\nsum by ({QUALITY_BY}) (rate(model_estimated_rows_total{sel()}[{W}]))",
+        },
+        {
             "record": MAE,
             "expr": f"sum by ({QUALITY_BY}) (rate(model_feedback_absolute_error_sum{sel()}[{W}]))"
             f"\n/\nsum by ({QUALITY_BY}) (rate({errors}[{W}]))",
@@ -140,57 +147,101 @@ def store_alerts() -> list[Rule]:
 
 
 def estimate_alerts() -> list[Rule]:
-    """The served version's estimated accuracy (before labels) below what its training
-    promised: a warning, because it is an estimate (docs/quality.md says where it is blind)."""
+    """The served version's estimated quality (before labels) worse than what its training
+    promised: a warning, because it is an estimate; held back while the inputs are outside
+    the training support, where the estimate is blind (GlassboxInputsOutsideTraining speaks
+    then). And, where labels exist, live quality and the estimate apart by more than the
+    estimate's own held-out error: the sign of concept drift."""
+    on = "on (job, model_name, model_version)"
     serving = f"max by (job, model_name, model_version) (model_info{sel()} == 1)"
-    held_out = (
-        "max by (job, model_name, model_version) (model_training_metric"
-        + sel('role="primary"', 'metric="accuracy"')
-        + ")"
+
+    def held_out(metric: str) -> str:
+        return (
+            "max by (job, model_name, model_version) (model_training_metric"
+            + sel('role="primary"', f'metric="{metric}"')
+            + ")"
+        )
+
+    trusted = (
+        f"and {on}\n"
+        f'{ESTIMATED_ROWS}{{role="primary"}} >= {c.ESTIMATE_MIN_ROWS}\n'
+        f"and {on}\n{serving}\n"
+        f"unless {on}\n{OUTSIDE_SUPPORT} > {c.ESTIMATE_SUPPORT_MAX_OUTSIDE}"
     )
-    error = (
-        "max by (job, model_name, model_version) (model_training_metric"
-        + sel('role="primary"', 'metric="estimated_accuracy_error"')
-        + ")"
+    labelled = (
+        f'and {on}\n{LABELS}{{role="primary"}} >= {c.QUALITY_MIN_LABELS}\nand {on}\n{serving}'
+    )
+    summary = "The served model's estimated quality has dropped below what training promised."
+    blind = (
+        "An estimate: the traffic has moved to where the model is less sure; labels, when "
+        "they come, say whether it is really wrong."
+    )
+    disagree = (
+        "Live quality and the estimated quality disagree: the right answers may have changed."
+    )
+    drift = (
+        "The estimate cannot see concept drift (the same inputs now having other right "
+        "answers): trust the labels, and look for what changed in the world."
     )
     return [
         alert(
             "GlassboxEstimatedQualityDrop",
-            f'{ESTIMATED_ACCURACY}{{role="primary"}}\n< on (job, model_name, model_version) '
-            f"group_left ()\n({held_out} - {c.ESTIMATE_ACCURACY_MARGIN})\n"
-            f"and on (job, model_name, model_version)\n"
-            f'{ESTIMATED_ROWS}{{role="primary"}} >= {c.ESTIMATE_MIN_ROWS}\n'
-            f"and on (job, model_name, model_version)\n{serving}",
+            f'{ESTIMATED_ACCURACY}{{role="primary"}}\n< {on} group_left ()\n'
+            f"({held_out('accuracy')} - {c.ESTIMATE_ACCURACY_MARGIN})\n{trusted}",
             c.ESTIMATE_DROP_FOR,
             "warning",
-            "The served model's estimated accuracy has dropped below what training promised.",
+            summary,
             "Model {{ $labels.model_name }} version {{ $labels.model_version }} is estimated "
             "right on {{ $value | humanizePercentage }} of the rows it answered over the last "
             f"{W} (its confidence, calibrated at training; no labels): more than "
-            f"{c.ESTIMATE_ACCURACY_MARGIN:.0%} below its held-out accuracy. An estimate: the "
-            "traffic has moved to where the model is less sure; labels, when they come, say "
-            "whether it is really wrong.",
+            f"{c.ESTIMATE_ACCURACY_MARGIN:.0%} below its held-out accuracy. {blind}",
             task="classification",
+        ),
+        alert(
+            "GlassboxEstimatedQualityDrop",
+            f'{ESTIMATED_MAE}{{role="primary"}}\n> {on} group_left ()\n'
+            f"({held_out('mae')} * {1 + c.ESTIMATE_MAE_MARGIN_RATIO:g})\n{trusted}",
+            c.ESTIMATE_DROP_FOR,
+            "warning",
+            summary,
+            "Model {{ $labels.model_name }} version {{ $labels.model_version }} is estimated "
+            '{{ $value | printf "%.4g" }} off on average over the last '
+            f"{W} (its loss model, fitted at training; no labels): more than "
+            f"{c.ESTIMATE_MAE_MARGIN_RATIO:.0%} above its held-out MAE. {blind}",
+            task="regression",
         ),
         alert(
             "GlassboxEstimateDisagreesWithLabels",
             f'abs(\n  {ACCURACY}{{role="primary"}}\n  - on (job, model_name, model_version, role)\n'
             f'  {ESTIMATED_ACCURACY}{{role="primary"}}\n)\n'
-            "> on (job, model_name, model_version) group_left ()\n"
-            f"clamp_min({error}, {c.ESTIMATE_DISAGREEMENT_MIN})\n"
-            f"and on (job, model_name, model_version)\n"
-            f'{LABELS}{{role="primary"}} >= {c.QUALITY_MIN_LABELS}\n'
-            f"and on (job, model_name, model_version)\n{serving}",
+            f"> {on} group_left ()\n"
+            f"clamp_min({held_out('estimated_accuracy_error')}, {c.ESTIMATE_DISAGREEMENT_MIN})\n"
+            f"{labelled}",
             c.ESTIMATE_DROP_FOR,
             "warning",
-            "Live accuracy and the estimated accuracy disagree: the right answers may have "
-            "changed.",
+            disagree,
             "Model {{ $labels.model_name }} version {{ $labels.model_version }}: its accuracy "
             f"from /feedback labels and its estimate (calibrated confidence) over the last {W} "
             "are {{ $value | humanizePercentage }} apart, more than the estimate's error on "
-            "held-out rows. The estimate cannot see concept drift (the same inputs now having "
-            "other right answers): trust the labels, and look for what changed in the world.",
+            f"held-out rows. {drift}",
             task="classification",
+        ),
+        alert(
+            "GlassboxEstimateDisagreesWithLabels",
+            f'abs(\n  {MAE}{{role="primary"}}\n  - on (job, model_name, model_version, role)\n'
+            f'  {ESTIMATED_MAE}{{role="primary"}}\n)\n'
+            f'/ on (job, model_name, model_version, role) {MAE}{{role="primary"}}\n'
+            f"> {on} group_left ()\n"
+            f"clamp_min({held_out('estimated_mae_error')}, {c.ESTIMATE_MAE_DISAGREEMENT_MIN})\n"
+            f"{labelled}",
+            c.ESTIMATE_DROP_FOR,
+            "warning",
+            disagree,
+            "Model {{ $labels.model_name }} version {{ $labels.model_version }}: its MAE from "
+            f"/feedback labels and its estimate (its loss model) over the last {W} are "
+            "{{ $value | humanizePercentage }} apart (of the live MAE), more than the "
+            f"estimate's error on held-out rows. {drift}",
+            task="regression",
         ),
     ]
 
