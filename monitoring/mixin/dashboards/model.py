@@ -27,12 +27,18 @@ from monitoring.mixin.dashboards.panels import (
     target,
     timeseries,
 )
-from monitoring.mixin.rules.drift import BUCKET_EXPECTED, BUCKET_SHARE, FEATURE_PSI
+from monitoring.mixin.rules.drift import (
+    BUCKET_EXPECTED,
+    BUCKET_SHARE,
+    FEATURE_PSI,
+    OUTSIDE_SUPPORT,
+)
 from monitoring.mixin.rules.quality import (
     ACCURACY,
     AGREEMENT,
     COVERAGE,
     ESTIMATED_ACCURACY,
+    ESTIMATED_MAE,
     ESTIMATED_PRECISION,
     ESTIMATED_RECALL,
     MAE,
@@ -168,6 +174,36 @@ def _training(metric: str) -> dict[str, Any]:
     )
 
 
+def _estimated(series: str) -> list[dict[str, Any]]:
+    """An estimate as two series: trusted, and "blind" while the model's inputs are outside
+    the training support (every version and role of the model sees the same inputs)."""
+    outside = f"{OUTSIDE_SUPPORT}{{{RECORDED}}} > {config.ESTIMATE_SUPPORT_MAX_OUTSIDE}"
+    return [
+        target(
+            f"{series}{{{RECORDED}}}\nunless on (job, model_name)\n{outside}",
+            "{{model_version}} {{role}} estimated",
+        ),
+        target(
+            f"{series}{{{RECORDED}}}\nand on (job, model_name)\n{outside}",
+            "{{model_version}} {{role}} estimated (BLIND: inputs outside training)",
+        ),
+    ]
+
+
+def support_panel() -> Panel:
+    return timeseries(
+        f"Inputs outside the training support ({config.DRIFT_WINDOW})",
+        "Share of the input values answered that were below or above their training range, "
+        "or categories training never saw. Above "
+        f"{config.ESTIMATE_SUPPORT_MAX_OUTSIDE:.0%} the estimated quality is blind (it can "
+        "say the model is fine while it is not: docs/quality.md), the panels mark it BLIND, "
+        "its alert is held back and GlassboxInputsOutsideTraining warns instead.",
+        target(f"{OUTSIDE_SUPPORT}{{{RECORDED}}}", "{{model_version}}"),
+        unit="percentunit",
+        thresholds=green_amber_red(config.ESTIMATE_SUPPORT_MAX_OUTSIDE, 0.05),
+    )
+
+
 def classification_quality_panels() -> list[Panel]:
     window = config.QUALITY_WINDOW
     return [
@@ -175,16 +211,17 @@ def classification_quality_panels() -> list[Panel]:
             f"Accuracy: live, estimated and held-out ({window})",
             "Live: the share of predictions labelled through POST /feedback that were right. "
             "Estimated: every answered row's confidence, calibrated at training, before any "
-            "label (blind to concept drift, and unreliable on inputs outside the training "
-            "range: see the drift panels). Held-out: what the artifact measured. Per version "
+            "label (blind to concept drift, and marked BLIND while inputs are outside the "
+            "training support: next panel). Held-out: what the artifact measured. Per version "
             "and role (primary: the served model; shadow: the candidate scored beside it). "
             "GlassboxModelQualityDrop pages on live, GlassboxEstimatedQualityDrop warns on "
             "estimated.",
             target(f"{ACCURACY}{{{RECORDED}}}", "{{model_version}} {{role}} live"),
-            target(f"{ESTIMATED_ACCURACY}{{{RECORDED}}}", "{{model_version}} {{role}} estimated"),
+            *_estimated(ESTIMATED_ACCURACY),
             _training("accuracy"),
             unit="percentunit",
         ),
+        support_panel(),
         timeseries(
             f"Estimated precision and recall per class ({window})",
             "From the expected confusion of every answered row (calibrated confidence, no "
@@ -215,16 +252,21 @@ def regression_quality_panels() -> list[Panel]:
     window = config.QUALITY_WINDOW
     return [
         timeseries(
-            f"Live MAE and RMSE against held-out ({window})",
-            "Error of the predictions labelled through POST /feedback, per version and role "
-            "(primary: served; shadow: the candidate), next to the MAE its artifact measured "
-            "on held-out data. A served version far above is what GlassboxModelQualityDrop "
-            "pages on.",
+            f"MAE: live, estimated and held-out ({window})",
+            "Live: the error of the predictions labelled through POST /feedback. Estimated: "
+            "every answered row's error as the loss model fitted at training predicts it, "
+            "before any label (blind to concept drift, and marked BLIND while inputs are "
+            "outside the training support: next panel). Held-out: what the artifact measured. "
+            "Per version and role (primary: served; shadow: the candidate). "
+            "GlassboxModelQualityDrop pages on live, GlassboxEstimatedQualityDrop warns on "
+            "estimated.",
             target(f"{MAE}{{{RECORDED}}}", "{{model_version}} {{role}} live MAE"),
             target(f"{RMSE}{{{RECORDED}}}", "{{model_version}} {{role}} live RMSE"),
+            *_estimated(ESTIMATED_MAE),
             _training("mae"),
             unit="none",
         ),
+        support_panel(),
     ]
 
 

@@ -119,3 +119,9 @@ def logql_errors(queries: list[str]) -> list[dict[str, str]]:
     )
     failures: list[dict[str, str]] = json.loads(result.stdout)
     return failures
+
+
+def shows_a_blind_estimate(expr: str) -> bool:
+    """The query of an estimate while inputs are outside the training support: it has data
+    only then (test_any_model's regression stack sends such inputs and checks it)."""
+    return "out_of_support" in expr and "and on (job, model_name)" in expr

@@ -19,7 +19,7 @@ import requests
 from app.ml.building.dataset import load_dataset
 from app.ml.contract import Contract
 from scripts.example_data import bundled, churn
-from tests.external.monitoring.queries import substitute
+from tests.external.monitoring.queries import shows_a_blind_estimate, substitute
 from tests.external.monitoring.servers import Server, monitored_service, query, wait_for
 from tests.external.monitoring.test_integration import (
     REGRESSION_DASHBOARD,
@@ -130,7 +130,9 @@ def test_a_shifted_category_fires_the_drift_alert_for_that_input_only(
 
 
 @pytest.fixture(scope="module")
-def regression_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Service, Server]]:
+def regression_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Service, Server, list[dict[str, Any]]]]:
     directory, path, target = served(tmp_path_factory, "diabetes")
     # A second regressor (stronger regularisation) as the shadow candidate.
     shadow = train(
@@ -149,17 +151,22 @@ def regression_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple
             assert service.post("/predict", {"bmi": "high"}).status_code == 422
             time.sleep(1.5)
         wait_for(lambda: psi(prom), 30, "the drift rules to see the traffic")
-        yield service, prom
+        yield service, prom, rows
 
 
 def test_every_regression_dashboard_query_returns_data(
-    regression_stack: tuple[Service, Server],
+    regression_stack: tuple[Service, Server, list[dict[str, Any]]],
 ) -> None:
-    _, prom = regression_stack
-    empty, checked = [], 0
+    service, prom, rows = regression_stack
+    empty, checked, blind, trusted = [], 0, [], []
     for name, title, exprs in prometheus_panels((REGRESSION_DASHBOARD,)):
         for expr in exprs:
             checked += 1
+            if shows_a_blind_estimate(expr):
+                blind.append(substitute(expr))
+                continue
+            if "out_of_support" in expr and "unless on (job, model_name)" in expr:
+                trusted.append(substitute(expr))
             if not query(prom, substitute(expr).replace("petal_length", "bmi")):
                 empty.append(f"{name} / {title}: {expr}")
     assert checked >= 10
@@ -167,3 +174,11 @@ def test_every_regression_dashboard_query_returns_data(
     assert [record for record in REGRESSION_ONLY_RECORDS if not query(prom, record)] == []
     (info,) = query(prom, 'model_info{job="glassbox"} == 1')
     assert info["metric"]["task"] == "regression"
+    # Inside the training support the estimate is shown as such; once inputs leave it (a
+    # client sending bmi in other units) it is shown only as BLIND.
+    assert blind
+    assert trusted
+    assert [expr for expr in blind if query(prom, expr)] == []
+    replay(service, [{**row, "bmi": 25.0} for row in rows[:200]])
+    wait_for(lambda: all(query(prom, expr) for expr in blind), 30, "the estimate marked blind")
+    assert [expr for expr in trusted if query(prom, expr)] == []
