@@ -56,7 +56,7 @@ from sklearn.metrics import (
     mean_squared_error,
     r2_score,
 )
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -71,6 +71,7 @@ from promotion.history import repoint
 
 DEFAULT_DATA = Path("data/iris.csv")
 EXIT_QUALITY_GATE = 1
+OUT_OF_FOLDS = 5  # the folds of the training rows' out-of-fold answers
 logger = get_logger("glassbox.train")
 
 
@@ -268,6 +269,33 @@ class TrainingRun:
     estimation: Estimation = field(default_factory=Estimation)
 
 
+def _out_of_fold(
+    contract: Contract,
+    seed: int,
+    params: dict[str, Any],
+    x_train: npt.NDArray[Any],
+    y_fit: npt.NDArray[Any],
+) -> npt.NDArray[Any]:
+    """Each training row's answer from the pipeline fitted on the other folds: more rows
+    the estimate of quality can be fitted on than the held-out split alone (the estimate's
+    calibration or loss model, app/ml/building/estimating.py). Judged against the clean
+    labels, as the held-out split is, when the poisoning experiment flipped the fitted ones."""
+    classify = contract.task == "classification"
+    counts = np.bincount(np.asarray(y_fit, dtype=np.int64)) if classify else np.array([])
+    stratified = classify and counts[counts > 0].min() >= OUT_OF_FOLDS
+    splitter = (StratifiedKFold if stratified else KFold)(
+        OUT_OF_FOLDS, shuffle=True, random_state=seed
+    )
+    answers = cross_val_predict(
+        build_pipeline(contract, seed, params),
+        model_input(contract, x_train, not contract.numeric),
+        y_fit,
+        cv=splitter,
+        method="predict_proba" if classify else "predict",
+    )
+    return np.asarray(answers, dtype=np.float64)
+
+
 def fit_and_evaluate(
     features: npt.NDArray[Any],
     target: npt.NDArray[Any],
@@ -302,7 +330,10 @@ def fit_and_evaluate(
     )
     held_out = model_input(contract, x_test, columns)
     metrics = evaluate(model, held_out, y_test, class_names)
-    estimation = fit_estimation(model, contract, x_test, y_test, seed, "held-out split")
+    estimation = fit_estimation(
+        model, contract, x_test, y_test, seed, "held-out split",
+        out_of_fold=(x_train, y_train, _out_of_fold(contract, seed, params, x_train, y_fit)),
+    )  # fmt: skip
     return TrainingRun(model, metrics, x_train, len(y_train), flipped_rows, estimation)
 
 

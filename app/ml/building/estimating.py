@@ -35,15 +35,21 @@ def fit_estimation(
     target: npt.NDArray[Any],
     seed: int,
     source: str,
+    out_of_fold: tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]] | None = None,
 ) -> Estimation:
-    """The estimate of `model`, fitted on `rows` (contract order) it did not train on and
-    their `target` (class indices, or values); `source` says which rows they were."""
+    """The estimate of `model`, judged on `rows` (contract order) it did not train on and
+    their `target` (class indices, or values); `source` says which rows they were.
+    `out_of_fold`: training rows, their target and the answers of models fitted without
+    them (train.py): fitted on those, judged on `rows`, then fitted on both."""
     output = SklearnPath(model, contract).run(rows)  # the model as the service calls it
     if contract.task == "classification":
-        calibration, report = calibrate(output, np.asarray(target, dtype=np.int64), seed)
+        folds = None
+        if out_of_fold is not None:
+            folds = (out_of_fold[2], np.asarray(out_of_fold[1], dtype=np.int64))
+        calibration, report = calibrate(output, np.asarray(target, dtype=np.int64), seed, folds)
         metadata = {"kind": "cbpe", **calibration.to_metadata(), "held_out": report}
         return Estimation({**metadata, "source": source})
-    nanny = fit_nanny(contract, rows, target, output, seed)
+    nanny = fit_nanny(contract, rows, target, output, seed, out_of_fold)
     if nanny is None:
         return Estimation()
     companions = {NANNY_FILE: _pickled(nanny.model)}
