@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_wine
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,14 @@ def _write(path: Path, header: list[str], rows: list[list[object]]) -> None:
 
 
 def bundled(name: str, directory: Path) -> Written:
-    """wine (13 inputs, 3 classes), breast_cancer (30, 2) or diabetes (10, regression)."""
-    loader = {"wine": load_wine, "breast_cancer": load_breast_cancer, "diabetes": load_diabetes}
+    """wine (13 inputs, 3 classes), breast_cancer (30, 2), digits (64, 10) or diabetes (10,
+    regression)."""
+    loader = {
+        "wine": load_wine,
+        "breast_cancer": load_breast_cancer,
+        "digits": load_digits,
+        "diabetes": load_diabetes,
+    }
     bunch = loader[name]()
     inputs = [_field(feature) for feature in bunch.feature_names]
     regression = name == "diabetes"

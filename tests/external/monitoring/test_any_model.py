@@ -175,10 +175,10 @@ def test_every_regression_dashboard_query_returns_data(
     (info,) = query(prom, 'model_info{job="glassbox"} == 1')
     assert info["metric"]["task"] == "regression"
     # Inside the training support the estimate is shown as such; once inputs leave it (a
-    # client sending bmi in other units) it is shown only as BLIND.
+    # client sending every input in other units) it is shown only as BLIND.
     assert blind
     assert trusted
     assert [expr for expr in blind if query(prom, expr)] == []
-    replay(service, [{**row, "bmi": 25.0} for row in rows[:200]])
+    replay(service, [{key: value * 100 for key, value in row.items()} for row in rows[:200]])
     wait_for(lambda: all(query(prom, expr) for expr in blind), 30, "the estimate marked blind")
     assert [expr for expr in trusted if query(prom, expr)] == []
