@@ -14,7 +14,8 @@ Two kinds of stage, run in one declared order (`ORDER`):
 - a `TurnBuffer` keeps a turn's items and records each at the next turn; one item failing
   is logged with its request id and costs the others nothing;
 - a scheduled stage (`schedule`) runs on a timer, or only when everything is flushed:
-  drift's bucketing, the shadow's scoring, the memory's gauges, this worker's exemplars.
+  drift's bucketing, the estimated quality, the shadow's scoring, the memory's gauges, this
+  worker's exemplars.
 
 `flush_all()` runs every stage now, in that order: /metrics (so a scrape sees every request
 answered before it), a model swap and shutdown call it, and nothing else flushes. With no
@@ -34,10 +35,11 @@ T = TypeVar("T")
 
 # The declared order of every stage, earliest first. Answers come first: their sinks write
 # the access line's fields and make counts; the access line follows; the shadow scores what
-# the answers queued; drift buckets the rows they kept; counts then reach the metrics
+# the answers queued; drift buckets the rows they kept, the estimates estimate the answers
+# they kept; counts then reach the metrics
 # (everything before made some); gauges read state the stages before changed; the exemplars
 # file last, with this flush's exemplars in it.
-ORDER = ("answers", "access", "shadow", "drift", "counts", "gauges", "exemplars")
+ORDER = ("answers", "access", "shadow", "drift", "estimates", "counts", "gauges", "exemplars")
 
 
 def _rank(stage: str) -> int:

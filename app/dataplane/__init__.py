@@ -10,6 +10,7 @@ from app.dataplane.dataplane import DataPlane, ModelNotFoundError, ModelNotReady
 from app.dataplane.policy import OutsideTrainingError, Refusal
 from app.dataplane.sinks import AccessFields, ModelMetrics, ModelSpans, PredictionEventsSink
 from app.ml.quality.drift import FLUSH_INTERVAL_SECONDS, FeatureDrift
+from app.ml.quality.estimation import FLUSH_INTERVAL_SECONDS as ESTIMATES_INTERVAL_SECONDS
 from app.ml.quality.estimation import EstimatedQuality
 from app.ml.quality.feedback import QualityBook
 from app.ml.quality.memory import PredictionMemory
@@ -75,7 +76,10 @@ def build_dataplane(
     registry.hooks.extend([ModelGauges(), metrics, estimation, drift, shadow])
 
     # Run while the app serves, on a timer (None: only in every flush_all):
-    stages: list[Stage] = [("drift", FLUSH_INTERVAL_SECONDS, drift.flush)]
+    stages: list[Stage] = [
+        ("drift", FLUSH_INTERVAL_SECONDS, drift.flush),
+        ("estimates", ESTIMATES_INTERVAL_SECONDS, estimation.flush),
+    ]
     if settings.SHADOW_MODEL_DIR is not None:
         stages.append(("shadow", DRAIN_SECONDS, shadow.drain))
     stages.append(("gauges", None, store.publish))
