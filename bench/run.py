@@ -11,7 +11,8 @@ The sections, in order (each in bench/scenarios.py; the servers in bench/servers
 4. a 30-input breast-cancer classifier trained by train.py in the run;
 5. a shadow candidate, prediction events and the shared prediction store (a redis-server)
    against Glassbox as shipped; trace context and spans against Glassbox without, and the
-   generic ASGI instrumentation against the bare endpoint without;
+   generic ASGI instrumentation against the bare endpoint without; estimated quality (the
+   Iris calibration, a diabetes regressor's loss model) against the same models without;
 6. the Open Inference Protocol, and a real MLServer on the same model file;
 7. each fast path against its slow twin (FAST_PATHS_OFF), with an A/A pair for the noise;
 
@@ -27,7 +28,7 @@ from pathlib import Path
 from bench import scenarios
 from bench.report import document, markdown, write
 from bench.servers import ROOT
-from bench.targets import Results, checks
+from bench.targets import Results, checks, estimate_targets
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -42,10 +43,21 @@ def main() -> int:
     parser.add_argument("--model-dir", default="artifacts/latest")
     parser.add_argument("--no-fast-paths", action="store_true", help="skip section 7")
     parser.add_argument(
+        "--only",
+        choices=["estimates"],
+        help="run this section alone (a quick look; the report needs every section)",
+    )
+    parser.add_argument(
         "--output", type=Path, default=RESULTS, help="directory for latest.{md,json}"
     )
     args = parser.parse_args()
     r = Results(connections=args.connections)
+    if args.only == "estimates":
+        with tempfile.TemporaryDirectory(prefix="glassbox-bench-") as workdir:
+            r.estimated = scenarios.estimation_throughput(args, Path(workdir), r.estimate_runs)
+        for text, ok in (t.check(r) for t in estimate_targets(r)):
+            print(("PASS " if ok else "FAIL ") + text)
+        return 0
 
     print("throughput:", flush=True)
     r.best, in_situ = scenarios.throughput(args, r.runs)
@@ -64,6 +76,9 @@ def main() -> int:
         r.shadow, r.store_written_share = scenarios.shadow_throughput(
             args, candidate, r.shadow_runs
         )
+    print("estimated quality:", flush=True)
+    with tempfile.TemporaryDirectory(prefix="glassbox-bench-") as workdir:
+        r.estimated = scenarios.estimation_throughput(args, Path(workdir), r.estimate_runs)
     print("traces:", flush=True)
     r.traced = scenarios.tracing_throughput(args, r.trace_runs)
     print("open inference protocol:", flush=True)

@@ -126,15 +126,65 @@ def rejection_stall(args: argparse.Namespace) -> dict[str, float]:
 
 def train_breast_cancer(workdir: Path) -> str:
     """The 30-input breast-cancer classifier, trained by train.py as a user would."""
+    return train_bundled("breast_cancer", workdir)
+
+
+def train_bundled(name: str, workdir: Path) -> str:
+    """One of scikit-learn's bundled datasets (scripts/example_data.py), trained by
+    train.py as a user would."""
     from scripts.example_data import bundled
 
-    written = bundled("breast_cancer", workdir)
+    written = bundled(name, workdir)
     subprocess.run(
         [sys.executable, "train.py", "--data", str(written.path), "--target", written.target,
-         "--output-dir", str(workdir / "artifacts"), "--promote"],
+         "--output-dir", str(workdir / name), "--promote"],
         cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
-    return str(workdir / "artifacts" / "latest")
+    return str(workdir / name / "latest")
+
+
+def without_estimate(model_dir: str, output: Path) -> str:
+    """The same model and export in an artifact without its estimate (no calibration, no
+    loss model): the twin estimated quality is measured against."""
+    from app.ml.artifact import load_artifact, write_artifact
+
+    artifact = load_artifact(Path(model_dir))
+    dropped = ("estimation", "companion_sha256")
+    metadata = {k: v for k, v in artifact.metadata.items() if k not in dropped}
+    version = str(metadata["model_version"])
+    return str(write_artifact(artifact.model, metadata, output, version, artifact.onnx_model))
+
+
+ESTIMATE_ROUNDS = 5
+
+
+def estimation_throughput(
+    args: argparse.Namespace, workdir: Path, runs: list[Measurement]
+) -> list[Measurement]:
+    """/predict, one row, at the first connection count, paired rounds: the Iris model with
+    its calibration (as shipped) against the same model without it, and the diabetes
+    regressor with its loss model against the same regressor without it: what estimating
+    every answer's quality costs the served one."""
+    iris_off = without_estimate(args.model_dir, workdir / "iris-unestimated")
+    diabetes = train_bundled("diabetes", workdir)
+    diabetes_off = without_estimate(diabetes, workdir / "diabetes-unestimated")
+    diabetes_row = example_row(diabetes)
+    connections = args.connections[0]
+    best: dict[tuple[str, int], Measurement] = {}
+    with (
+        started("glassbox", args.model_dir) as on,
+        started("glassbox-unestimated", iris_off) as off,
+        started("glassbox-nanny", diabetes) as nanny,
+        started("glassbox-no-nanny", diabetes_off) as plain,
+    ):
+        for round_number in range(1, max(args.rounds, ESTIMATE_ROUNDS) + 1):
+            for server in (on, off):
+                m = drive(server, 1, args.seconds, connections, model="iris-estimated")
+                _keep(m, round_number, runs, best, (m.server, connections))
+            for server in (nanny, plain):
+                m = drive(server, 1, args.seconds, connections, diabetes_row, "diabetes")
+                _keep(m, round_number, runs, best, (m.server, connections))
+    return list(best.values())
 
 
 def _keep(

@@ -32,6 +32,8 @@ class Results:
     shadow: list[Measurement] = field(default_factory=list)
     trace_runs: list[Measurement] = field(default_factory=list)
     traced: list[Measurement] = field(default_factory=list)
+    estimate_runs: list[Measurement] = field(default_factory=list)
+    estimated: list[Measurement] = field(default_factory=list)
     fast_runs: list[Measurement] = field(default_factory=list)
     store_written_share: float = 0.0  # rows the shared store got per row answered
     body_us: dict[str, float] = field(default_factory=dict)
@@ -100,6 +102,37 @@ def trace_ratio(runs: list[Measurement], server: str, metric: str = "requests_pe
     other = "bare-glassbox" if server.startswith("bare-") else "glassbox"
     (connections,) = {m.connections for m in runs}
     return paired_ratio(runs, other, connections, 1, "iris-traced", metric, server)
+
+
+def estimate_ratio(
+    runs: list[Measurement], server: str, metric: str = "requests_per_second"
+) -> float:
+    """`server` over its unestimated twin in the estimation section, median of the rounds."""
+    model, other = (
+        ("diabetes", "glassbox-no-nanny") if server == "glassbox-nanny"
+        else ("iris-estimated", "glassbox-unestimated")
+    )  # fmt: skip
+    (connections,) = {m.connections for m in runs}
+    return paired_ratio(runs, other, connections, 1, model, metric, server)
+
+
+def estimate_targets(results: Results) -> list[Target]:
+    """Estimated quality's cost: a lookup for a classifier, a small model call per loop
+    turn for a regressor."""
+    if not results.estimate_runs:
+        return []
+    return [
+        Target(
+            "/predict with estimated accuracy (calibration) {bound} the same model without",
+            lambda r: estimate_ratio(r.estimate_runs, "glassbox"),
+            0.97,
+        ),
+        Target(
+            "a regressor's /predict with its loss model {bound} the same regressor without",
+            lambda r: estimate_ratio(r.estimate_runs, "glassbox-nanny"),
+            0.9,
+        ),
+    ]
 
 
 def v2_ratio(runs: list[Measurement], rows: int, connections: int) -> float:
@@ -357,4 +390,4 @@ def targets(results: Results) -> list[Target]:
 
 
 def checks(results: Results) -> list[tuple[str, bool]]:
-    return [target.check(results) for target in targets(results)]
+    return [target.check(results) for target in [*targets(results), *estimate_targets(results)]]
