@@ -15,6 +15,7 @@ from bench.servers import BATCH_ROWS, FLOORS, MLSERVER, SERVERS
 from bench.targets import (
     Results,
     batch_gain,
+    estimate_ratio,
     fast_path_gain,
     noise,
     paired_ratio,
@@ -168,6 +169,21 @@ def markdown(args: argparse.Namespace, r: Results, checks: list[tuple[str, bool]
             for m in sorted(r.traced, key=lambda m: m.server)
         ),
         "",
+        "Estimated quality (docs/estimates.md), /predict, one row: glassbox serves Iris with its "
+        "calibration (as shipped) against glassbox-unestimated, the same model without it; "
+        "glassbox-nanny a diabetes regressor with its loss model against glassbox-no-nanny, the "
+        "same regressor without. Ratios: medians of the paired rounds:",
+        "",
+        "| server | conns | requests/s | p50 ms | p99 ms | CPU-s / 1k requests | req/s vs without | p99 vs without |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        *(
+            f"| {m.server} | {m.connections} | {m.requests_per_second:,.0f} | {m.p50_ms:.2f} | "
+            f"{m.p99_ms:.2f} | {m.cpu_seconds_per_1000:.3f} | "
+            f"{estimate_ratio(r.estimate_runs, m.server):.2f}x | {estimate_ratio(r.estimate_runs, m.server, 'p99_ms'):.2f}x |"
+            for m in sorted(r.estimated, key=lambda m: m.server)
+            if m.server in ("glassbox", "glassbox-nanny")
+        ),
+        "",
         "Iris request body validation, µs (timeit): hand-written IrisFeatures / generated from the contract: "
         f"one row {body['hand-written']:.2f} / {body['generated']:.2f}; "
         f"a batch of {BATCH_ROWS} {body['hand-written batch']:.1f} / {body['generated batch']:.1f}",
@@ -239,6 +255,7 @@ def document(
         "breast_cancer": [asdict(m) for m in r.wide], "body_validation_us": r.body_us,
         "open_inference_protocol": [asdict(m) for m in r.v2],
         "traces": [asdict(m) for m in r.traced], "trace_rounds": [asdict(m) for m in r.trace_runs], "shadow": [asdict(m) for m in r.shadow], "store_written_share": r.store_written_share, "shadow_rounds": [asdict(m) for m in r.shadow_runs],
+        "estimates": [asdict(m) for m in r.estimated], "estimate_rounds": [asdict(m) for m in r.estimate_runs],
         "open_inference_protocol_vs_mlserver": {str(rows): v2_peer_ratio(r.v2_runs, rows, c0) for rows in (1, BATCH_ROWS)},
         "fast_path_rounds": [asdict(m) for m in r.fast_runs],
         "fast_path_gains": {name: fast_path_gain(r.fast_runs, name) for name in FAST_PATH_LOADS} if r.fast_runs else {},
