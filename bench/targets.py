@@ -128,9 +128,21 @@ def estimate_targets(results: Results) -> list[Target]:
             0.97,
         ),
         Target(
+            "/predict with estimated accuracy p99 {bound} the same model without",
+            lambda r: estimate_ratio(r.estimate_runs, "glassbox", "p99_ms"),
+            1.2,
+            at_least=False,
+        ),
+        Target(
             "a regressor's /predict with its loss model {bound} the same regressor without",
             lambda r: estimate_ratio(r.estimate_runs, "glassbox-nanny"),
             0.9,
+        ),
+        Target(
+            "a regressor's /predict with its loss model p99 {bound} the same regressor without",
+            lambda r: estimate_ratio(r.estimate_runs, "glassbox-nanny", "p99_ms"),
+            1.2,
+            at_least=False,
         ),
     ]
 

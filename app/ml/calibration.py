@@ -59,12 +59,9 @@ class Calibration:
         return right
 
     def confusion(self, raw: Floats) -> Floats:
-        """The expected confusion (served x actual classes) of these rows."""
-        calibrated = self.probabilities(raw)
-        classes = raw.shape[1]
-        expected = np.zeros((classes, classes))
-        np.add.at(expected, raw.argmax(axis=1), calibrated)
-        return expected
+        """The expected confusion (served x actual classes) of these rows: its diagonal
+        sums to `correct(raw).sum()`."""
+        return expected_confusion(self.probabilities(raw), raw.argmax(axis=1))
 
     def to_metadata(self) -> dict[str, Any]:
         return {
@@ -94,6 +91,16 @@ class Calibration:
             if v.min() < 0.0 or v.max() > 1.0:
                 raise ValueError("calibration: a map's values are probabilities")
         return cls("isotonic", thresholds, values)
+
+
+def expected_confusion(calibrated: Floats, served: npt.NDArray[np.intp]) -> Floats:
+    """Rows' calibrated probabilities summed by the class each was served as (a row of the
+    result per served class). One bincount per class: np.add.at took 2x as long."""
+    classes = calibrated.shape[1]
+    expected: Floats = np.column_stack(
+        [np.bincount(served, calibrated[:, k], minlength=classes) for k in range(classes)]
+    )
+    return expected
 
 
 def expected_calibration_error(
