@@ -117,14 +117,18 @@ def promote(
 
 
 def _estimated(evidence: dict[str, Any]) -> str:
-    """The shadow's estimated accuracy beside the served model's, when both were counted."""
-    mine, theirs = (
-        evidence.get("shadow_estimated_accuracy"),
-        evidence.get("served_estimated_accuracy"),
-    )
-    if mine is None or theirs is None:
-        return ""
-    return f"; before any label its accuracy was estimated at {mine:.1%} (served: {theirs:.1%})"
+    """The shadow's estimated accuracy (or MAE) beside the served model's, when both were
+    counted."""
+    for metric, shown in (("accuracy", "{:.1%}"), ("mae", "{:.4g}")):
+        mine = evidence.get(f"shadow_estimated_{metric}")
+        theirs = evidence.get(f"served_estimated_{metric}")
+        if mine is not None and theirs is not None:
+            name = "accuracy" if metric == "accuracy" else "MAE"
+            return (
+                f"; before any label its {name} was estimated at {shown.format(mine)} "
+                f"(served: {shown.format(theirs)})"
+            )
+    return ""
 
 
 def rollback(artifacts: Path, public_key: str = "") -> dict[str, Any]:

@@ -84,7 +84,7 @@ class ShadowGate:
             )  # fmt: skip
         agreement = self._sum("model_shadow_rows_total", version, 'agreement="true"') / rows
         evidence: dict[str, Any] = {"shadow_rows": int(rows), "agreement": round(agreement, 4)}
-        evidence |= self._estimates(version)
+        evidence |= self._estimates(version, task)
         reasons = []
         if agreement < self.min_agreement:
             reasons.append(
@@ -95,19 +95,24 @@ class ShadowGate:
         reasons.extend(quality)
         return Verdict(not reasons, reasons, evidence)
 
-    def _estimates(self, version: str) -> dict[str, float]:
-        """What each model's calibrated confidence estimated of its accuracy on the rows of
-        the window, before any label (app/ml/quality/estimation.py): reported beside the
-        agreement, never a reason to refuse (it is an estimate)."""
+    def _estimates(self, version: str, task: str) -> dict[str, float]:
+        """What each model's estimate (app/ml/quality/estimation.py) said of its accuracy,
+        or a regressor's of its MAE, on the rows of the window, before any label: reported
+        beside the agreement, never a reason to refuse (it is an estimate)."""
+        metric, counter = (
+            ("mae", "model_estimated_absolute_error_total") if task == "regression"
+            else ("accuracy", "model_estimated_correct_total")
+        )  # fmt: skip
         found = {}
-        for name, matchers in (
-            ("shadow_estimated_accuracy", (f'model_version="{version}"', 'role="shadow"')),
-            ("served_estimated_accuracy", (f'model_version!="{version}"', 'role="primary"')),
+        for role, matchers in (
+            ("shadow", (f'model_version="{version}"', 'role="shadow"')),
+            ("served", (f'model_version!="{version}"', 'role="primary"')),
         ):
             rows = self._sum("model_estimated_rows_total", "", *matchers)
             if rows:
-                right = self._sum("model_estimated_correct_total", "", *matchers)
-                found[name] = round(right / rows, 4)
+                found[f"{role}_estimated_{metric}"] = round(
+                    self._sum(counter, "", *matchers) / rows, 4
+                )
         return found
 
     def _quality(self, version: str, task: str, evidence: dict[str, Any]) -> list[str]:

@@ -154,6 +154,35 @@ def regression_stack(
         yield service, prom, rows
 
 
+def test_the_promotion_gate_reports_a_regressors_estimated_mae(
+    regression_stack: tuple[Service, Server, list[dict[str, Any]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`make promote`'s gate, asking this Prometheus: each model's estimated MAE (its loss
+    model's, before any label) beside the agreement, as the counters say."""
+    from promotion.gate import ShadowGate
+
+    _, prom, _ = regression_stack
+    (shadow,) = query(prom, 'model_estimated_rows_total{job="glassbox", role="shadow"}')
+    version = shadow["metric"]["model_version"]
+    monkeypatch.setenv("PROMETHEUS_URL", prom.url)
+    gate = ShadowGate.from_env()
+    assert gate is not None
+    evidence = gate.judge(version, "regression").evidence
+    for role, matcher in (("shadow", 'role="shadow"'), ("served", 'role="primary"')):
+        selector = f'{{job="glassbox", {matcher}}}'
+        ratio = query(
+            prom,
+            f"sum(model_estimated_absolute_error_total{selector})"
+            f" / sum(model_estimated_rows_total{selector})",
+        )
+        # The gate reads increases over its window: the same ratio, extrapolated.
+        assert evidence[f"{role}_estimated_mae"] == pytest.approx(
+            float(ratio[0]["value"][1]), rel=1e-3
+        )
+        assert evidence[f"{role}_estimated_mae"] > 0
+
+
 def test_every_regression_dashboard_query_returns_data(
     regression_stack: tuple[Service, Server, list[dict[str, Any]]],
 ) -> None:
