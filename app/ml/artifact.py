@@ -310,23 +310,7 @@ def check_compatible(model: Any, contract: Contract) -> None:
 def _read_onnx(model_dir: Path, metadata: dict[str, Any]) -> bytes | None:
     """The ONNX export, if training wrote one; a file that fails its checksum is refused."""
     expected = metadata.get("onnx_sha256")
-    if expected is None:
-        return None
-    path = model_dir / ONNX_FILE
-    if not path.is_file():
-        raise ModelLoadError(
-            "artifact_missing", f"metadata names {ONNX_FILE} but {model_dir} has none"
-        )
-    content = path.read_bytes()
-    actual = hashlib.sha256(content).hexdigest()
-    if actual != expected:
-        raise ModelLoadError(
-            "checksum_mismatch",
-            f"{ONNX_FILE} does not match the SHA-256 recorded in {METADATA_FILE}",
-            expected_sha256=expected,
-            actual_sha256=actual,
-        )
-    return content
+    return None if expected is None else _checked_file(model_dir, ONNX_FILE, expected)
 
 
 def _read_companions(model_dir: Path, metadata: dict[str, Any]) -> dict[str, bytes]:
@@ -334,24 +318,24 @@ def _read_companions(model_dir: Path, metadata: dict[str, Any]) -> dict[str, byt
     expected = metadata.get("companion_sha256", {})
     if not isinstance(expected, dict):
         raise ModelLoadError("metadata_invalid", "companion_sha256 is not a mapping")
-    companions = {}
-    for name, checksum in expected.items():
-        path = model_dir / name
-        if "/" in name or not path.is_file():
-            raise ModelLoadError(
-                "artifact_missing", f"metadata names {name} but {model_dir} has no such file"
-            )
-        content = path.read_bytes()
-        actual = hashlib.sha256(content).hexdigest()
-        if actual != checksum:
-            raise ModelLoadError(
-                "checksum_mismatch",
-                f"{name} does not match the SHA-256 recorded in {METADATA_FILE}",
-                expected_sha256=checksum,
-                actual_sha256=actual,
-            )
-        companions[name] = content
-    return companions
+    return {name: _checked_file(model_dir, name, checksum) for name, checksum in expected.items()}
+
+
+def _checked_file(model_dir: Path, name: str, expected: str) -> bytes:
+    """A file metadata.json names, read once and held to its SHA-256 there."""
+    path = model_dir / name
+    if "/" in name or not path.is_file():
+        raise ModelLoadError("artifact_missing", f"metadata names {name} but {model_dir} has none")
+    content = path.read_bytes()
+    actual = hashlib.sha256(content).hexdigest()
+    if actual != expected:
+        raise ModelLoadError(
+            "checksum_mismatch",
+            f"{name} does not match the SHA-256 recorded in {METADATA_FILE}",
+            expected_sha256=expected,
+            actual_sha256=actual,
+        )
+    return content
 
 
 def _reference_rows(metadata: dict[str, Any], contract: Contract) -> npt.NDArray[Any] | None:

@@ -51,9 +51,12 @@ def _value(text: str, kind: str) -> Any:
     return float(text)
 
 
-def replay(service: Service, rows: list[dict[str, Any]], truths: list[float] | None = None) -> None:
+def replay(
+    service: Service, rows: list[dict[str, Any]], truths: list[Any] | None = None
+) -> list[Any]:
     """Predict the rows in batches of 100; with `truths`, send each row's true value back
-    through /feedback."""
+    through /feedback. The answers: each row's class name, or value."""
+    answers: list[Any] = []
     for start in range(0, len(rows), 100):
         response = requests.post(
             f"{service.url}/predict/batch",
@@ -61,6 +64,8 @@ def replay(service: Service, rows: list[dict[str, Any]], truths: list[float] | N
             timeout=10,
         )
         assert response.status_code == 200, response.text
+        predictions = response.json()["predictions"]
+        answers += [p.get("prediction_label", p["prediction"]) for p in predictions]
         if truths is None:
             continue
         request_id = response.json()["request_id"]
@@ -72,6 +77,7 @@ def replay(service: Service, rows: list[dict[str, Any]], truths: list[float] | N
             f"{service.url}/feedback/batch", json={"feedback": items}, timeout=10
         )
         assert labelled.status_code == 200, labelled.text
+    return answers
 
 
 def targets_of(path: Path, target: str) -> list[float]:

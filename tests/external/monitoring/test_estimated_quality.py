@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import requests
 from sklearn.model_selection import train_test_split
 
 from app.ml.serving.loading import load_runtime
@@ -29,8 +28,9 @@ from monitoring.mixin.rules.drift import OUTSIDE_SUPPORT
 from monitoring.mixin.rules.quality import ESTIMATED_ACCURACY, ESTIMATED_MAE
 from scripts.example_data import bundled
 from tests.external.monitoring.servers import Server, monitored_service, query, wait_for
+from tests.external.monitoring.test_any_model import replay
 from tests.external.monitoring.test_integration import firing
-from tests.support.service import Service, train
+from tests.support.service import train
 
 ROWS = 1000
 SEED = 0
@@ -104,7 +104,7 @@ def measure(
     truths = [data.truths[i] for i in drawn]
     classify = data.task == "classification"
     with monitored_service(data.model_dir, workdir) as (service, prom, am):
-        answers = answer_and_label(service, rows.to_dict(orient="records"), truths)
+        answers = replay(service, rows.to_dict(orient="records"), truths)
         estimated = ESTIMATED_ACCURACY if classify else ESTIMATED_MAE
         sent = 'sum(model_estimated_rows_total{job="glassbox", role="primary"})'
         wait_for(lambda: value(prom, sent) == ROWS, 30, "every row's estimate scraped")
@@ -167,29 +167,6 @@ def _raw_ratio(classify: bool) -> str:
 def value(prom: Server, expr: str) -> Any:
     result = query(prom, expr)
     return float(result[0]["value"][1]) if result else None
-
-
-def answer_and_label(service: Service, rows: list[dict[str, Any]], truths: list[Any]) -> list[Any]:
-    """Predict the rows in batches of 100, send each row's truth to /feedback; the answers."""
-    answers: list[Any] = []
-    for start in range(0, len(rows), 100):
-        response = requests.post(
-            f"{service.url}/predict/batch",
-            json={"instances": rows[start : start + 100]},
-            timeout=10,
-        )
-        assert response.status_code == 200, response.text
-        body = response.json()
-        answers += [p.get("prediction_label", p["prediction"]) for p in body["predictions"]]
-        items = [
-            {"request_id": body["request_id"], "row": row, "label": truth}
-            for row, truth in enumerate(truths[start : start + 100])
-        ]
-        labelled = requests.post(
-            f"{service.url}/feedback/batch", json={"feedback": items}, timeout=10
-        )
-        assert labelled.status_code == 200, labelled.text
-    return answers
 
 
 @pytest.fixture(scope="module")
