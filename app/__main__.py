@@ -68,10 +68,31 @@ def _raise_open_files_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def _serving_pid(name: str) -> int | None:
+    """The pid in the pid file when that process is alive (another `make run` of this
+    checkout), else None (no file, or one a stopped service left behind)."""
+    if not name:
+        return None
+    try:
+        pid = int(Path(name).read_text().split()[0])
+    except (FileNotFoundError, IndexError, ValueError):
+        return None
+    if pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)  # the pid we wrote, never a search by name
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid  # alive, another user's
+    return pid
+
+
 def _write_pid_file(name: str) -> None:
     """This process's pid, for `make reload` to signal this checkout's service and no other
-    (never a search by name); removed at exit. The supervisor's pid with several workers:
-    it forwards SIGHUP to each of them."""
+    (never a search by name), written once its sockets are bound (a run that cannot serve
+    leaves the file alone) and removed at exit only while it still names this process. The
+    supervisor's pid with several workers: it forwards SIGHUP to each of them."""
     if not name:
         return
     path, pid = Path(name), os.getpid()
@@ -79,12 +100,20 @@ def _write_pid_file(name: str) -> None:
     path.write_text(f"{pid}\n")
 
     def remove() -> None:
-        # Forked workers inherit atexit handlers; only the writer removes the file.
-        if os.getpid() == pid:
+        # Forked workers inherit atexit handlers; only the writer removes the file, and only
+        # while it is still the writer's.
+        if os.getpid() == pid and _pid_in(path) == pid:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 
     atexit.register(remove)
+
+
+def _pid_in(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (FileNotFoundError, IndexError, ValueError):
+        return None
 
 
 class _NotYetRunning(logging.Filter):
@@ -109,10 +138,17 @@ def main() -> None:
             ],
         )
         return
+    serving = _serving_pid(settings.PID_FILE)  # before anything it uses is touched
+    if serving is not None:
+        _fail(
+            "already_serving",
+            message=f"pid {serving} ({settings.PID_FILE}) already serves from this checkout; "
+            f"stop it first (kill {serving}), or `make reload` to make it serve a new model",
+            pid=serving,
+            pid_file=settings.PID_FILE,
+        )
     _prepare_multiprocess_dir(settings.WEB_CONCURRENCY)
     _raise_open_files_limit()
-    _write_pid_file(settings.PID_FILE)
-
     _serve(settings)
 
 
@@ -143,11 +179,20 @@ def _serve(settings: "Settings") -> None:
     startup_logger = logging.getLogger("uvicorn.error")
     premature = _NotYetRunning()
     startup_logger.addFilter(premature)
-    sockets = [config.bind_socket()]
-    for port in (settings.METRICS_PORT, settings.FEEDBACK_PORT):
+    sockets = []
+    for port in (settings.PORT, settings.METRICS_PORT, settings.FEEDBACK_PORT):
         if port:
-            sockets.append(uvicorn.Config(config.app, settings.HOST, port).bind_socket())
+            try:  # uvicorn logs the OSError and exits
+                sockets.append(uvicorn.Config(config.app, settings.HOST, port).bind_socket())
+            except SystemExit:
+                _fail(
+                    "port_in_use",
+                    message=f"{settings.HOST}:{port} is taken by another process: stop it, "
+                    "or serve on another port (PORT=8001 make run)",
+                    port=port,
+                )
     startup_logger.removeFilter(premature)
+    _write_pid_file(settings.PID_FILE)  # only now: this process serves
     url = f"http://{settings.HOST}:{settings.PORT}"
 
     class AnnouncingServer(uvicorn.Server):

@@ -172,3 +172,37 @@ def test_reload_without_a_running_service_says_so(checkout: Path) -> None:
     result = make(checkout, "reload")
     assert result.returncode != 0
     assert "is gone" in result.stdout
+
+
+def test_a_second_make_run_says_which_one_serves_and_leaves_it_serving(
+    checkout: Path, started: Any
+) -> None:
+    """Issue 34: a second `make run` on the same port failed at the bind and deleted the
+    first's pid file on its way out, so `make reload` lost the service still serving."""
+    port = free_port()
+    log = started(port)
+    assert readyz(port).status_code == 200, log.read_text()
+    pid_file = checkout / ".run" / "glassbox.pid"
+    pid = int(pid_file.read_text())
+
+    second = make(checkout, f"PORT={port}", "run")
+    assert second.returncode != 0
+    (said,) = [line for line in json_lines(second.stdout) if line["event"] == "already_serving"]
+    assert said["pid"] == pid
+    assert f"pid {pid}" in said["message"]
+    # A port another process holds (here: this checkout's service, under another pid file).
+    third = make(checkout, f"PORT={port}", "PID_FILE=.run/other.pid", "run")
+    assert third.returncode != 0
+    (taken,) = [line for line in json_lines(third.stdout) if line["event"] == "port_in_use"]
+    assert taken["port"] == port
+    assert not (checkout / ".run" / "other.pid").exists()
+
+    assert int(pid_file.read_text()) == pid  # untouched by either
+    assert readyz(port).status_code == 200
+    reloaded = make(checkout, "reload")
+    assert reloaded.returncode == 0, reloaded.stdout + reloaded.stderr
+    stop(checkout, log)
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
