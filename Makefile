@@ -90,11 +90,8 @@ run: $(VENV)/.runtime $(DEV_KEYS) ## Serve on http://127.0.0.1:$(PORT), training
 	@$(FIRST_MODEL)
 	@$(WITH_KEYS) PORT=$(PORT) PID_FILE=$(PID_FILE) exec $(BIN)/python -m app
 
-reload: ## Make the service `make run` started serve artifacts/latest now (SIGHUP to its pid file)
-	@test -s $(PID_FILE) || { echo "no $(PID_FILE): is \`make run\` serving from this checkout?"; exit 1; }
-	@pid=$$(cat $(PID_FILE)); kill -HUP "$$pid" 2>/dev/null \
-		|| { echo "pid $$pid from $(PID_FILE) is gone: start it again with \`make run\`"; exit 1; }; \
-		echo "sent SIGHUP to $$pid: it loads artifacts/latest and keeps serving the old model if that fails (its log says which)"
+reload: ## Make the service `make run` started serve artifacts/latest now, and say whether it does (SIGHUP to its pid file)
+	@$(BIN)/python -m scripts.reload $(PID_FILE)
 
 test: tools ## Run the whole test suite (real processes, real HTTP, real Prometheus)
 	@$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \

@@ -1,5 +1,13 @@
 """Process-wide lifecycle state the edge and the probes read: below the server, the
-middleware and the routes, so none of them imports another to learn it."""
+middleware and the routes, so none of them imports another to learn it; and where a reload's
+outcome is reported to the `make reload` that asked for it."""
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 
 class DrainState:
@@ -7,3 +15,21 @@ class DrainState:
     middleware adds Connection: close to every response."""
 
     draining = False
+
+
+def reload_outcome_file(pid_file: str) -> Path | None:
+    """Where a `make run` service reports each SIGHUP reload's outcome, beside its pid file
+    (`.run/glassbox.pid` -> `.run/glassbox.reload.json`), for `make reload` to wait on and
+    report truthfully; None without a pid file (the chart's pods)."""
+    return Path(pid_file).with_suffix(".reload.json") if pid_file else None
+
+
+def report_reload(path: Path) -> Callable[[dict[str, Any]], None]:
+    """Write each reload outcome to `path` (replaced atomically, with this pid and a time)."""
+
+    def write(outcome: dict[str, Any]) -> None:
+        staged = path.with_name(f".{path.name}.{os.getpid()}")
+        staged.write_text(json.dumps({**outcome, "pid": os.getpid(), "at": time.time()}))
+        staged.replace(path)
+
+    return write

@@ -89,6 +89,8 @@ class ModelRegistry:
         self.contract, self.startup_metadata = source.startup_contract()
         self._first_model: list[Callable[[Contract, dict[str, Any]], None]] = []
         self.state = ModelState()
+        # The last SIGHUP reload's outcome (outcome, the version serving, a failure's reason).
+        self.last_reload: dict[str, Any] | None = None
         self.shadow: ModelRuntime | None = None
         self._reload_lock = asyncio.Lock()  # one reload at a time; a second one waits
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -168,6 +170,12 @@ class ModelRegistry:
                     serving=old.version if old else None,
                     **exc.details,
                 )
+                self.last_reload = {
+                    "outcome": "failed",
+                    "reason": exc.reason,
+                    "message": exc.message,
+                    "serving": old.version if old else None,
+                }
                 if old is None:
                     self.state = ModelState(
                         reason=exc.reason, message=exc.message, details=exc.details
@@ -188,16 +196,29 @@ class ModelRegistry:
                 previous=old.version if old else None,
                 inference_path=candidate.inference_path,
             )
+            self.last_reload = {
+                "outcome": "reloaded",
+                "serving": candidate.version,
+                "previous": old.version if old else None,
+            }
             return True
 
-    def install_reload_signal(self) -> None:
-        """Reload on SIGHUP (call from the app's startup, in the serving loop)."""
+    def install_reload_signal(
+        self, reported: Callable[[dict[str, Any]], None] | None = None
+    ) -> None:
+        """Reload on SIGHUP (call from the app's startup, in the serving loop); `reported`
+        is told each outcome (`last_reload`: `make reload` waits for it)."""
         if threading.current_thread() is not threading.main_thread():
             return  # signals reach the main thread only (tests running the app in a thread)
         loop = asyncio.get_running_loop()
 
+        async def reload_and_report() -> None:
+            await self.reload()
+            if reported is not None and self.last_reload is not None:
+                reported(self.last_reload)
+
         def on_sighup() -> None:
-            self._keep(loop.create_task(self.reload()))
+            self._keep(loop.create_task(reload_and_report()))
 
         loop.add_signal_handler(signal.SIGHUP, on_sighup)
 

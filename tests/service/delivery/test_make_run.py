@@ -3,8 +3,9 @@
 The copy has its own artifacts/, .keys/ and .run/; the venv is the one running the tests
 (`-o` keeps make from reinstalling into it). What must hold: the first model is trained,
 signed with a development key made on first use and verified at load; the service says it
-is accepting only once it is; `make reload` finds this checkout's service by its pid file;
-an edited metadata.json is refused at reload and at start, with the reason.
+is accepting only once it is; `make reload` finds this checkout's service by its pid file
+and says what became of the reload; an edited metadata.json is refused at reload (`make
+reload` exits non-zero with the reason) and at start.
 """
 
 import json
@@ -33,7 +34,7 @@ def checkout(tmp_path: Path) -> Path:
     copy.mkdir()
     for name in COPIED:
         shutil.copy2(ROOT / name, copy / name)
-    for folder in ("app", "data", "promotion"):
+    for folder in ("app", "data", "promotion", "scripts"):
         shutil.copytree(ROOT / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__"))
     return copy
 
@@ -139,6 +140,7 @@ def test_a_new_users_first_hour(checkout: Path, started: Any) -> None:
     assert make(checkout, "promote", "VERSION=candidate").returncode == 0
     reloaded = make(checkout, "reload")
     assert reloaded.returncode == 0, reloaded.stdout + reloaded.stderr
+    assert "now serves candidate" in reloaded.stdout  # said once it does, not before
     assert wait_for_event(log, "model_reloaded")["model_version"] == "candidate"
 
     # Swapped class names in metadata.json: the signature no longer holds.
@@ -147,7 +149,10 @@ def test_a_new_users_first_hour(checkout: Path, started: Any) -> None:
     names = metadata["class_names"]
     names[0], names[1] = names[1], names[0]
     metadata_path.write_text(json.dumps(metadata))
-    assert make(checkout, "reload").returncode == 0
+    said = make(checkout, "reload")  # issue 34: it said "sent SIGHUP" and exited 0
+    assert said.returncode != 0
+    assert "signature_invalid" in said.stdout
+    assert "keeps serving candidate" in said.stdout
     failed = wait_for_event(log, "model_reload_failed")
     assert failed["reason"] == "signature_invalid"
     model = requests.get(f"http://127.0.0.1:{port}/model", timeout=5).json()
@@ -206,3 +211,24 @@ def test_a_second_make_run_says_which_one_serves_and_leaves_it_serving(
 
 def json_lines(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def test_reload_of_a_model_with_another_api_exits_non_zero_with_the_reason(
+    checkout: Path, started: Any
+) -> None:
+    """Issue 34: promoting a churn model over a running Iris service, `make reload` said
+    "sent SIGHUP" and exited 0 while the service refused it and kept serving Iris."""
+    from scripts.example_data import churn
+
+    port = free_port()
+    log = started(port)
+    assert readyz(port).status_code == 200, log.read_text()
+    written = churn(checkout)
+    args = f"TRAIN_ARGS=--data {written.path} --target churned --promote"
+    assert make(checkout, "train", args).returncode == 0
+    refused = make(checkout, "reload")
+    assert refused.returncode != 0
+    assert "model_incompatible" in refused.stdout, refused.stdout
+    served = requests.get(f"http://127.0.0.1:{port}/model", timeout=5).json()
+    assert served["model_name"] == "iris-classifier"
+    stop(checkout, log)
