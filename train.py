@@ -138,8 +138,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="training CSV")
-    parser.add_argument("--target", default=TARGET, help="the column to predict")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="training CSV (default: the data and target the served model was trained on, "
+        f"when its artifact recorded them and the file is here; else {DEFAULT_DATA})"
+        "%(default).0s",
+    )
+    parser.add_argument(
+        "--target", default=None, help=f"the column to predict (default: {TARGET})%(default).0s"
+    )
     parser.add_argument(
         "--task",
         choices=("auto", "classification", "regression"),
@@ -219,7 +228,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="point latest at the new version once it passed the quality gate; without it "
         "the version is a candidate and what serves does not change",
     )
-    return checked(parser, parser.parse_args(argv))
+    args = checked(parser, parser.parse_args(argv))
+    args.data, args.target, args.data_chosen = _training_data(args)
+    return args
+
+
+def _training_data(args: argparse.Namespace) -> tuple[Path, str, str]:
+    """The CSV and target to train, and why: `--data`; else the served model's own (what
+    `latest` in the output directory recorded, when that file is here), so a retrain with
+    other parameters retrains the model that serves; else the bundled Iris."""
+    if args.data is not None:
+        return args.data, args.target or TARGET, "--data"
+    try:
+        served = json.loads((args.output_dir / "latest" / "metadata.json").read_text())
+        recorded = served["training_data"]
+        path, target = Path(recorded["path"]), recorded.get("target") or TARGET
+    except (OSError, ValueError, KeyError, TypeError):
+        return DEFAULT_DATA, args.target or TARGET, "the bundled Iris (no served model's data)"
+    if not path.is_file():
+        why = f"the bundled Iris (the served model's data {path} is not here)"
+        return DEFAULT_DATA, args.target or TARGET, why
+    return path, args.target or target, f"the served model's data ({served['model_name']})"
 
 
 def checked(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
@@ -340,6 +369,7 @@ def fit_and_evaluate(
 def main(argv: list[str] | None = None) -> int:
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"), os.environ.get("LOG_FORMAT", "json"))
     args = parse_args(argv)
+    logger.info("training_data", data=str(args.data), target=args.target, chosen=args.data_chosen)
     try:
         data = load_dataset(
             args.data,

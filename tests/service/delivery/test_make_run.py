@@ -232,3 +232,22 @@ def test_reload_of_a_model_with_another_api_exits_non_zero_with_the_reason(
     served = requests.get(f"http://127.0.0.1:{port}/model", timeout=5).json()
     assert served["model_name"] == "iris-classifier"
     stop(checkout, log)
+
+
+def test_train_without_data_retrains_the_served_models_own_data(checkout: Path) -> None:
+    """Issue 34: `make train TRAIN_ARGS="--c 0.5"` (the README's day-2 step) trained Iris
+    while a churn model served; it retrains the served model's recorded data and target, and
+    says which."""
+    from scripts.example_data import churn
+
+    written = churn(checkout)
+    first = make(checkout, "train", f"TRAIN_ARGS=--data {written.path} --target churned --promote")
+    assert first.returncode == 0, first.stdout + first.stderr
+    again = make(checkout, "train", "TRAIN_ARGS=--c 0.5 --model-version again")
+    assert again.returncode == 0, again.stdout + again.stderr
+    (chosen,) = [line for line in json_lines(again.stdout) if line["event"] == "training_data"]
+    assert chosen["data"] == str(written.path)
+    assert chosen["target"] == "churned"
+    assert "served model's data" in chosen["chosen"]
+    metadata = json.loads((checkout / "artifacts" / "again" / "metadata.json").read_text())
+    assert metadata["model_name"] == "churn-classifier"
