@@ -369,7 +369,10 @@ def fit_and_evaluate(
 def main(argv: list[str] | None = None) -> int:
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"), os.environ.get("LOG_FORMAT", "json"))
     args = parse_args(argv)
-    logger.info("training_data", data=str(args.data), target=args.target, chosen=args.data_chosen)
+    if args.data_chosen != "--data":  # not the user's choice: say which data this is
+        logger.info(
+            "training_data", data=str(args.data), target=args.target, chosen=args.data_chosen
+        )
     try:
         data = load_dataset(
             args.data,

@@ -89,14 +89,15 @@ def test_quality_gate_fails_and_leaves_latest_alone(tmp_path: Path) -> None:
 def test_logs_are_json_lines(tmp_path: Path) -> None:
     result = train(tmp_path)
     events = [json.loads(line)["event"] for line in result.stdout.splitlines()]
-    assert events == ["model_evaluated", "model_unsigned", "model_trained"]
+    # Without --data: which data it trains (no served model here: the bundled Iris) first.
+    assert events == ["training_data", "model_evaluated", "model_unsigned", "model_trained"]
 
 
 def test_a_signing_key_signs_and_silences_the_warning(tmp_path: Path) -> None:
     signing_key, _ = keygen()
     result = train(tmp_path, MODEL_SIGNING_KEY=signing_key)
     events = [json.loads(line)["event"] for line in result.stdout.splitlines()]
-    assert events == ["model_evaluated", "model_trained"]
+    assert events == ["training_data", "model_evaluated", "model_trained"]
     assert (tmp_path / "latest" / "metadata.json.sig").is_file()
 
 
