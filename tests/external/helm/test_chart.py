@@ -393,6 +393,37 @@ def test_a_release_without_a_model_key_is_refused(values: Path | None) -> None:
     assert "allowUnsignedModels=true" in result.stderr
 
 
+CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
+
+
+@pytest.mark.parametrize("values", CI_VALUES, ids=lambda p: p.name)
+def test_each_ci_values_file_renders_and_lints_alone(values: Path) -> None:
+    """chart-testing lints and installs the chart once per `ci/*-values.yaml`, with that
+    file and nothing else (`helm lint --values`, `helm install --values` under a generated
+    release name): no `--set`, so each file carries everything the chart requires."""
+    lint = helm("lint", "--strict", str(CHART), "--values", str(values))
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    release = f"glassbox-{values.stem[:20]}"
+    args = ["template", release, str(CHART), "--namespace", "ct", "--values", str(values)]
+    rendered = helm(*args)
+    assert rendered.returncode == 0, rendered.stderr
+    docs = [doc for doc in yaml.safe_load_all(rendered.stdout) if doc]
+    assert only(docs, "Deployment")["metadata"]["name"].startswith(release)
+    for doc in docs:
+        try:
+            kubernetes_validate.validate(doc, KUBERNETES_VERSIONS[-1], strict=True)
+        except kubernetes_validate.SchemaNotFoundError:
+            assert doc["kind"] in CRD_KINDS, f"no schema for {doc['kind']}"
+
+
+def test_no_install_command_in_the_docs_uses_a_ci_values_file() -> None:
+    """The ci files allow unsigned models (chart-testing installs the unsigned e2e image):
+    a user copying an install command must never get that by way of one."""
+    docs = [CHART / "README.md", ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    for path in docs:
+        assert not re.search(r"-f\s+\S*ci/\S+-values\.yaml", path.read_text()), path
+
+
 def test_only_the_dev_environment_allows_unsigned_models() -> None:
     allowed = {
         path.stem: yaml.safe_load(path.read_text()).get("allowUnsignedModels", False)
