@@ -88,23 +88,40 @@ def _serving_pid(name: str) -> int | None:
     return pid
 
 
-def _write_pid_file(name: str) -> None:
+def _write_pid_file(settings: "Settings") -> None:
     """This process's pid, for `make reload` to signal this checkout's service and no other
-    (never a search by name), written once its sockets are bound (a run that cannot serve
-    leaves the file alone) and removed at exit only while it still names this process. The
+    (never a search by name), and beside it the ports it listens on (`make monitor-up`
+    scrapes those); written once its sockets are bound (a run that cannot serve leaves the
+    files alone) and removed at exit only while the pid file still names this process. The
     supervisor's pid with several workers: it forwards SIGHUP to each of them."""
-    if not name:
+    from app.core.lifecycle import serving_file
+
+    if not settings.PID_FILE:
         return
-    path, pid = Path(name), os.getpid()
+    path, pid = Path(settings.PID_FILE), os.getpid()
+    ports = serving_file(settings.PID_FILE)
+    assert ports is not None  # a pid file always has one beside it
     path.parent.mkdir(parents=True, exist_ok=True)
+    ports.write_text(
+        json.dumps(
+            {
+                "pid": pid,
+                "host": settings.HOST,
+                "port": settings.PORT,
+                "metrics_port": settings.METRICS_PORT or settings.PORT,
+                "feedback_port": settings.FEEDBACK_PORT or settings.PORT,
+            }
+        )
+    )
     path.write_text(f"{pid}\n")
 
     def remove() -> None:
-        # Forked workers inherit atexit handlers; only the writer removes the file, and only
-        # while it is still the writer's.
+        # Forked workers inherit atexit handlers; only the writer removes the files, and
+        # only while the pid file is still the writer's.
         if os.getpid() == pid and _pid_in(path) == pid:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+            for written in (ports, path):
+                with contextlib.suppress(FileNotFoundError):
+                    written.unlink()
 
     atexit.register(remove)
 
@@ -192,7 +209,7 @@ def _serve(settings: "Settings") -> None:
                     port=port,
                 )
     startup_logger.removeFilter(premature)
-    _write_pid_file(settings.PID_FILE)  # only now: this process serves
+    _write_pid_file(settings)  # only now: this process serves
     url = f"http://{settings.HOST}:{settings.PORT}"
 
     class AnnouncingServer(uvicorn.Server):

@@ -1,17 +1,20 @@
 """The shipped Prometheus (rules included) and Alertmanager on 127.0.0.1, beside `make run`.
 
-    python scripts/monitor_local.py foreground   # make monitor: Ctrl-C stops all three
-    python scripts/monitor_local.py up           # make monitor-up: in the background
-    python scripts/monitor_local.py down         # make monitor-down
+    python -m scripts.monitor_local foreground   # make monitor: Ctrl-C stops all three
+    python -m scripts.monitor_local up           # make monitor-up: in the background
+    python -m scripts.monitor_local down         # make monitor-down
 
-Prometheus on :9090 scrapes the service on :8000 and sends alerts to Alertmanager on :9093.
-Alertmanager runs the shipped routing and inhibitions (monitoring/alertmanager/) with every
-receiver pointed at a printer on :9094, which writes each notification it gets as one line
-to the terminal (foreground) and to .monitoring/alerts.log: the shipped receivers are
-in-cluster webhooks, unreachable from a laptop. group_wait is 5 s here, not 30 s, so an
-alert shows moments after it fires. The pid files it writes (.monitoring/*.pid) are the only
-way `down` finds what to stop. Ports and folder: PROMETHEUS_PORT, ALERTMANAGER_PORT,
-ALERT_PRINTER_PORT, SERVICE_PORT, MONITOR_DIR.
+Prometheus on :9090 scrapes the service where `make run` serves it (the ports it wrote
+beside its pid file, `.run/glassbox.serving.json`: PORT, or METRICS_PORT when set; :8000
+when nothing serves yet) and sends alerts to Alertmanager on :9093. Alertmanager runs the
+shipped routing and inhibitions (monitoring/alertmanager/) with every receiver pointed at a
+printer on :9094, which writes each notification it gets as one line to the terminal
+(foreground) and to .monitoring/alerts.log: the shipped receivers are in-cluster webhooks,
+unreachable from a laptop. group_wait is 5 s here, not 30 s, and group_interval 30 s, not
+5 min, so an alert shows moments after it fires and its resolution within a minute of it.
+The pid files it writes (.monitoring/*.pid) are the only way `down` finds what to stop.
+Variables (`make help` lists them): SERVICE_PORT (overrides what the service wrote),
+PID_FILE, PROMETHEUS_PORT, ALERTMANAGER_PORT, ALERT_PRINTER_PORT, MONITOR_DIR.
 """
 
 import argparse
@@ -30,9 +33,15 @@ from typing import Any
 
 import yaml
 
+from app.core.lifecycle import serving_file
+
 ROOT = Path(__file__).resolve().parents[1]
 MONITORING = ROOT / "monitoring"
 LOCAL_GROUP_WAIT = "5s"
+# Resolved notifications wait for the group's next interval: the shipped 5 min made a
+# local TargetDown resolve 4.5 min after the service was back.
+LOCAL_GROUP_INTERVAL = "30s"
+DEFAULT_SERVICE_PORT = 8000
 
 
 def _port(name: str, default: int) -> int:
@@ -43,12 +52,28 @@ def state_dir() -> Path:
     return Path(os.environ.get("MONITOR_DIR", ROOT / ".monitoring"))
 
 
+def service_port() -> tuple[int, str]:
+    """The port to scrape and where it came from: SERVICE_PORT, else the ports the running
+    `make run` wrote beside its pid file (its metrics port), else the default."""
+    if os.environ.get("SERVICE_PORT"):
+        return int(os.environ["SERVICE_PORT"]), "SERVICE_PORT"
+    pid_file = os.environ.get("PID_FILE") or str(ROOT / ".run" / "glassbox.pid")
+    ports = serving_file(pid_file)
+    try:
+        serving = json.loads(ports.read_text()) if ports else {}
+        os.kill(int(serving["pid"]), 0)  # the pid it wrote, never a search by name
+    except (FileNotFoundError, ValueError, KeyError, ProcessLookupError):
+        return DEFAULT_SERVICE_PORT, "the default: no `make run` serving from this checkout"
+    return int(serving["metrics_port"]), f"{ports}, pid {serving['pid']}"
+
+
 def local_alertmanager_config(printer_url: str) -> dict[str, Any]:
     """The shipped config with each webhook receiver sent to the local printer."""
     config: dict[str, Any] = yaml.safe_load(
         (MONITORING / "alertmanager" / "alertmanager.yaml").read_text()
     )
     config["route"]["group_wait"] = LOCAL_GROUP_WAIT
+    config["route"]["group_interval"] = LOCAL_GROUP_INTERVAL
     for receiver in config["receivers"]:
         for hook in receiver.get("webhook_configs", []):
             hook["url"] = f"{printer_url}/{receiver['name']}"
@@ -125,11 +150,10 @@ def start() -> dict[str, subprocess.Popen[bytes]]:
     am_config.write_text(
         yaml.safe_dump(local_alertmanager_config(f"http://127.0.0.1:{ports['printer']}"))
     )
-    prom_config.write_text(
-        yaml.safe_dump(local_prometheus_config(_port("SERVICE_PORT", 8000), ports["alertmanager"]))
-    )
+    scraped, source = service_port()
+    prom_config.write_text(yaml.safe_dump(local_prometheus_config(scraped, ports["alertmanager"])))
     commands = {
-        "printer": [sys.executable, __file__, "printer"],
+        "printer": [sys.executable, "-m", "scripts.monitor_local", "printer"],
         "alertmanager": [
             "prometheus-alertmanager", f"--config.file={am_config}",
             f"--storage.path={data / 'alertmanager'}",
@@ -146,14 +170,17 @@ def start() -> dict[str, subprocess.Popen[bytes]]:
     processes = {}
     for name, command in commands.items():
         with (data / f"{name}.log").open("ab") as log:
-            processes[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            processes[name] = subprocess.Popen(
+                command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+            )
         (data / f"{name}.pid").write_text(f"{processes[name].pid}\n")
     _wait_ready(f"http://127.0.0.1:{ports['alertmanager']}/-/ready")
     _wait_ready(f"http://127.0.0.1:{ports['prometheus']}/-/ready")
     print(
         f"Prometheus http://127.0.0.1:{ports['prometheus']}  "
         f"Alertmanager http://127.0.0.1:{ports['alertmanager']}  "
-        f"alerts -> {data / 'alerts.log'}",
+        f"alerts -> {data / 'alerts.log'}\n"
+        f"scraping the service on 127.0.0.1:{scraped} ({source})",
         flush=True,
     )
     return processes

@@ -24,6 +24,13 @@ def reload_outcome_file(pid_file: str) -> Path | None:
     return Path(pid_file).with_suffix(".reload.json") if pid_file else None
 
 
+def serving_file(pid_file: str) -> Path | None:
+    """Where a `make run` service says where it listens, beside its pid file
+    (`.run/glassbox.pid` -> `.run/glassbox.serving.json`: its pid and ports), for
+    `make monitor-up` to scrape the port it actually serves on; None without a pid file."""
+    return Path(pid_file).with_suffix(".serving.json") if pid_file else None
+
+
 def report_reload(path: Path) -> Callable[[dict[str, Any]], None]:
     """Write each reload outcome to `path` (replaced atomically, with this pid and a time)."""
 

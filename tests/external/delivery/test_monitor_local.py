@@ -12,13 +12,11 @@ import requests
 from tests.external.monitoring.servers import wait_for
 from tests.support.service import ROOT, free_port
 
-SCRIPT = ROOT / "scripts" / "monitor_local.py"
-
 
 def monitor(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(SCRIPT), command], cwd=ROOT, env={**os.environ, **env},
-        capture_output=True, text=True, check=False, timeout=120,
+        [sys.executable, "-m", "scripts.monitor_local", command], cwd=ROOT,
+        env={**os.environ, **env}, capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
 
 

@@ -34,7 +34,7 @@ def checkout(tmp_path: Path) -> Path:
     copy.mkdir()
     for name in COPIED:
         shutil.copy2(ROOT / name, copy / name)
-    for folder in ("app", "data", "promotion", "scripts"):
+    for folder in ("app", "data", "monitoring", "promotion", "scripts"):
         shutil.copytree(ROOT / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__"))
     return copy
 
@@ -207,6 +207,40 @@ def test_a_second_make_run_says_which_one_serves_and_leaves_it_serving(
     reloaded = make(checkout, "reload")
     assert reloaded.returncode == 0, reloaded.stdout + reloaded.stderr
     stop(checkout, log)
+
+
+def test_make_monitor_up_scrapes_the_port_make_run_serves_on(
+    checkout: Path, started: Any, tmp_path: Path
+) -> None:
+    """Issue 34: `make monitor-up` scraped :8000 whatever port `make run` served on. The
+    service writes its ports beside its pid file; the monitor scrapes those."""
+    port = free_port()
+    log = started(port)
+    assert readyz(port).status_code == 200, log.read_text()
+    written = json.loads((checkout / ".run" / "glassbox.serving.json").read_text())
+    assert (written["port"], written["metrics_port"]) == (port, port)
+    ports = {name: free_port() for name in ("PROMETHEUS", "ALERTMANAGER", "ALERT_PRINTER")}
+    env = {f"{name}_PORT": str(value) for name, value in ports.items()}
+    env["MONITOR_DIR"] = str(tmp_path / "monitoring")
+    up = make(checkout, "monitor-up", **env)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert f"127.0.0.1:{port} (" in up.stdout
+        prometheus = f"http://127.0.0.1:{ports['PROMETHEUS']}"
+
+        def scraped() -> list[tuple[str, str]] | None:
+            answer = requests.get(f"{prometheus}/api/v1/targets", timeout=5).json()
+            targets = [(t["scrapeUrl"], t["health"]) for t in answer["data"]["activeTargets"]]
+            return targets if all(health == "up" for _, health in targets) else None
+
+        assert wait_for(scraped, 60, "the service scraped") == [
+            (f"http://127.0.0.1:{port}/metrics", "up")
+        ]
+    finally:
+        down = make(checkout, "monitor-down", **env)
+    assert down.returncode == 0, down.stdout + down.stderr
+    stop(checkout, log)
+    assert not (checkout / ".run" / "glassbox.serving.json").exists()
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
