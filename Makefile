@@ -18,8 +18,23 @@ FIRST_MODEL := test -f $(MODEL) || { $(WITH_KEYS) $(BIN)/python train.py --promo
 
 .PHONY: help install runtime lock tools train wrap experiments promote rollback run reload test test-fast test-logs lint format monitor monitor-up monitor-down monitoring docs k8s-manifests stack-install stack-uninstall kind-up kind-down stack-up stack-down traffic bench clean
 
-help: ## List every target
+# Variables `make help` lists (the `#:` lines); set them on the command line or in the
+# environment. Every service setting passes through too (docs/service.md).
+#: PORT=8000                   where `make run` serves and `make traffic` sends
+#: PID_FILE=.run/glassbox.pid  `make run`'s pid, with its ports beside it (.serving.json): `make reload` signals it, `make monitor` scrapes those ports
+#: METRICS_PORT, FEEDBACK_PORT  `make run`'s own ports for /metrics and /feedback (default: PORT)
+#: DRAIN_ENDS_WHEN_IDLE=true   `make run` stops at once when no connection is open (false: the whole DRAIN_SECONDS, as pods do)
+#: TRAIN_ARGS, WRAP_ARGS       train.py's and wrap.py's arguments (`make train TRAIN_ARGS="--data my.csv --target y"`)
+#: VERSION, FORCE=1, PROMETHEUS_URL  what `make promote` moves to, the override, the shadow record it checks
+#: EXPERIMENT_ARGS, BENCH_ARGS  arguments to `make experiments` and `make bench` (`BENCH_ARGS="--only estimates"`)
+#: SERVICE_PORT                the port `make monitor` scrapes instead of the one `make run` wrote
+#: PROMETHEUS_PORT=9090, ALERTMANAGER_PORT=9093, ALERT_PRINTER_PORT=9094, MONITOR_DIR=.monitoring  `make monitor`'s own
+#: PYTEST_ARGS                 extra arguments to pytest (`make test PYTEST_ARGS=-x`)
+#: SECONDS_OF_TRAFFIC=60       how long `make traffic` sends
+#: PYTHON=python3, VENV=.venv  the interpreter that makes the venv, and where
+help: ## List every target, then the variables they read
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@printf '\nVariables:\n'; sed -n 's/^#: /  /p' $(MAKEFILE_LIST)
 
 # Runtime dependencies come from requirements.lock, exactly as in the image, so the
 # model trained and tested here is read by the same scikit-learn the image serves with;
@@ -88,7 +103,7 @@ rollback: $(VENV)/.runtime $(DEV_KEYS) ## Point artifacts/latest back at the las
 
 run: $(VENV)/.runtime $(DEV_KEYS) ## Serve on http://127.0.0.1:$(PORT), training a model first if there is none
 	@$(FIRST_MODEL)
-	@$(WITH_KEYS) PORT=$(PORT) PID_FILE=$(PID_FILE) exec $(BIN)/python -m app
+	@$(WITH_KEYS) PORT=$(PORT) PID_FILE=$(PID_FILE) DRAIN_ENDS_WHEN_IDLE=$${DRAIN_ENDS_WHEN_IDLE:-true} exec $(BIN)/python -m app
 
 reload: ## Make the service `make run` started serve artifacts/latest now, and say whether it does (SIGHUP to its pid file)
 	@$(BIN)/python -m scripts.reload $(PID_FILE)
@@ -119,14 +134,14 @@ MONITOR_TOOLS := $(PYTHON) scripts/install_tools.py --only apt --commands promet
 
 monitor: $(VENV)/.runtime ## Run the shipped Prometheus (:9090) and Alertmanager (:9093) against `make run`, in the foreground; alerts print there
 	@$(MONITOR_TOOLS)
-	@$(BIN)/python scripts/monitor_local.py foreground
+	@PID_FILE=$(PID_FILE) $(BIN)/python -m scripts.monitor_local foreground
 
 monitor-up: $(VENV)/.runtime ## The same in the background (pid files in .monitoring/); alerts go to .monitoring/alerts.log
 	@$(MONITOR_TOOLS)
-	@$(BIN)/python scripts/monitor_local.py up
+	@PID_FILE=$(PID_FILE) $(BIN)/python -m scripts.monitor_local up
 
 monitor-down: ## Stop what monitor-up started (by its pid files)
-	@$(BIN)/python scripts/monitor_local.py down
+	@$(BIN)/python -m scripts.monitor_local down
 
 monitoring: install ## Regenerate rules, log alerts, dashboards, log pipelines (and the chart's copies) from monitoring/mixin/
 	$(BIN)/python -m monitoring.mixin

@@ -99,3 +99,21 @@ def test_make_help_lists_every_target() -> None:
     plain = re.sub(r"\x1b\[[0-9;]*m", "", shown)
     listed = {line.split()[0] for line in plain.splitlines() if line.strip()}
     assert [target for target in targets if target not in listed] == []
+
+
+def test_make_help_lists_every_variable_a_user_sets() -> None:
+    """Every variable a recipe reads that the Makefile does not fix itself (`:=`), and every
+    port `make monitor` reads, is in `make help`."""
+    makefile = (ROOT / "Makefile").read_text()
+    fixed = set(re.findall(r"^([A-Z_0-9]+) :?= ", makefile, re.MULTILINE))
+    read = set(re.findall(r"\$\(([A-Z][A-Z_0-9]*)\)|\$\$\{([A-Z][A-Z_0-9]*)", makefile))
+    names = {name for pair in read for name in pair if name} - fixed - {"CURDIR", "MAKEFILE_LIST"}
+    monitor = (ROOT / "scripts" / "monitor_local.py").read_text()
+    names |= set(re.findall(r"_port\(\"([A-Z_]+)\"", monitor))
+    names |= {"SERVICE_PORT", "MONITOR_DIR", "PROMETHEUS_URL"}
+    shown = subprocess.run(
+        ["make", "--no-print-directory", "help"], cwd=ROOT, capture_output=True, text=True,
+        check=True,
+    ).stdout  # fmt: skip
+    variables = shown.split("\nVariables:\n", 1)[1]
+    assert sorted(n for n in names if not re.search(rf"\b{n}\b", variables)) == []
