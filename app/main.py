@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None) -> GlassboxApi:
             exemplars = DEFERRED.schedule(
                 "exemplars", FLUSH_INTERVAL_SECONDS, WORKER_EXEMPLARS.flush
             )
-        drain.install(settings.DRAIN_SECONDS)
+        drain.install(settings.DRAIN_SECONDS, ends_when_idle=settings.DRAIN_ENDS_WHEN_IDLE)
         outcome_file = reload_outcome_file(settings.PID_FILE)
         registry.install_reload_signal(report_reload(outcome_file) if outcome_file else None)
         # Everything allocated by startup (libraries, the model) goes to the permanent

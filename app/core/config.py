@@ -247,6 +247,12 @@ class Settings(BaseSettings):
         le=600,
         description="After SIGTERM: not ready, answers with Connection: close, then exits 0.",
     )
+    DRAIN_ENDS_WHEN_IDLE: bool = Field(
+        default=False,
+        description="End the drain as soon as no connection is open (`make run`: nothing "
+        "routes to it, so nothing is left to wait for); a pod keeps the whole DRAIN_SECONDS "
+        "while its endpoint is removed.",
+    )
     FORWARDED_ALLOW_IPS: str = Field(
         default="",
         description="Proxies whose X-Forwarded-For/-Proto are trusted (comma-separated "

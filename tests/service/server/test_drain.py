@@ -70,3 +70,30 @@ def test_sigterm_drains_32_keep_alive_clients_without_a_failed_request(
         assert exit_code == 0
         started = [line for line in service.log_lines() if line["event"] == "drain_started"]
         assert len(started) == int(workers)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_an_idle_service_told_to_end_its_drain_when_idle_stops_at_once(
+    model_dir: Path, tmp_path: Path, workers: str
+) -> None:
+    """Issue 34: `make run` waited the whole drain on every stop, with nothing connected.
+    DRAIN_ENDS_WHEN_IDLE (what `make run` sets) ends it once no connection is open; an open
+    one keeps it going until it closes, and the chart's pods keep the whole drain."""
+    with running_service(
+        model_dir, tmp_path, WEB_CONCURRENCY=workers, DRAIN_SECONDS="60",
+        DRAIN_ENDS_WHEN_IDLE="true",
+    ) as service:  # fmt: skip
+        held = requests.Session()
+        assert held.post(f"{service.url}/predict", json=VALID_FLOWER, timeout=5).ok
+        service.process.send_signal(signal.SIGTERM)
+        # Still draining while a connection is open (a keep-alive one, not yet closed).
+        time.sleep(2.0)
+        assert service.process.poll() is None
+        last = held.post(f"{service.url}/predict", json=VALID_FLOWER, timeout=5)
+        assert last.status_code == 200
+        assert last.headers["connection"] == "close"
+        held.close()
+        exit_code = service.process.wait(timeout=30)  # far below the 60 s drain
+        assert exit_code == 0
+        finished = [line for line in service.log_lines() if line["event"] == "drain_finished"]
+        assert [line["ended"] for line in finished] == ["idle"] * int(workers)
