@@ -22,6 +22,7 @@ proxy, S3, GCS, Azure, local) and every model format (skops, cloudpickle, pickle
 import os
 import shutil
 import tempfile
+import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -301,5 +302,25 @@ def _registry_errors(source: MlflowSource) -> Iterator[None]:
             "PERMISSION_DENIED": "registry_access_denied",
             "UNAUTHENTICATED": "registry_access_denied",
         }.get(code, "registry_unavailable")
-        message = str(getattr(exc, "message", exc)).splitlines()[0][:300]
+        message = _why(exc)
+        if reason == "registry_unavailable":
+            message = f"no answer from {source.describe()['tracking_uri']}: {message}"
         raise ModelLoadError(reason, message, **source.describe()) from exc
+
+
+def _why(exc: BaseException) -> str:
+    """The innermost cause, whole. MLflow folds requests' retries and urllib3's pool into one
+    long line; cut at 300 characters, the reason read `... HTTPConnectionPool(host='12`."""
+    inner, seen = exc, {id(exc)}
+    while True:
+        linked = [inner.__cause__, inner.__context__, getattr(inner, "reason", None), *inner.args]
+        deeper = next((e for e in linked if isinstance(e, BaseException)), None)
+        if deeper is None or id(deeper) in seen:
+            break
+        inner = deeper
+        seen.add(id(inner))
+    if inner is exc:
+        text = str(getattr(exc, "message", exc)).strip().splitlines() or [type(exc).__name__]
+        return textwrap.shorten(text[0], 300, placeholder=" ...")
+    said = inner.strerror if isinstance(inner, OSError) and inner.strerror else str(inner)
+    return f"{type(inner).__name__}: {textwrap.shorten(said, 200, placeholder=' ...')}"

@@ -228,6 +228,10 @@ def test_a_registry_down_at_start_keeps_it_unready_and_down_later_keeps_the_mode
         assert len(failures) == 1, failures
         assert failures[0]["reason"] == "registry_unavailable"
         assert failures[0]["model_uri"] == f"models:/{MODEL}@staging"
+        # Whole, not MLflow's 300-character fold cut mid-word (issue 34).
+        assert failures[0]["message"] == (
+            f"no answer from http://127.0.0.1:{port}: ConnectionRefusedError: Connection refused"
+        )
         assert service.post("/predict", {}).status_code == 503
 
         # A second server over the same store comes up at that address.
