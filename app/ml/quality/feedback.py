@@ -78,7 +78,9 @@ class QualityBook:
         replicas when the store is shared (StoreUnavailableError: nothing counted)."""
         if stored is None:
             MODEL_FEEDBACK.labels("", "", "unknown").inc()
-            return Judged("unknown")
+            # The label as sent: its log line is all that is left of it (issue 34: it said
+            # null, so a label for an expired prediction could not be recovered from Loki).
+            return Judged("unknown", truth=truth)
         served = stored.said
         name, version = served[0], served[1]
         predicted = label_of(served, item.row)

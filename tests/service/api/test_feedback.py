@@ -56,6 +56,12 @@ def test_a_label_is_recorded_then_a_duplicate_and_an_unknown_id_is_said(
     }
     assert again.json()["status"] == "duplicate"
     assert unknown.json()["status"] == "unknown"
+    # Its log line keeps the label: nothing else does (issue 34).
+    (said,) = [
+        line for line in shadowed.lines_for(unknown.headers["x-request-id"])
+        if line["event"] == "feedback" and line["prediction_request_id"] == "never-made"
+    ]  # fmt: skip
+    assert (said["status"], said["label"]) == ("unknown", "setosa")
     scraped = shadowed.metrics()
     model = {"model_name": prediction_model(shadowed), "model_version": primary}
     assert sample(scraped, "model_feedback_total", **model, status="recorded") >= 1
