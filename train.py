@@ -68,6 +68,7 @@ from app.ml.building.estimating import Estimation, fit_estimation
 from app.ml.building.packaging import model_input, package, write_signed
 from app.ml.contract import Contract, ContractError, Input
 from promotion.history import repoint
+from promotion.serving import next_step
 
 DEFAULT_DATA = Path("data/iris.csv")
 EXIT_QUALITY_GATE = 1
@@ -499,6 +500,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.promote:  # just written and gated; rollback can return to the previous one
         repoint(args.output_dir, version)
+    step = next_step(contract)  # what the running service would make of it
     logger.info(
         "model_trained",
         model_name=model_name,
@@ -507,10 +509,11 @@ def main(argv: list[str] | None = None) -> int:
         path=str(path),
         **{gate_metric: metrics[gate_metric]},
         promoted=args.promote,
+        reload_serves_it=step.reload_serves_it,
         message=(
-            f"now {args.output_dir / 'latest'}; `make reload` serves it"
+            f"now {args.output_dir / 'latest'}; {step.message}"
             if args.promote
-            else f"a candidate; `make promote VERSION={version}` serves it"
+            else f"a candidate; `make promote VERSION={version}` makes it latest: {step.message}"
         ),
     )
     return 0

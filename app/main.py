@@ -4,6 +4,7 @@ import gc
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -16,9 +17,10 @@ from app.api.routes import docs
 from app.core.config import Settings, get_settings
 from app.core.deferred import DEFERRED, Periodic, flush_all
 from app.core.errors import register_exception_handlers
-from app.core.lifecycle import reload_outcome_file, report_reload
+from app.core.lifecycle import api_file, reload_outcome_file, report_reload, write_atomically
 from app.core.logging import configure_logging
 from app.dataplane import build_dataplane
+from app.ml.contract import Contract
 from app.ml.serving.registry import ModelRegistry
 from app.observability.access import trace_requests
 from app.observability.exemplars import FLUSH_INTERVAL_SECONDS
@@ -50,6 +52,8 @@ def create_app(settings: Settings | None = None) -> GlassboxApi:
                 "exemplars", FLUSH_INTERVAL_SECONDS, WORKER_EXEMPLARS.flush
             )
         drain.install(settings.DRAIN_SECONDS, ends_when_idle=settings.DRAIN_ENDS_WHEN_IDLE)
+        if registry.contract is not None:
+            publish_api(registry.contract)
         outcome_file = reload_outcome_file(settings.PID_FILE)
         registry.install_reload_signal(report_reload(outcome_file) if outcome_file else None)
         # Everything allocated by startup (libraries, the model) goes to the permanent
@@ -97,11 +101,21 @@ def create_app(settings: Settings | None = None) -> GlassboxApi:
         app.set_routes(routes)
 
     install_routes(model_api)
+
     # No model when the app was made (a remote source, or an empty MODEL_DIR): the first
     # one that loads defines the API, as it would have at startup.
-    registry.on_first_model(
-        lambda contract, metadata: install_routes(build_model_api(contract, metadata))
-    )
+    def publish_api(contract: Contract) -> None:
+        """The contract this API is built from, for `make promote` and `train.py` to say
+        whether `make reload` can serve a new model (beside the pid file; `make run` only)."""
+        path = api_file(settings.PID_FILE)
+        if path is not None:
+            write_atomically(path, contract.to_metadata())
+
+    def first_model(contract: Contract, metadata: dict[str, Any]) -> None:
+        install_routes(build_model_api(contract, metadata))
+        publish_api(contract)
+
+    registry.on_first_model(first_model)
     register_exception_handlers(app)
     return app
 

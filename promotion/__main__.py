@@ -32,9 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from app.core.logging import configure_logging, get_logger
-from app.ml.artifact import LATEST, ModelLoadError, is_safe_version, load_artifact
+from app.ml.artifact import LATEST, METADATA_FILE, ModelLoadError, is_safe_version, load_artifact
+from app.ml.contract import Contract
 from promotion.gate import GateUnavailableError, ShadowGate, Verdict
 from promotion.history import current_version, history, promoted_stack, repoint
+from promotion.serving import next_step
 
 EXIT_REFUSED = 1
 EVENTS = {"promote": "model_promoted", "rollback": "model_rolled_back"}
@@ -176,9 +178,12 @@ def main(argv: list[str] | None = None) -> int:
         evidence = exc.evidence if isinstance(exc, PromotionError) else {}
         logger.error(f"{args.command}_refused", message=str(exc), **evidence)
         return EXIT_REFUSED
+    latest = json.loads((args.artifacts / LATEST / METADATA_FILE).read_text())
+    step = next_step(Contract.from_metadata(latest))  # what the running service makes of it
     logger.info(
         EVENTS[args.command],
-        message="send SIGHUP to running services to serve it without a restart",
+        message=step.message,
+        reload_serves_it=step.reload_serves_it,
         **entry,
     )
     return 0

@@ -31,12 +31,24 @@ def serving_file(pid_file: str) -> Path | None:
     return Path(pid_file).with_suffix(".serving.json") if pid_file else None
 
 
+def api_file(pid_file: str) -> Path | None:
+    """Where a `make run` service writes the contract its HTTP API was built from, beside
+    its pid file (`.run/glassbox.api.json`): `train.py`, `wrap.py` and `make promote` compare
+    a new model with it and say whether `make reload` can serve it or it needs a restart."""
+    return Path(pid_file).with_suffix(".api.json") if pid_file else None
+
+
+def write_atomically(path: Path, document: dict[str, Any]) -> None:
+    """`document` as JSON at `path`, replaced in one rename (readers never see half)."""
+    staged = path.with_name(f".{path.name}.{os.getpid()}")
+    staged.write_text(json.dumps(document))
+    staged.replace(path)
+
+
 def report_reload(path: Path) -> Callable[[dict[str, Any]], None]:
     """Write each reload outcome to `path` (replaced atomically, with this pid and a time)."""
 
     def write(outcome: dict[str, Any]) -> None:
-        staged = path.with_name(f".{path.name}.{os.getpid()}")
-        staged.write_text(json.dumps({**outcome, "pid": os.getpid(), "at": time.time()}))
-        staged.replace(path)
+        write_atomically(path, {**outcome, "pid": os.getpid(), "at": time.time()})
 
     return write

@@ -257,15 +257,51 @@ def test_reload_of_a_model_with_another_api_exits_non_zero_with_the_reason(
     port = free_port()
     log = started(port)
     assert readyz(port).status_code == 200, log.read_text()
+    pid = int((checkout / ".run" / "glassbox.pid").read_text())
+    iris = json.loads((checkout / "artifacts" / "latest" / "metadata.json").read_text())
+    # Another retraining of the same API: a reload serves it, and train.py says so.
+    same = make(checkout, "train", "TRAIN_ARGS=--c 0.5 --model-version iris-again")
+    (trained,) = [line for line in json_lines(same.stdout) if line["event"] == "model_trained"]
+    assert trained["reload_serves_it"] is True
+    assert f"`make reload` serves it (pid {pid} has the same API)" in trained["message"]
+
     written = churn(checkout)
     args = f"TRAIN_ARGS=--data {written.path} --target churned --promote"
-    assert make(checkout, "train", args).returncode == 0
+    promoted = make(checkout, "train", args)
+    assert promoted.returncode == 0, promoted.stdout + promoted.stderr
+    (trained,) = [line for line in json_lines(promoted.stdout) if line["event"] == "model_trained"]
+    # It tells the truth before anyone reloads (issue 34: it said "`make reload` serves it").
+    assert trained["reload_serves_it"] is False
+    assert f"another API than pid {pid} serves" in trained["message"]
+    assert "restart `make run`, or roll it out" in trained["message"]
     refused = make(checkout, "reload")
     assert refused.returncode != 0
     assert "model_incompatible" in refused.stdout, refused.stdout
     served = requests.get(f"http://127.0.0.1:{port}/model", timeout=5).json()
     assert served["model_name"] == "iris-classifier"
+    # And `make promote` back to the Iris model the service serves: a reload serves it.
+    back = make(checkout, "promote", f"VERSION={iris['model_version']}")
+    assert back.returncode == 0, back.stdout + back.stderr
+    (moved,) = [line for line in json_lines(back.stdout) if line["event"] == "model_promoted"]
+    assert moved["reload_serves_it"] is True, moved
     stop(checkout, log)
+    # Nothing serving: the next `make run` serves whatever is promoted.
+    idle = make(checkout, "promote", f"VERSION={written_version(checkout, 'churn')}")
+    (moved,) = [line for line in json_lines(idle.stdout) if line["event"] == "model_promoted"]
+    assert (moved["reload_serves_it"], "the next one serves it" in moved["message"]) == (
+        False,
+        True,
+    )
+
+
+def written_version(checkout: Path, name: str) -> str:
+    """The newest version folder whose model is `name`-classifier."""
+    folders = [
+        path for path in (checkout / "artifacts").iterdir()
+        if path.is_dir() and not path.is_symlink() and (path / "metadata.json").exists()
+        and json.loads((path / "metadata.json").read_text())["model_name"] == f"{name}-classifier"
+    ]  # fmt: skip
+    return max(folders, key=lambda path: path.stat().st_mtime).name
 
 
 def test_train_without_data_retrains_the_served_models_own_data(checkout: Path) -> None:
