@@ -94,13 +94,13 @@ def _write_pid_file(settings: "Settings") -> None:
     scrapes those); written once its sockets are bound (a run that cannot serve leaves the
     files alone) and removed at exit only while the pid file still names this process. The
     supervisor's pid with several workers: it forwards SIGHUP to each of them."""
-    from app.core.lifecycle import serving_file
+    from app.core.lifecycle import api_file, serving_file
 
     if not settings.PID_FILE:
         return
     path, pid = Path(settings.PID_FILE), os.getpid()
-    ports = serving_file(settings.PID_FILE)
-    assert ports is not None  # a pid file always has one beside it
+    ports, api = serving_file(settings.PID_FILE), api_file(settings.PID_FILE)
+    assert ports is not None and api is not None  # a pid file always has them beside it
     path.parent.mkdir(parents=True, exist_ok=True)
     ports.write_text(
         json.dumps(
@@ -119,7 +119,7 @@ def _write_pid_file(settings: "Settings") -> None:
         # Forked workers inherit atexit handlers; only the writer removes the files, and
         # only while the pid file is still the writer's.
         if os.getpid() == pid and _pid_in(path) == pid:
-            for written in (ports, path):
+            for written in (api, ports, path):  # the API's: written by the app (app/main.py)
                 with contextlib.suppress(FileNotFoundError):
                     written.unlink()
 
