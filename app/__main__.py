@@ -100,7 +100,8 @@ def _write_pid_file(settings: "Settings") -> None:
         return
     path, pid = Path(settings.PID_FILE), os.getpid()
     ports, api = serving_file(settings.PID_FILE), api_file(settings.PID_FILE)
-    assert ports is not None and api is not None  # a pid file always has them beside it
+    assert ports is not None  # a pid file always has both beside it
+    assert api is not None
     path.parent.mkdir(parents=True, exist_ok=True)
     ports.write_text(
         json.dumps(
