@@ -83,7 +83,10 @@ def build_model_api(contract: Contract | None, metadata: Mapping[str, Any]) -> M
     if contract is None:
         row = _row_model("Features", {}, {}, MIN_ROW_BYTES)
         return ModelApi(row, _batch_model(row, 0), False)
-    fields = {item.name: _field(item) for item in contract.inputs}
+    fields = {
+        field: _field(item)
+        for field, item in zip(contract.field_names, contract.inputs, strict=True)
+    }
     row_bytes = max(MIN_ROW_BYTES, sum(_input_bytes(item) for item in contract.inputs))
     example = metadata.get("example")
     extra = {"examples": [example]} if example else {}
@@ -143,6 +146,7 @@ def _field(item: Input) -> Any:
             Annotated[
                 str,
                 Field(
+                    alias=item.name,
                     strict=True,
                     min_length=1,
                     max_length=max(CATEGORY_MAX_LENGTH, 2 * longest),
@@ -153,9 +157,9 @@ def _field(item: Input) -> Any:
             ...,
         )
     if item.kind == "boolean":
-        return Annotated[bool, Field(strict=True, description=description)], ...
+        return Annotated[bool, Field(alias=item.name, strict=True, description=description)], ...
     python_type: type = int if item.kind == "integer" else float
-    constraints: dict[str, Any] = {"strict": True, "description": description}
+    constraints: dict[str, Any] = {"alias": item.name, "strict": True, "description": description}
     if python_type is float:
         constraints["allow_inf_nan"] = False
     else:  # the model takes float64, exact for whole numbers up to 2^53

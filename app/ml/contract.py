@@ -16,6 +16,10 @@ or a contract file), because inference cannot tell a category coded as 1/2/3 fro
 Beyond its type a numeric input can declare `bounds` (`gt`, `ge`, `lt`, `le`): the domain
 a request must stay in (Iris's 0 < cm <= 100), distinct from the training range (`minimum`,
 `maximum`) that the out-of-range policy and the drift counters use.
+
+An input's name is the model's own column name, whatever a DataFrame can hold (load_wine's
+`od280/od315_of_diluted_wines`): renaming would mean refitting. It is the JSON key clients
+send; the request bodies keep it under a Python name of their own (`field_names`).
 """
 
 import math
@@ -30,6 +34,7 @@ KINDS: tuple[Kind, ...] = ("number", "integer", "boolean", "category")
 TASKS: tuple[Task, ...] = ("classification", "regression")
 BOUND_KEYS = ("gt", "ge", "lt", "le")
 _INTEGER = re.compile(r"\s*[+-]?\d+\s*")
+MAX_NAME_LENGTH = 256
 
 
 class ContractError(ValueError):
@@ -66,8 +71,9 @@ class Input:
     @classmethod
     def from_json(cls, stored: Mapping[str, Any]) -> "Input":
         name, kind = stored.get("name"), stored.get("type")
-        if not isinstance(name, str) or not name.isidentifier():
-            raise ContractError(f"input name {name!r} is not a valid identifier")
+        if not isinstance(name, str):
+            raise ContractError(f"input name {name!r} is not text")
+        check_name(name)
         if kind not in KINDS:
             raise ContractError(f"input {name}: type {kind!r} is not one of {list(KINDS)}")
         bounds = dict(stored.get("bounds") or {})
@@ -109,6 +115,13 @@ class Contract:
     @property
     def names(self) -> list[str]:
         return [item.name for item in self.inputs]
+
+    @property
+    def field_names(self) -> list[str]:
+        """The Python attribute a request body keeps each input under, the name being its
+        alias: any column name is a JSON key, few are identifiers (and an identifier can
+        still shadow pydantic's own attributes: `json`, `model_config`)."""
+        return [f"input_{index}" for index in range(len(self.inputs))]
 
     @property
     def numeric(self) -> bool:
@@ -201,12 +214,18 @@ def parse_kind(name: str, text: str) -> Kind:
     raise ContractError(f"column {name}: type {text!r} is not one of {list(KINDS)}")
 
 
-def _input_of(name: str, values: list[Any], kind: Kind | None) -> Input:
-    if not name.isidentifier():
+def check_name(name: str) -> None:
+    """Any name a column can have is served (as the JSON key), but not one no client can
+    write plainly: empty, over MAX_NAME_LENGTH characters, or with control characters."""
+    if not name or len(name) > MAX_NAME_LENGTH or not name.isprintable():
         raise ContractError(
-            f"column {name!r} is not a valid field name (letters, digits, _; not starting "
-            "with a digit): rename it in the data"
+            f"column {name[:MAX_NAME_LENGTH]!r} cannot be a JSON key clients send: 1 to "
+            f"{MAX_NAME_LENGTH} printable characters"
         )
+
+
+def _input_of(name: str, values: list[Any], kind: Kind | None) -> Input:
+    check_name(name)
     if not values:
         raise ContractError(f"column {name} has no values")
     kind = kind or _infer_kind(values)

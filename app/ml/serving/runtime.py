@@ -59,8 +59,9 @@ class ModelRuntime:
         self.class_names: list[str] = list(self.contract.class_names)
         self.class_tuple: tuple[str, ...] = tuple(self.class_names)
         self._dtype = np.float64 if self.contract.numeric else object
-        # An object's attributes in input order, as a tuple (a validated request row).
-        self.row_values = _tuple_getter(self.feature_names)
+        # A validated request row's values in input order, as a tuple (the body keeps each
+        # input under its field name, the input's name being the JSON key).
+        self.row_values = _tuple_getter(self.contract.field_names)
         self.example = _example(artifact, self.contract)
         # A classifier's confidence calibration for estimated quality, checked at load
         # (app/ml/serving/loading.py); None without one.

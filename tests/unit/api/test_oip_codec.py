@@ -101,7 +101,7 @@ def full_path(body: InferenceRequest, contract: Contract) -> np.ndarray | None:
     except (TensorError, ValidationError):
         return None
     return np.array(
-        [[getattr(row, name) for name in contract.names] for row in batch.instances],  # type: ignore[attr-defined]
+        [[getattr(row, name) for name in contract.field_names] for row in batch.instances],  # type: ignore[attr-defined]
         dtype=np.float64,
     )
 

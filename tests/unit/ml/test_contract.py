@@ -29,8 +29,13 @@ def test_an_override_wins_and_a_wrong_one_is_refused() -> None:
         infer_inputs(["x"], [["1.5", "2"]], {"x": "integer"})
     with pytest.raises(ContractError, match="not in the data"):
         infer_inputs(["x"], [["1"]], {"y": "number"})
-    with pytest.raises(ContractError, match="not a valid field name"):
-        infer_inputs(["two words"], [["1"]], {})
+    # Any name a DataFrame column can have is an input (issue 34: load_wine's was refused);
+    # only one no client can write plainly is not.
+    (wine,) = infer_inputs(["od280/od315_of_diluted_wines"], [["1"]], {})
+    assert wine.name == "od280/od315_of_diluted_wines"
+    for unwritable in ("", "tab\there", "x" * 257):
+        with pytest.raises(ContractError, match="cannot be a JSON key"):
+            infer_inputs([unwritable], [["1"]], {})
 
 
 def test_the_iris_contract_file_declares_the_apis_bounds() -> None:
