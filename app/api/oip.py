@@ -4,13 +4,30 @@ tensors a model's metadata describes. The mapping between tensors and the model'
 is the codec's (app/api/oip_codec.py).
 """
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from app.ml.contract import Contract
 
-Parameters = dict[str, str | int | float | bool]
+
+def _parameter(value: Any) -> str | int | float | bool:
+    """A parameter's value, checked once: as a union pydantic named each member it tried in
+    the error (`parameters.x.str`, `parameters.x.int`, ...), its own names, not the field's."""
+    if isinstance(value, str | int | float | bool):
+        return value
+    raise PydanticCustomError("parameter_type", "a parameter is a string, number or boolean")
+
+
+Parameters = dict[
+    str,
+    Annotated[
+        str | int | float | bool,
+        PlainValidator(_parameter),
+        WithJsonSchema({"type": ["string", "number", "boolean"]}),
+    ],
+]
 FLOAT_TYPES = frozenset({"FP16", "FP32", "FP64"})
 INTEGER_TYPES = frozenset(
     {"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}

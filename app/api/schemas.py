@@ -1,9 +1,18 @@
 """Response bodies and the fixed request bodies; a prediction's request body is built from
 the served model's contract (app/api/model_api.py)."""
 
+import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from app.core.config import Settings
@@ -78,8 +87,45 @@ def at_most_max_batch_size(value: Any, info: ValidationInfo) -> Any:
 # Ground truth for an earlier prediction (app/api/routes/feedback.py). The request id is the
 # one the prediction answered with, so it takes the request-id header's alphabet.
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
-FEEDBACK_ITEM_BYTES = 512  # an id, a row and a 256-character label with room to spare
+# An id, a row and a label of MAX_LABEL_LENGTH characters, each up to 12 bytes as JSON
+# escapes it (\ud819\udd4a): at 512 a valid label of such characters was refused 413
+# (schemathesis).
+MAX_LABEL_LENGTH = 256
+FEEDBACK_ITEM_BYTES = 512 + 12 * MAX_LABEL_LENGTH
 MAX_ROWS = 100_000  # MAX_BATCH_SIZE's own upper bound (app/core/config.py)
+
+
+
+
+def _label(value: Any) -> str | bool | int | float:
+    """A label as JSON sent it. One check with one message: as a union of str and float,
+    pydantic answered `invalid fields: label.constrained-str, label.float`, its own names
+    for the union's members (issue 34). A boolean is kept for the classes "False"/"True"
+    of a boolean target (app/ml/quality/feedback.py)."""
+    if isinstance(value, str) and 1 <= len(value) <= MAX_LABEL_LENGTH:
+        return value
+    if isinstance(value, bool | int) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    raise PydanticCustomError(
+        "label_type",
+        "a class name (1 to {limit} characters), true or false, or a finite number",
+        {"limit": MAX_LABEL_LENGTH},
+    )
+
+
+Label = Annotated[
+    str | bool | float,
+    PlainValidator(_label),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "minLength": 1, "maxLength": MAX_LABEL_LENGTH},
+                {"type": "boolean"},
+                {"type": "number"},
+            ]
+        }
+    ),
+]
 
 
 class FeedbackRequest(BaseModel):
@@ -88,13 +134,9 @@ class FeedbackRequest(BaseModel):
     request_id: str = Field(
         pattern=REQUEST_ID_PATTERN, description="The request_id the prediction answered with."
     )
-    label: (
-        Annotated[str, Field(strict=True, min_length=1, max_length=256)]
-        | Annotated[float, Field(strict=True)]
-    ) = Field(
+    label: Label = Field(
         description="The true class name (a classifier; an integer names the class of that "
-        "name) or the true value (a regressor).",
-        union_mode="left_to_right",
+        "name, true or false the class True or False) or the true value (a regressor).",
     )
     row: int = Field(
         default=0,

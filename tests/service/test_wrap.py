@@ -181,3 +181,98 @@ def test_a_pickle_from_another_scikit_learn_is_refused(
     line = last_line(result)
     assert (line["event"], line["trained_sklearn_version"]) == ("sklearn_version_mismatch", "1.2.2")
     assert not (tmp_path / "out").exists()
+
+
+def test_scikit_learns_own_frames_are_served_by_their_column_names(tmp_path: Path) -> None:
+    """Issue 34: wrapping an estimator fitted on load_wine's own DataFrame was refused
+    ('od280/od315_of_diluted_wines' is not a valid field name ... rename it in the data);
+    renaming means refitting. Every column name is the JSON key clients send, in /predict,
+    the V2 tensors and the OpenAPI document alike."""
+    from sklearn.datasets import load_wine
+
+    wine = load_wine(as_frame=True)
+    x, y = wine.data, wine.target.map(dict(enumerate(wine.target_names)))
+    model = Pipeline([("scale", StandardScaler()), ("model", LogisticRegression(max_iter=1000))])
+    model.fit(x, y)
+    joblib.dump(model, tmp_path / "wine.joblib")
+    x.assign(cultivar=y).to_csv(tmp_path / "wine.csv", index=False)
+    result = wrap(
+        "--model", str(tmp_path / "wine.joblib"), "--sample", str(tmp_path / "wine.csv"),
+        "--target", "cultivar", "--output-dir", str(tmp_path / "out"), "--promote",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    slashed = "od280/od315_of_diluted_wines"
+    with running_service(tmp_path / "out" / "latest", tmp_path / "logs") as service:
+        schema = requests.get(f"{service.url}/openapi.json", timeout=5).json()
+        (row_schema,) = [
+            body for name, body in schema["components"]["schemas"].items()
+            if name.endswith("Features")
+        ]  # fmt: skip
+        assert list(row_schema["properties"]) == list(x.columns)
+        rows = x.iloc[:5].to_dict(orient="records")
+        answer = service.post("/predict/batch", {"instances": rows})
+        assert answer.status_code == 200, answer.text
+        expected = model.predict_proba(x.iloc[:5])
+        got = [list(p["probabilities"].values()) for p in answer.json()["predictions"]]
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
+        missing = service.post("/predict", {k: v for k, v in rows[0].items() if k != slashed})
+        assert missing.status_code == 422
+        assert missing.json()["error"]["message"] == f"invalid fields: {slashed}"
+        tensors = {
+            "inputs": [
+                {"name": name, "shape": [5], "datatype": "FP64", "data": list(x[name].iloc[:5])}
+                for name in x.columns
+            ]
+        }
+        v2 = service.post("/v2/models/wine/infer", tensors)
+        assert v2.status_code == 200, v2.text
+        (probabilities,) = [out for out in v2.json()["outputs"] if out["name"] == "predict_proba"]
+        np.testing.assert_allclose(
+            np.reshape(probabilities["data"], (5, 3)), expected, rtol=0, atol=1e-9
+        )
+
+
+def test_a_boolean_target_takes_json_booleans_as_labels(tmp_path: Path) -> None:
+    """Issue 34: a boolean target becomes the classes "False"/"True"; a JSON `true` sent as
+    its /feedback label got `invalid fields: label.constrained-str, label.float` (pydantic's
+    own names for a union's members). It names the class True now; a label of no accepted
+    type gets one error naming the field alone."""
+    from sklearn.datasets import load_breast_cancer
+
+    cancer = load_breast_cancer(as_frame=True)
+    x, malignant = cancer.data, cancer.target == 0  # columns like "mean radius"
+    model = Pipeline([("scale", StandardScaler()), ("model", LogisticRegression(max_iter=1000))])
+    model.fit(x, malignant)
+    joblib.dump(model, tmp_path / "cancer.joblib")
+    x.assign(malignant=malignant).to_csv(tmp_path / "cancer.csv", index=False)
+    result = wrap(
+        "--model", str(tmp_path / "cancer.joblib"), "--sample", str(tmp_path / "cancer.csv"),
+        "--target", "malignant", "--output-dir", str(tmp_path / "out"), "--promote",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    metadata = json.loads((tmp_path / "out" / "latest" / "metadata.json").read_text())
+    assert metadata["class_names"] == ["False", "True"]
+    with running_service(tmp_path / "out" / "latest", tmp_path / "logs") as service:
+        answer = service.post("/predict", x.iloc[0].to_dict())
+        assert answer.status_code == 200, answer.text
+        said = answer.json()
+        assert said["prediction_label"] == str(bool(model.predict(x.iloc[:1])[0]))
+        request_id = said["request_id"]
+        truth = bool(malignant.iloc[0])
+        labelled = service.post("/feedback", {"request_id": request_id, "label": truth})
+        assert labelled.status_code == 200, labelled.text
+        assert labelled.json()["status"] == "recorded"
+        for wrong in ([True], None, {"class": "True"}):
+            refused = service.post("/feedback", {"request_id": request_id, "label": wrong})
+            assert refused.status_code == 422
+            error = refused.json()["error"]
+            assert error["message"] == "invalid fields: label", error
+            assert [d["field"] for d in error["details"]] == ["label"]
+        bad = service.post(
+            "/v2/models/cancer/infer",
+            {"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [1.0]}],
+             "parameters": {"x": [1]}},
+        )  # fmt: skip
+        assert bad.status_code == 400
+        said = "invalid parameters.x: a parameter is a string, number or boolean"
+        assert bad.json()["error"] == said

@@ -13,6 +13,7 @@ are visible.
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -104,17 +105,32 @@ def _truth(said: Said, label: str | float) -> str | float:
     for targets whose classes are numbers), or a regressor's finite value."""
     classes = said[2]
     if classes:
-        name = str(label) if isinstance(label, int) and not isinstance(label, bool) else label
-        if not isinstance(name, str) or name not in classes:
+        name = _class_named(label, classes)
+        if name is None:
             raise LabelError(
                 "label",
                 f"not a class of model {said[1]}: one of {', '.join(classes[:20])}",
                 label,
             )
         return name
-    if isinstance(label, str) or not math.isfinite(label):
+    if isinstance(label, str | bool) or not math.isfinite(label):
         raise LabelError("label", "a regressor's label is a finite number", label)
     return float(label)
+
+
+def _class_named(label: str | float, classes: Sequence[str]) -> str | None:
+    """The class a label names: a string its name, an integer the class of that name (targets
+    whose classes are numbers), true/false the classes a boolean target gets ("True"/"False",
+    as pandas writes them, or "true"/"false")."""
+    if isinstance(label, bool):
+        candidates = [str(label), str(label).lower()]
+    elif isinstance(label, int):
+        candidates = [str(label)]
+    elif isinstance(label, str):
+        candidates = [label]
+    else:
+        return None
+    return next((name for name in candidates if name in classes), None)
 
 
 def _score(said: Said, role: str, predicted: str | float, truth: str | float) -> None:
