@@ -44,6 +44,7 @@ from app.api.oip import (
     RequestInput,
     output_names,
 )
+from app.api.oip_binary import outputs_in_binary
 from app.core.config import Settings
 from app.dataplane import Refusal
 from app.ml.contract import Contract, Input
@@ -75,6 +76,7 @@ class Inference:
     matrix: Matrix
     outputs: list[str]
     id: str | None = None
+    binary: frozenset[str] = frozenset()  # outputs answered in binary (app/api/oip_binary.py)
 
 
 class OipCodec:
@@ -95,12 +97,13 @@ class OipCodec:
         except ValidationError as exc:
             raise ProtocolError(400, "invalid_request", describe(exc.errors(), "")) from exc
         outputs = _outputs_requested(request, runtime)
+        binary = outputs_in_binary(request, outputs)
         matrix = None
         if self._plain_tensor is not None:
             matrix = plain_number_matrix(request, self._plain_tensor, self.max_rows)
         if matrix is None:
             matrix = self._validated_rows(request, runtime)
-        return Inference(matrix, outputs, request.id)
+        return Inference(matrix, outputs, request.id, binary)
 
     def _validated_rows(self, request: InferenceRequest, runtime: ModelRuntime) -> Matrix:
         """The slow twin: the tensors as rows through the batch body /predict/batch

@@ -40,6 +40,14 @@ from app.api.oip import (
     model_inputs,
     model_outputs,
 )
+from app.api.oip_binary import (
+    EXTENSION,
+    HEADER,
+    BinaryDataError,
+    encode,
+    split_body,
+    with_binary_inputs,
+)
 from app.api.oip_codec import OipCodec, ProtocolError
 from app.api.routing import DirectRoute
 from app.core.errors import ApiError
@@ -98,7 +106,9 @@ class OipEndpoints:
         return json_response({"ready": ready}, 200 if ready else 503)
 
     async def server_metadata(self, _request: Request) -> Response:
-        return json_response({"name": "glassbox", "version": __version__, "extensions": []})
+        return json_response(
+            {"name": "glassbox", "version": __version__, "extensions": [EXTENSION]}
+        )
 
     async def model_metadata(self, request: Request, name: str) -> Response:
         try:
@@ -139,6 +149,13 @@ class OipEndpoints:
             answer = self.codec.answer(predictions, runtime, inference, fields["request_id"])
         except ProtocolError as error:
             return _refuse(request, error)
+        if inference.binary:
+            body, header_length = encode(answer, inference.binary)
+            return Response(
+                body,
+                media_type="application/octet-stream",
+                headers={"Inference-Header-Content-Length": str(header_length)},
+            )
         return json_response(answer)
 
     def _served(self, request: Request, name: str) -> ModelRuntime:
@@ -213,27 +230,29 @@ def build_router(codec: OipCodec, dataplane: DataPlane) -> APIRouter:
 
 
 async def _read(request: Request, codec: OipCodec) -> Any:
-    """The infer body's JSON: 415, 400 (the binary extension, or not JSON), 413."""
+    """The infer body's JSON, with any binary tensors' values in place (app/api/oip_binary.py):
+    415, 400 (not JSON, binary sizes that do not add up), 413 on the whole body."""
     content_type = raw_header(request, b"content-type")
+    header_length = raw_header(request, HEADER)
     # The protocol's body is JSON and its clients (tritonclient) send no Content-Type; one
-    # that names something else is refused, as on /predict.
+    # that names something else is refused, as on /predict (a binary one may say so).
     if (
         content_type is not None
         and content_type != b"application/json"
         and not is_json(content_type.decode("latin-1"))
+        and not (header_length is not None and content_type == b"application/octet-stream")
     ):
         raise ProtocolError(
             415, "unsupported_media_type", "send the body as JSON: Content-Type: application/json"
         )
-    if raw_header(request, b"inference-header-content-length") is not None:
-        raise ProtocolError(
-            400,
-            "unsupported_extension",
-            "the binary tensor data extension is not supported: send JSON tensors "
-            "(tritonclient: binary_data=False)",
-        )
     try:
-        return parse_json(await read_body(request, codec.max_bytes), fast=codec.fast_json)
+        body = await read_body(request, codec.max_bytes)
+        if header_length is None:
+            return parse_json(body, fast=codec.fast_json)
+        header, binary = split_body(body, header_length)
+        return with_binary_inputs(parse_json(header, fast=codec.fast_json), binary)
+    except BinaryDataError as exc:
+        raise ProtocolError(400, "invalid_binary_data", str(exc)) from exc
     except ApiError as exc:
         raise ProtocolError(exc.status_code, exc.code, exc.message) from exc
     except (RequestValidationError, HTTPException) as exc:

@@ -2,6 +2,7 @@
 NVIDIA's tritonclient (HTTP). Answers equal /predict's; wrong datatypes and shapes are the
 protocol's {"error": ...} 4xx with the request id in the header; the books balance."""
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -200,7 +201,91 @@ def test_categorical_inputs_go_one_tensor_each_with_bytes(
     np.testing.assert_array_equal(
         result.as_numpy("predict_proba")[0], [expected["no"], expected["yes"]]
     )
+    # The same tensors in binary, tritonclient's default: BYTES length-prefixed, BOOL a byte.
+    binary = []
+    for name, array in values.items():
+        tensor = triton.InferInput(name, [1, 1], datatypes[name])
+        binary.append(tensor.set_data_from_numpy(array))
+    result = triton_client.infer("churn-classifier", binary)
+    np.testing.assert_array_equal(
+        result.as_numpy("predict_proba")[0], [expected["no"], expected["yes"]]
+    )
     wrong = triton.InferInput("plan", [1, 1], "FP64")
     wrong.set_data_from_numpy(np.array([[1.0]]), binary_data=False)
     with pytest.raises(InferenceServerException, match="category input takes BYTES"):
         triton_client.infer("churn-classifier", [wrong, *tensors[1:]], outputs=outputs("predict"))
+
+
+def test_tritonclient_with_its_defaults_binary_tensors_both_ways(service: Service) -> None:
+    """Issue 34: tritonclient sends and asks for binary tensors unless told otherwise
+    (`set_data_from_numpy(array)`, no outputs named: `binary_data_output`), and was
+    answered 400. One row and a batch of 100, as people call it: the answers equal
+    /predict/batch's bit for bit, and each is one access line and one metrics sample."""
+    triton_client = client(service)
+    assert "binary_tensor_data" in triton_client.get_server_metadata()["extensions"]
+    rows = [FLOWERS[i % 3] for i in range(100)]
+    expected = service.post("/predict/batch", {"instances": rows}).json()["predictions"]
+    before = service.metrics()
+    for count in (1, 100):
+        tensor = triton.InferInput("input-0", [count, 4], "FP64")
+        tensor.set_data_from_numpy(np.array([list(r.values()) for r in rows[:count]]))
+        result = triton_client.infer(MODEL, [tensor], headers={"X-Request-ID": f"binary-{count}"})
+        outputs_sent = result.get_response()["outputs"]
+        assert all("data" not in output for output in outputs_sent)  # all came in binary
+        assert result.as_numpy("predict").tolist() == [p["prediction"] for p in expected[:count]]
+        assert result.as_numpy("predict_label").tolist() == [
+            p["prediction_label"].encode() for p in expected[:count]
+        ]
+        np.testing.assert_array_equal(
+            result.as_numpy("predict_proba"),
+            [[p["probabilities"][c] for c in ("setosa", "versicolor", "virginica")]
+             for p in expected[:count]],
+        )  # fmt: skip
+        (access,) = [
+            line for line in service.lines_for(f"binary-{count}")
+            if line["event"] == "http_request"
+        ]  # fmt: skip
+        assert (access["status"], access["batch_size"]) == (200, count)
+    labels = {"handler": "/v2/models/{name}/infer", "method": "POST", "status": "200"}
+    served = sample(service.metrics(), "http_requests_total", **labels)
+    assert served - sample(before, "http_requests_total", **labels) == 2
+    # Binary in, JSON out for the outputs that say so; FP32 binary too.
+    tensor = triton.InferInput("input-0", [3, 4], "FP32")
+    tensor.set_data_from_numpy(np.array([list(r.values()) for r in FLOWERS], dtype=np.float32))
+    result = triton_client.infer(
+        MODEL, [tensor], outputs=[triton.InferRequestedOutput("predict_label", binary_data=False)]
+    )
+    assert result.get_response()["outputs"][0]["data"] == ["setosa", "versicolor", "virginica"]
+
+
+def test_binary_tensors_that_do_not_add_up_are_the_protocols_400(service: Service) -> None:
+    url = f"{service.url}/v2/models/{MODEL}/infer"
+    data = np.array([list(SETOSA.values())], dtype="<f8").tobytes()
+
+    def send(header: dict[str, Any], binary: bytes, length: int | None = None) -> Any:
+        head = json.dumps(header).encode()
+        size = str(len(head) if length is None else length)
+        return requests.post(
+            url, data=head + binary, timeout=5,
+            headers={"Inference-Header-Content-Length": size},
+        )  # fmt: skip
+
+    def tensor(size: int, **extra: Any) -> dict[str, Any]:
+        return {"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP64",
+                            "parameters": {"binary_data_size": size}, **extra}]}  # fmt: skip
+
+    assert send(tensor(32), data).status_code == 200
+    for header, binary, length, said in (
+        (tensor(32), data[:-8], None, "only 24 bytes of binary data are left"),
+        (tensor(24), data, None, "8 bytes of binary data follow the JSON header"),
+        (tensor(30), data[:30], None, "not whole FP64 elements"),
+        (tensor(32, data=[1, 2, 3, 4]), data, None, "both data and binary_data_size"),
+        (tensor(32), data, 10**6, "Inference-Header-Content-Length is '1000000'"),
+        (tensor(32), data, 0, "Inference-Header-Content-Length is '0'"),
+    ):
+        answer = send(header, binary, length)
+        assert answer.status_code == 400, (said, answer.text)
+        assert said in answer.json()["error"]
+    # The same byte budget as a JSON body: a binary batch over MAX_BATCH_SIZE's worth, unread.
+    huge = np.zeros((100_000, 4)).astype("<f8").tobytes()
+    assert send(tensor(len(huge)), huge).status_code == 413
