@@ -21,6 +21,7 @@ from bench.targets import (
     paired_ratio,
     shadow_ratio,
     trace_ratio,
+    v2_binary_ratio,
     v2_peer_ratio,
 )
 
@@ -50,6 +51,7 @@ def markdown(args: argparse.Namespace, r: Results, checks: list[tuple[str, bool]
     runs, tails, model, stall, body = r.runs, r.tails, r.model_call_us, r.stall, r.body_us
     c0 = args.connections[0]
     peer = {rows: v2_peer_ratio(r.v2_runs, rows, c0) for rows in (1, BATCH_ROWS)}
+    binary = {rows: v2_binary_ratio(r.v2_runs, rows, c0) for rows in (1, BATCH_ROWS)}
     cell = {(m.server, m.connections, m.rows): m for m in r.best}
     lines = [
         f"`make bench` on {datetime.now(UTC):%Y-%m-%d}, {machine()}; "
@@ -114,6 +116,7 @@ def markdown(args: argparse.Namespace, r: Results, checks: list[tuple[str, bool]
             ("/predict" if m.rows == 1 else "/predict/batch")
             if m.model == "iris"
             else "/v2/models/iris-classifier/infer"
+            + (" (binary tensors)" if m.model.endswith("-binary") else "")
         )
         lines.append(
             f"| {m.server} | {route} | {m.rows} | {m.requests_per_second:,.0f} | {m.rows_per_second:,.0f} | "
@@ -123,6 +126,10 @@ def markdown(args: argparse.Namespace, r: Results, checks: list[tuple[str, bool]
         "",
         f"Glassbox's infer against MLServer's, req/s (median of paired rounds): {peer[1]:.2f}x for one row, "
         f"{peer[BATCH_ROWS]:.2f}x for {BATCH_ROWS} rows.",
+        "",
+        f"Binary tensors both ways (the binary tensor data extension, tritonclient's default) against JSON "
+        f"tensors, req/s (median of paired rounds): {binary[1]:.2f}x for one row, {binary[BATCH_ROWS]:.2f}x "
+        f"for {BATCH_ROWS} rows.",
         "",
         "Shadow candidate (glassbox-shadow: SHADOW_MODEL_DIR, another Iris version scored on every "
         "request off the response's path), prediction events (glassbox-events: "
@@ -257,6 +264,7 @@ def document(
         "traces": [asdict(m) for m in r.traced], "trace_rounds": [asdict(m) for m in r.trace_runs], "shadow": [asdict(m) for m in r.shadow], "store_written_share": r.store_written_share, "shadow_rounds": [asdict(m) for m in r.shadow_runs],
         "estimates": [asdict(m) for m in r.estimated], "estimate_rounds": [asdict(m) for m in r.estimate_runs],
         "open_inference_protocol_vs_mlserver": {str(rows): v2_peer_ratio(r.v2_runs, rows, c0) for rows in (1, BATCH_ROWS)},
+        "binary_vs_json_tensors": {str(rows): v2_binary_ratio(r.v2_runs, rows, c0) for rows in (1, BATCH_ROWS)},
         "fast_path_rounds": [asdict(m) for m in r.fast_runs],
         "fast_path_gains": {name: fast_path_gain(r.fast_runs, name) for name in FAST_PATH_LOADS} if r.fast_runs else {},
         "noise": noise(r.fast_runs) if r.fast_runs else None,

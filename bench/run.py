@@ -27,8 +27,8 @@ from pathlib import Path
 
 from bench import scenarios
 from bench.report import document, markdown, write
-from bench.servers import ROOT
-from bench.targets import Results, checks, estimate_targets
+from bench.servers import BATCH_ROWS, ROOT
+from bench.targets import Results, checks, estimate_targets, v2_binary_ratio, v2_peer_ratio
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -44,7 +44,7 @@ def main() -> int:
     parser.add_argument("--no-fast-paths", action="store_true", help="skip section 7")
     parser.add_argument(
         "--only",
-        choices=["estimates"],
+        choices=["estimates", "v2"],
         help="run this section alone (a quick look; the report needs every section)",
     )
     parser.add_argument(
@@ -57,6 +57,17 @@ def main() -> int:
             r.estimated = scenarios.estimation_throughput(args, Path(workdir), r.estimate_runs)
         for text, ok in (t.check(r) for t in estimate_targets(r)):
             print(("PASS " if ok else "FAIL ") + text)
+        return 0
+
+    if args.only == "v2":
+        r.v2 = scenarios.v2_throughput(args, r.v2_runs)
+        c0 = args.connections[0]
+        for m in sorted(r.v2, key=lambda m: (m.rows, m.server, m.model)):
+            print(f"{m.server} {m.model} rows={m.rows} {m.requests_per_second:,.0f} req/s "
+                  f"p99 {m.p99_ms:.2f} ms")  # fmt: skip
+        for rows in (1, BATCH_ROWS):
+            print(f"rows={rows}: binary/JSON {v2_binary_ratio(r.v2_runs, rows, c0):.2f}x, "
+                  f"vs MLServer {v2_peer_ratio(r.v2_runs, rows, c0):.2f}x")  # fmt: skip
         return 0
 
     print("throughput:", flush=True)

@@ -305,15 +305,18 @@ def tracing_throughput(args: argparse.Namespace, runs: list[Measurement]) -> lis
 
 
 def v2_throughput(args: argparse.Namespace, runs: list[Measurement]) -> list[Measurement]:
-    """One Glassbox, its /predict and its Open Inference Protocol infer with the same rows,
-    and a real MLServer serving the same model file with its defaults, back to back, at the
-    first connection count: single rows and batches of 100."""
+    """One Glassbox, its /predict and its Open Inference Protocol infer with the same rows (as
+    JSON tensors, and as binary tensors both ways, tritonclient's default), and a real
+    MLServer serving the same model file with its defaults, back to back, at the first
+    connection count: single rows and batches of 100."""
     connections = args.connections[0]
     best: dict[tuple[str, int], Measurement] = {}
     with started("glassbox", args.model_dir) as server, mlserver(args.model_dir) as peer:
         for round_number in range(1, args.rounds + 1):
             for rows in (1, BATCH_ROWS):
-                for target, protocol in ((server, "native"), (server, "v2"), (peer, "v2")):
+                for target, protocol in (
+                    (server, "native"), (server, "v2"), (server, "v2-binary"), (peer, "v2"),
+                ):  # fmt: skip
                     m = drive(target, rows, args.seconds, connections, protocol=protocol)
                     _keep(m, round_number, runs, best, (f"{m.server}:{m.model}", rows))
     return list(best.values())

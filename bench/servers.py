@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -190,17 +191,31 @@ def drive(
     row = row or FLOWER
     body: Any = row if rows == 1 else {"instances": [row] * rows}
     path = "/predict" if rows == 1 else "/predict/batch"
+    env = {"BODY": json.dumps(body), **({"TRACEPARENT": traceparent} if traceparent else {})}
     if protocol == "v2":  # the same rows as one [N, F] tensor (docs/protocols.md)
         path = V2_INFER
         body = {"inputs": [{"name": "input-0", "shape": [rows, len(row)], "datatype": "FP64",
                             "data": [list(row.values())] * rows}], **(extra or {})}  # fmt: skip
+        env["BODY"] = json.dumps(body)
+    if protocol == "v2-binary":  # the same tensor in binary, outputs too: tritonclient's way
+        path = V2_INFER
+        raw = np.array([list(row.values())] * rows, dtype="<f8").tobytes()
+        header = json.dumps({
+            "inputs": [{"name": "input-0", "shape": [rows, len(row)], "datatype": "FP64",
+                        "parameters": {"binary_data_size": len(raw)}}],
+            "parameters": {"binary_data_output": True},
+        }).encode()  # fmt: skip
+        with tempfile.NamedTemporaryFile(prefix="glassbox-bench-", delete=False) as written:
+            written.write(header + raw)  # bytes: no environment variable holds them
+        env = {"BODY_FILE": written.name, "HEADER_LENGTH": str(len(header))}
     cpu_before = server.cpu_seconds()
     result = subprocess.run(
         pinned(1, ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
                    "-s", str(ROOT / "bench" / "post.lua"), server.url + path]),
-        env={**os.environ, "BODY": json.dumps(body), **({"TRACEPARENT": traceparent} if traceparent else {})},
-        capture_output=True, text=True, check=True,
+        env={**os.environ, **env}, capture_output=True, text=True, check=True,
     )  # fmt: skip
+    if "HEADER_LENGTH" in env:
+        Path(env["BODY_FILE"]).unlink()
     cpu = server.cpu_seconds() - cpu_before
     out = result.stdout
     done = re.search(r"(\d+) requests in ([\d.]+)(ms|s)", out)
@@ -222,7 +237,7 @@ def drive(
         timeouts=errors[3],
         errors=sum(errors[:3]) + (int(non_2xx.group(1)) if non_2xx else 0),
         cpu_seconds_per_1000=1000 * cpu / max(count, 1),
-        model=model if protocol == "native" else f"{model}-v2",
+        model=model if protocol == "native" else f"{model}-{protocol}",
     )
 
 

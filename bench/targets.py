@@ -158,6 +158,20 @@ def v2_ratio(runs: list[Measurement], rows: int, connections: int) -> float:
     return statistics.median(by_round[("iris-v2", r)] / by_round[("iris", r)] for r in rounds)
 
 
+def v2_binary_ratio(runs: list[Measurement], rows: int, connections: int) -> float:
+    """Glassbox's V2 infer with binary tensors both ways over JSON tensors, req/s, the same
+    rows, the median of the rounds' pairs."""
+    by_round = {
+        (m.model, m.round): m.requests_per_second
+        for m in runs
+        if m.server == "glassbox" and m.rows == rows and m.connections == connections
+    }
+    rounds = sorted({r for (model, r) in by_round if model == "iris-v2-binary"})
+    return statistics.median(
+        by_round[("iris-v2-binary", r)] / by_round[("iris-v2", r)] for r in rounds
+    )
+
+
 def v2_peer_ratio(runs: list[Measurement], rows: int, connections: int) -> float:
     """Glassbox's V2 infer over MLServer's, req/s, the median of the rounds' pairs."""
     return paired_ratio(runs, "mlserver", connections, rows, "iris-v2")

@@ -95,8 +95,6 @@ FEEDBACK_ITEM_BYTES = 512 + 12 * MAX_LABEL_LENGTH
 MAX_ROWS = 100_000  # MAX_BATCH_SIZE's own upper bound (app/core/config.py)
 
 
-
-
 def _label(value: Any) -> str | bool | int | float:
     """A label as JSON sent it. One check with one message: as a union of str and float,
     pydantic answered `invalid fields: label.constrained-str, label.float`, its own names

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException
 
 from app import __version__
 from app.api.body import (
+    BinaryTensorResponse,
     is_json,
     json_response,
     parse_json,
@@ -150,12 +151,7 @@ class OipEndpoints:
         except ProtocolError as error:
             return _refuse(request, error)
         if inference.binary:
-            body, header_length = encode(answer, inference.binary)
-            return Response(
-                body,
-                media_type="application/octet-stream",
-                headers={"Inference-Header-Content-Length": str(header_length)},
-            )
+            return BinaryTensorResponse(*encode(answer, inference.binary))
         return json_response(answer)
 
     def _served(self, request: Request, name: str) -> ModelRuntime:
