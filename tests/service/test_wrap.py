@@ -183,6 +183,21 @@ def test_a_pickle_from_another_scikit_learn_is_refused(
     assert not (tmp_path / "out").exists()
 
 
+def fit_and_wrap(x: pd.DataFrame, y: pd.Series, stem: Path) -> Pipeline:
+    """A team's pipeline fitted on its own frame, wrapped with that frame (and target `y`)
+    as the sample into stem's folder `out`, promoted."""
+    model = Pipeline([("scale", StandardScaler()), ("model", LogisticRegression(max_iter=1000))])
+    model.fit(x, y)
+    joblib.dump(model, stem.with_suffix(".joblib"))
+    x.assign(**{str(y.name): y}).to_csv(stem.with_suffix(".csv"), index=False)
+    result = wrap(
+        "--model", str(stem.with_suffix(".joblib")), "--sample", str(stem.with_suffix(".csv")),
+        "--target", str(y.name), "--output-dir", str(stem.parent / "out"), "--promote",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return model
+
+
 def test_scikit_learns_own_frames_are_served_by_their_column_names(tmp_path: Path) -> None:
     """Issue 34: wrapping an estimator fitted on load_wine's own DataFrame was refused
     ('od280/od315_of_diluted_wines' is not a valid field name ... rename it in the data);
@@ -192,15 +207,7 @@ def test_scikit_learns_own_frames_are_served_by_their_column_names(tmp_path: Pat
 
     wine = load_wine(as_frame=True)
     x, y = wine.data, wine.target.map(dict(enumerate(wine.target_names)))
-    model = Pipeline([("scale", StandardScaler()), ("model", LogisticRegression(max_iter=1000))])
-    model.fit(x, y)
-    joblib.dump(model, tmp_path / "wine.joblib")
-    x.assign(cultivar=y).to_csv(tmp_path / "wine.csv", index=False)
-    result = wrap(
-        "--model", str(tmp_path / "wine.joblib"), "--sample", str(tmp_path / "wine.csv"),
-        "--target", "cultivar", "--output-dir", str(tmp_path / "out"), "--promote",
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
+    model = fit_and_wrap(x, y.rename("cultivar"), tmp_path / "wine")
     slashed = "od280/od315_of_diluted_wines"
     with running_service(tmp_path / "out" / "latest", tmp_path / "logs") as service:
         schema = requests.get(f"{service.url}/openapi.json", timeout=5).json()
@@ -241,15 +248,7 @@ def test_a_boolean_target_takes_json_booleans_as_labels(tmp_path: Path) -> None:
 
     cancer = load_breast_cancer(as_frame=True)
     x, malignant = cancer.data, cancer.target == 0  # columns like "mean radius"
-    model = Pipeline([("scale", StandardScaler()), ("model", LogisticRegression(max_iter=1000))])
-    model.fit(x, malignant)
-    joblib.dump(model, tmp_path / "cancer.joblib")
-    x.assign(malignant=malignant).to_csv(tmp_path / "cancer.csv", index=False)
-    result = wrap(
-        "--model", str(tmp_path / "cancer.joblib"), "--sample", str(tmp_path / "cancer.csv"),
-        "--target", "malignant", "--output-dir", str(tmp_path / "out"), "--promote",
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
+    model = fit_and_wrap(x, malignant.rename("malignant"), tmp_path / "cancer")
     metadata = json.loads((tmp_path / "out" / "latest" / "metadata.json").read_text())
     assert metadata["class_names"] == ["False", "True"]
     with running_service(tmp_path / "out" / "latest", tmp_path / "logs") as service:
