@@ -9,6 +9,7 @@ turns a version skew or a corrupt file into a clear refusal instead of a
 """
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -249,13 +250,7 @@ def load_artifact(model_dir: Path, public_key: str = "") -> LoadedArtifact:
             installed_sklearn_version=sklearn.__version__,
         )
 
-    try:
-        model = joblib.load(model_path)
-    except Exception as exc:
-        raise ModelLoadError(
-            "unpickle_failed",
-            f"{MODEL_FILE} could not be unpickled: {type(exc).__name__}: {exc}",
-        ) from exc
+    model = unpickle(model_path, MODEL_FILE)
 
     contract = contract_of(metadata, model_dir / METADATA_FILE)
     check_compatible(model, contract)
@@ -348,3 +343,14 @@ def _reference_rows(metadata: dict[str, Any], contract: Contract) -> npt.NDArray
     except (TypeError, ValueError):
         return None
     return array if array.ndim == 2 and array.shape[1] == len(contract.inputs) else None
+
+
+def unpickle(source: Path | io.BytesIO, name: str) -> Any:
+    """A pickled file of the artifact (the model, a companion), or ModelLoadError naming it:
+    the one refusal every unpickle of a checked artifact file gives."""
+    try:
+        return joblib.load(source)
+    except Exception as exc:
+        raise ModelLoadError(
+            "unpickle_failed", f"{name} could not be unpickled: {type(exc).__name__}: {exc}"
+        ) from exc

@@ -5,10 +5,14 @@ import io
 from pathlib import Path
 from typing import Any, Literal
 
-import joblib
-
 from app.core.logging import get_logger
-from app.ml.artifact import LoadedArtifact, ModelLoadError, check_compatible, load_artifact
+from app.ml.artifact import (
+    LoadedArtifact,
+    ModelLoadError,
+    check_compatible,
+    load_artifact,
+    unpickle,
+)
 from app.ml.calibration import Calibration
 from app.ml.contract import Contract
 from app.ml.inference import InferencePath, choose_path
@@ -97,13 +101,7 @@ def _loss_estimator(
         raise ModelLoadError(
             "estimation_invalid", f"metadata.json's estimation needs {NANNY_FILE}, not listed"
         )
-    try:
-        nanny = joblib.load(io.BytesIO(pickled))
-    except Exception as exc:
-        raise ModelLoadError(
-            "unpickle_failed",
-            f"{NANNY_FILE} could not be unpickled: {type(exc).__name__}: {exc}",
-        ) from exc
+    nanny = unpickle(io.BytesIO(pickled), NANNY_FILE)
     contract = nanny_contract(runtime.contract)
     check_compatible(nanny, contract)
     reference = artifact.reference_rows
