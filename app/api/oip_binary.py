@@ -136,22 +136,24 @@ def encode(answer: Mapping[str, Any], binary: frozenset[str]) -> tuple[bytes, in
     """The response body (JSON, then each binary output's bytes) and the JSON's length."""
     outputs, chunks = [], []
     for output in answer["outputs"]:
-        if output["name"] not in binary:
-            outputs.append(output)
-            continue
-        raw = _raw(output["datatype"], output["data"])
-        chunks.append(raw)
-        described = {key: value for key, value in output.items() if key != "data"}
-        outputs.append({**described, "parameters": {"binary_data_size": len(raw)}})
+        if output["name"] in binary:
+            raw = _raw(output["datatype"], output["data"])
+            chunks.append(raw)
+            output = {
+                "name": output["name"],
+                "shape": output["shape"],
+                "datatype": output["datatype"],
+                "parameters": {"binary_data_size": len(raw)},
+            }
+        outputs.append(output)
     header = orjson.dumps({**answer, "outputs": outputs})
-    return header + b"".join(chunks), len(header)
+    return b"".join([header, *chunks]), len(header)
 
 
 def _raw(datatype: str, data: Sequence[Any]) -> bytes:
     if datatype == "BYTES":
-        return b"".join(
-            _LENGTH.pack(len(encoded)) + encoded for encoded in (str(v).encode() for v in data)
-        )
+        encoded = [str(value).encode() for value in data]
+        return b"".join([_LENGTH.pack(len(item)) + item for item in encoded])
     return _layout(_CODES[datatype], len(data)).pack(*data)
 
 

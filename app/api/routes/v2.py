@@ -235,8 +235,8 @@ async def _read(request: Request, codec: OipCodec) -> Any:
     if (
         content_type is not None
         and content_type != b"application/json"
-        and not is_json(content_type.decode("latin-1"))
         and not (header_length is not None and content_type == b"application/octet-stream")
+        and not is_json(content_type.decode("latin-1"))
     ):
         raise ProtocolError(
             415, "unsupported_media_type", "send the body as JSON: Content-Type: application/json"
