@@ -119,7 +119,10 @@ class InferenceResponse(BaseModel):
     outputs: list[ResponseOutput]
 
 
-class ErrorResponse(BaseModel):
+class ProtocolErrorResponse(BaseModel):
+    """The protocol's own error shape; named apart from Glassbox's ErrorResponse, or the
+    OpenAPI document names both by module path (app__api__oip__ErrorResponse)."""
+
     error: str
 
 

@@ -31,11 +31,11 @@ from app.api.body import (
     read_body,
 )
 from app.api.oip import (
-    ErrorResponse,
     InferenceResponse,
     MetadataModelResponse,
     MetadataServerResponse,
     ModelReadyResponse,
+    ProtocolErrorResponse,
     ServerLiveResponse,
     ServerReadyResponse,
     model_inputs,
@@ -58,7 +58,7 @@ from app.dataplane.policy import OutsideTrainingError
 from app.ml.serving.runtime import ModelRuntime
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (400, 404, 413, 415, 422, 503)
+    code: {"model": ProtocolErrorResponse} for code in (400, 404, 413, 415, 422, 503)
 }
 
 
