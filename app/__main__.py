@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from app.core.lifecycle import alive, api_file, pid_in, serving_file
+
 if TYPE_CHECKING:
     from app.core.config import Settings
 
@@ -71,21 +73,10 @@ def _raise_open_files_limit() -> None:
 def _serving_pid(name: str) -> int | None:
     """The pid in the pid file when that process is alive (another `make run` of this
     checkout), else None (no file, or one a stopped service left behind)."""
-    if not name:
+    pid = pid_in(Path(name)) if name else None
+    if pid is None or pid == os.getpid():
         return None
-    try:
-        pid = int(Path(name).read_text().split()[0])
-    except (FileNotFoundError, IndexError, ValueError):
-        return None
-    if pid == os.getpid():
-        return None
-    try:
-        os.kill(pid, 0)  # the pid we wrote, never a search by name
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        return pid  # alive, another user's
-    return pid
+    return pid if alive(pid) else None
 
 
 def _write_pid_file(settings: "Settings") -> None:
@@ -94,8 +85,6 @@ def _write_pid_file(settings: "Settings") -> None:
     scrapes those); written once its sockets are bound (a run that cannot serve leaves the
     files alone) and removed at exit only while the pid file still names this process. The
     supervisor's pid with several workers: it forwards SIGHUP to each of them."""
-    from app.core.lifecycle import api_file, serving_file
-
     if not settings.PID_FILE:
         return
     path, pid = Path(settings.PID_FILE), os.getpid()
@@ -119,19 +108,12 @@ def _write_pid_file(settings: "Settings") -> None:
     def remove() -> None:
         # Forked workers inherit atexit handlers; only the writer removes the files, and
         # only while the pid file is still the writer's.
-        if os.getpid() == pid and _pid_in(path) == pid:
+        if os.getpid() == pid and pid_in(path) == pid:
             for written in (api, ports, path):  # the API's: written by the app (app/main.py)
                 with contextlib.suppress(FileNotFoundError):
                     written.unlink()
 
     atexit.register(remove)
-
-
-def _pid_in(path: Path) -> int | None:
-    try:
-        return int(path.read_text().split()[0])
-    except (FileNotFoundError, IndexError, ValueError):
-        return None
 
 
 class _NotYetRunning(logging.Filter):

@@ -8,10 +8,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core.lifecycle import api_file, serving_file
+from app.core.lifecycle import DEFAULT_PID_FILE, api_file, serving
 from app.ml.contract import Contract, ContractError
-
-DEFAULT_PID_FILE = ".run/glassbox.pid"  # the Makefile's PID_FILE
 
 
 @dataclass(frozen=True)
@@ -25,16 +23,14 @@ class NextStep:
 def running_api(pid_file: str) -> tuple[int, Contract] | None:
     """The pid of the service `make run` runs from this checkout and its API's contract;
     None when none runs (no files, a pid that is gone, a file that does not parse)."""
-    serving, api = serving_file(pid_file), api_file(pid_file)
-    if serving is None or api is None:
+    written, api = serving(pid_file), api_file(pid_file)
+    if written is None or api is None:
         return None
     try:
-        pid = int(json.loads(serving.read_text())["pid"])
-        os.kill(pid, 0)  # the pid it wrote, never a search by name
         contract = Contract.from_metadata(json.loads(api.read_text()))
-    except (OSError, ValueError, KeyError, TypeError, ContractError):
+    except (OSError, ValueError, ContractError):
         return None
-    return pid, contract
+    return int(written["pid"]), contract
 
 
 def next_step(candidate: Contract, pid_file: str | None = None) -> NextStep:
@@ -51,6 +47,18 @@ def next_step(candidate: Contract, pid_file: str | None = None) -> NextStep:
         f"another API than pid {pid} serves ({_difference(candidate, api)}): `make reload` "
         "would refuse it; restart `make run`, or roll it out, to serve it",
         False,
+    )
+
+
+def after_writing(candidate: Contract, output_dir: Path, version: str, promoted: bool) -> NextStep:
+    """What train.py and wrap.py say of the version they have just written: `latest` now,
+    or a candidate for `make promote`, and what then serves it."""
+    step = next_step(candidate)
+    if promoted:
+        return NextStep(f"now {output_dir / 'latest'}; {step.message}", step.reload_serves_it)
+    return NextStep(
+        f"a candidate; `make promote VERSION={version}` makes it latest: {step.message}",
+        step.reload_serves_it,
     )
 
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from app.core.lifecycle import serving_file
+from app.core.lifecycle import DEFAULT_PID_FILE, serving, serving_file
 
 ROOT = Path(__file__).resolve().parents[1]
 MONITORING = ROOT / "monitoring"
@@ -57,14 +57,11 @@ def service_port() -> tuple[int, str]:
     `make run` wrote beside its pid file (its metrics port), else the default."""
     if os.environ.get("SERVICE_PORT"):
         return int(os.environ["SERVICE_PORT"]), "SERVICE_PORT"
-    pid_file = os.environ.get("PID_FILE") or str(ROOT / ".run" / "glassbox.pid")
-    ports = serving_file(pid_file)
-    try:
-        serving = json.loads(ports.read_text()) if ports else {}
-        os.kill(int(serving["pid"]), 0)  # the pid it wrote, never a search by name
-    except (FileNotFoundError, ValueError, KeyError, ProcessLookupError):
+    pid_file = os.environ.get("PID_FILE") or str(ROOT / DEFAULT_PID_FILE)
+    written = serving(pid_file)
+    if written is None:
         return DEFAULT_SERVICE_PORT, "the default: no `make run` serving from this checkout"
-    return int(serving["metrics_port"]), f"{ports}, pid {serving['pid']}"
+    return int(written["metrics_port"]), f"{serving_file(pid_file)}, pid {written['pid']}"
 
 
 def local_alertmanager_config(printer_url: str) -> dict[str, Any]:

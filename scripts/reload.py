@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from app.core.lifecycle import reload_outcome_file
+from app.core.lifecycle import DEFAULT_PID_FILE, pid_in, reload_outcome_file
 
 
 def _report(path: Path, after: float) -> dict[str, Any] | None:
@@ -30,9 +30,8 @@ def _report(path: Path, after: float) -> dict[str, Any] | None:
 
 
 def reload(pid_file: Path, timeout: float) -> int:
-    try:
-        pid = int(pid_file.read_text().split()[0])
-    except (FileNotFoundError, IndexError, ValueError):
+    pid = pid_in(pid_file)
+    if pid is None:
         print(f"no {pid_file}: is `make run` serving from this checkout?")
         return 1
     outcome_file = reload_outcome_file(str(pid_file))
@@ -61,7 +60,7 @@ def reload(pid_file: Path, timeout: float) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("pid_file", nargs="?", type=Path, default=Path(".run/glassbox.pid"))
+    parser.add_argument("pid_file", nargs="?", type=Path, default=Path(DEFAULT_PID_FILE))
     parser.add_argument("--timeout", type=float, default=120.0)
     args = parser.parse_args(argv)
     return reload(args.pid_file, args.timeout)

@@ -17,6 +17,41 @@ class DrainState:
     draining = False
 
 
+DEFAULT_PID_FILE = ".run/glassbox.pid"  # the Makefile's PID_FILE
+
+
+def pid_in(path: Path) -> int | None:
+    """The pid a pid file names; None without one (no file, not a number)."""
+    try:
+        return int(path.read_text().split()[0])
+    except (FileNotFoundError, IndexError, ValueError):
+        return None
+
+
+def alive(pid: int) -> bool:
+    """Whether the process with this pid (one we wrote down, never a search by name) runs;
+    another user's counts as running."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def serving(pid_file: str) -> dict[str, Any] | None:
+    """What the `make run` of this pid file wrote of itself (`serving_file`: pid, ports) while
+    that process runs; None when none does (no file, one half-written, a pid that is gone)."""
+    path = serving_file(pid_file)
+    try:
+        written: dict[str, Any] = json.loads(path.read_text()) if path else {}
+        pid = int(written["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return written if alive(pid) else None
+
+
 def reload_outcome_file(pid_file: str) -> Path | None:
     """Where a `make run` service reports each SIGHUP reload's outcome, beside its pid file
     (`.run/glassbox.pid` -> `.run/glassbox.reload.json`), for `make reload` to wait on and
