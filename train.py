@@ -68,7 +68,7 @@ from app.ml.building.estimating import Estimation, fit_estimation
 from app.ml.building.packaging import model_input, package, write_signed
 from app.ml.contract import Contract, ContractError, Input
 from promotion.history import repoint
-from promotion.serving import next_step
+from promotion.serving import after_writing
 
 DEFAULT_DATA = Path("data/iris.csv")
 EXIT_QUALITY_GATE = 1
@@ -500,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.promote:  # just written and gated; rollback can return to the previous one
         repoint(args.output_dir, version)
-    step = next_step(contract)  # what the running service would make of it
+    step = after_writing(contract, args.output_dir, version, args.promote)
     logger.info(
         "model_trained",
         model_name=model_name,
@@ -510,11 +510,7 @@ def main(argv: list[str] | None = None) -> int:
         **{gate_metric: metrics[gate_metric]},
         promoted=args.promote,
         reload_serves_it=step.reload_serves_it,
-        message=(
-            f"now {args.output_dir / 'latest'}; {step.message}"
-            if args.promote
-            else f"a candidate; `make promote VERSION={version}` makes it latest: {step.message}"
-        ),
+        message=step.message,
     )
     return 0
 

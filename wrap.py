@@ -39,7 +39,7 @@ from app.ml.building.dataset import DatasetError, read_table
 from app.ml.building.wrapping import check_sklearn_version, wrap_estimator
 from app.ml.contract import Contract, ContractError
 from promotion.history import repoint
-from promotion.serving import next_step
+from promotion.serving import after_writing
 from train import checked
 
 logger = get_logger("glassbox.wrap")
@@ -134,7 +134,7 @@ def wrap(args: argparse.Namespace) -> int:
     if args.promote:
         repoint(args.output_dir, version)
     metadata = json.loads((path / "metadata.json").read_text())
-    step = next_step(Contract.from_metadata(metadata))  # what the running service makes of it
+    step = after_writing(Contract.from_metadata(metadata), args.output_dir, version, args.promote)
     logger.info(
         "model_wrapped",
         model_name=name,
@@ -146,11 +146,7 @@ def wrap(args: argparse.Namespace) -> int:
         promoted=args.promote,
         signed=bool(os.environ.get("MODEL_SIGNING_KEY")),
         reload_serves_it=step.reload_serves_it,
-        message=(
-            f"now {args.output_dir / 'latest'}; {step.message}"
-            if args.promote
-            else f"a candidate; `make promote VERSION={version}` makes it latest: {step.message}"
-        ),
+        message=step.message,
     )
     return 0
 
